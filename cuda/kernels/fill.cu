@@ -1,0 +1,26 @@
+// Fills a strided tensor with start + i * step (i: the linear logical index). Used by Tensor.fill and
+// by the smoke test that proves kernels load from the embedded fatbin and launch.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "kernels/fill_params.h"
+
+extern "C" __global__ void pod_fill_kernel(const pod_fill_params p) {
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < p.total; i += stride) {
+    int64_t rest = i, offset = 0;
+    for (int d = p.ndim - 1; d >= 0; d--) {
+      offset += (rest % p.shape[d]) * p.strides[d];
+      rest /= p.shape[d];
+    }
+    const double value = p.start + (double)i * p.step;
+    switch (p.dtype) {
+      case 0: reinterpret_cast<float*>(p.data)[offset] = (float)value; break;
+      case 1: reinterpret_cast<__half*>(p.data)[offset] = __float2half_rn((float)value); break;
+      case 2: reinterpret_cast<__nv_bfloat16*>(p.data)[offset] = __float2bfloat16_rn((float)value); break;
+      case 3: reinterpret_cast<int32_t*>(p.data)[offset] = (int32_t)value; break;
+      case 4: reinterpret_cast<uint8_t*>(p.data)[offset] = (uint8_t)value; break;
+      case 5: reinterpret_cast<uint8_t*>(p.data)[offset] = value != 0.0; break;
+    }
+  }
+}

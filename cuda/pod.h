@@ -1,0 +1,285 @@
+/*
+ * pod.h: the C ABI of libpod, prefill-and-decode attention in one launch (POD).
+ *
+ * Conventions
+ * - Every function returns a pod_status. POD_OK is 0; on any other value pod_last_error() returns a
+ *   message for the calling thread that names the offending argument and the expected form.
+ * - Devices are numbered: POD_DEVICE_CPU (-1) is the CPU reference backend, 0..n-1 are CUDA devices.
+ * - Memory addresses travel as uint64_t. On the CPU device they are host addresses.
+ * - Streams, events and wrappers are opaque 64-bit handles. 0 is never a valid handle, except as a
+ *   stream, where it means the device's default stream. A destroyed handle is rejected, never reused
+ *   by accident (handles carry a generation count).
+ * - Argument structs are versioned: the first field is the struct's size in bytes as the caller
+ *   compiled it. The library accepts older, smaller structs (missing fields take their defaults) and
+ *   rejects larger ones whose unknown tail is not zero.
+ * - Options use sentinels for "not given": POD_UNSET (INT32_MIN) for integers, NaN for floats.
+ *   pod_attention_options_init() fills a struct with them.
+ * - The library has no link-time dependency on CUDA: it dlopens libcuda.so.1 on first use and works
+ *   (CPU device only) where there is no driver or no GPU.
+ */
+#ifndef POD_H
+#define POD_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(POD_BUILDING_LIBRARY)
+#define POD_API __attribute__((visibility("default")))
+#else
+#define POD_API
+#endif
+
+#define POD_VERSION_MAJOR 0
+#define POD_VERSION_MINOR 1
+#define POD_VERSION_PATCH 0
+
+#define POD_DEVICE_CPU (-1)
+#define POD_UNSET INT32_MIN
+#define POD_MAX_DIMS 6
+
+typedef enum pod_status {
+  POD_OK = 0,
+  POD_ERR_INVALID_ARGUMENT = 1,   /* an argument has the wrong value, shape, dtype or device */
+  POD_ERR_NO_DRIVER = 2,          /* libcuda.so.1 could not be loaded or is too old */
+  POD_ERR_NO_DEVICE = 3,          /* the driver reports no device, or the ordinal is out of range */
+  POD_ERR_CUDA = 4,               /* a CUDA driver call failed; the message has its name and code */
+  POD_ERR_OUT_OF_MEMORY = 5,
+  POD_ERR_NOT_PLANNED = 6,        /* run() before a successful plan() */
+  POD_ERR_INVALID_HANDLE = 7,     /* a handle that was destroyed or never created */
+  POD_ERR_NOT_IMPLEMENTED = 8,    /* valid input this build cannot execute yet */
+  POD_ERR_WORKSPACE_TOO_SMALL = 9,
+  POD_ERR_INTERNAL = 10
+} pod_status;
+
+typedef enum pod_dtype {
+  POD_FLOAT32 = 0,
+  POD_FLOAT16 = 1,
+  POD_BFLOAT16 = 2,
+  POD_INT32 = 3,
+  POD_UINT8 = 4,
+  POD_BOOL = 5 /* one byte, 0 or 1 */
+} pod_dtype;
+
+typedef enum pod_kv_layout { POD_NHD = 0, POD_HND = 1 } pod_kv_layout;
+
+typedef enum pod_pos_encoding {
+  POD_POS_NONE = 0,
+  POD_POS_ROPE_LLAMA = 1, /* rotate-half RoPE applied to q and k inside attention */
+  POD_POS_ALIBI = 2       /* standard ALiBi slopes, bias slope * (key_pos - query_pos) */
+} pod_pos_encoding;
+
+typedef enum pod_memcpy_kind {
+  POD_HOST_TO_DEVICE = 0,
+  POD_DEVICE_TO_HOST = 1,
+  POD_DEVICE_TO_DEVICE = 2
+} pod_memcpy_kind;
+
+/* A strided view of memory. Shape and strides are in elements; the last dimension of an attention
+ * input must have stride 1. ndim 0 with data 0 means "absent". */
+typedef struct pod_tensor {
+  uint64_t data;
+  int32_t dtype;  /* pod_dtype */
+  int32_t ndim;
+  int64_t shape[POD_MAX_DIMS];
+  int64_t strides[POD_MAX_DIMS];
+  int32_t device; /* POD_DEVICE_CPU or a CUDA ordinal */
+  int32_t reserved;
+} pod_tensor;
+
+/* A host array of int32 (indptr, indices, last_page_len). */
+typedef struct pod_host_i32 {
+  const int32_t* data;
+  int64_t len;
+} pod_host_i32;
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Library and devices                                                                            */
+
+POD_API const char* pod_last_error(void);
+/* major * 10000 + minor * 100 + patch */
+POD_API uint32_t pod_version(void);
+/* Name of a status code, e.g. "POD_ERR_INVALID_ARGUMENT". */
+POD_API const char* pod_status_name(int32_t status);
+/* Size of each public struct as this library knows it, by name ("pod_tensor", ...); 0 if unknown.
+ * Bindings check it against their own layout at load time. */
+POD_API uint32_t pod_struct_size(const char* name);
+
+/* Number of CUDA devices. Fails with POD_ERR_NO_DRIVER when there is no usable driver. */
+POD_API int32_t pod_cuda_device_count(int32_t* count);
+
+typedef struct pod_device_props {
+  uint32_t struct_size;
+  int32_t device;          /* POD_DEVICE_CPU or the CUDA ordinal */
+  int32_t sm_count;        /* CPU: logical processors */
+  int32_t cc_major;        /* CPU: 0 */
+  int32_t cc_minor;
+  int32_t max_smem_per_block_optin;
+  int32_t l2_bytes;
+  int32_t reserved;
+  uint64_t total_memory;
+  char name[256];
+} pod_device_props;
+
+POD_API int32_t pod_device_props_get(int32_t device, pod_device_props* props);
+/* Bytes free and in total on the device (CPU: physical memory). */
+POD_API int32_t pod_device_memory_info(int32_t device, uint64_t* free_bytes, uint64_t* total_bytes);
+/* Waits for all work on the device. */
+POD_API int32_t pod_device_synchronize(int32_t device);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Streams and events. CPU streams run every call synchronously; CPU events record the host clock. */
+
+POD_API int32_t pod_stream_create(int32_t device, uint64_t* stream);
+POD_API int32_t pod_stream_destroy(uint64_t stream);
+/* stream 0: the device's default stream */
+POD_API int32_t pod_stream_synchronize(int32_t device, uint64_t stream);
+
+POD_API int32_t pod_event_create(int32_t device, uint64_t* event);
+POD_API int32_t pod_event_destroy(uint64_t event);
+POD_API int32_t pod_event_record(uint64_t event, uint64_t stream);
+POD_API int32_t pod_event_synchronize(uint64_t event);
+POD_API int32_t pod_event_elapsed_ms(uint64_t start, uint64_t end, float* ms);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Memory. Allocation is stream-ordered on CUDA (the device's default memory pool): the memory may be
+ * used on `stream` right away and on other streams after synchronizing with it. Addresses are
+ * 256-byte aligned. A stream of 0 makes the call synchronous. */
+
+POD_API int32_t pod_malloc(int32_t device, uint64_t bytes, uint64_t stream, uint64_t* ptr);
+POD_API int32_t pod_free(int32_t device, uint64_t ptr, uint64_t stream);
+POD_API int32_t pod_memset(int32_t device, uint64_t ptr, uint8_t value, uint64_t bytes, uint64_t stream);
+/* Host addresses are ordinary pointers. Async copies to or from pageable host memory may complete
+ * before returning; copies to host wait for the stream when stream is 0. */
+POD_API int32_t pod_memcpy(int32_t device, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind,
+                           uint64_t stream);
+
+/* Fills the tensor so that the element with linear (row-major logical) index i holds
+ * start + i * step, converted to the tensor's dtype. Runs a kernel from the embedded fatbin on CUDA. */
+POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double step, uint64_t stream);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Attention options, per side (prefill or decode). */
+
+typedef struct pod_attention_options {
+  uint32_t struct_size;
+  int32_t causal;           /* 0 or 1; unset: 0 */
+  int32_t pos_encoding;     /* pod_pos_encoding; unset: NONE */
+  int32_t window_left;      /* -1 (off) or >= 0; unset: -1 */
+  float sm_scale;           /* NaN: 1/sqrt(head_dim) */
+  float rope_scale;         /* NaN: 1 */
+  float rope_theta;         /* NaN: 1e4 */
+  float logits_soft_cap;    /* NaN or 0: off */
+} pod_attention_options;
+
+POD_API void pod_attention_options_init(pod_attention_options* options);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The POD wrappers.
+ *
+ * POD_WRAPPER_SINGLE_PREFILL: one prefill request with contiguous k_p/v_p, plus a decode batch on a
+ *   paged KV cache (FlashInfer's PODWithPagedKVCacheWrapper).
+ * POD_WRAPPER_BATCH_PREFILL: a batch of prefill requests on a paged KV cache, plus a decode batch on a
+ *   paged KV cache (FlashInfer's BatchPODWithPagedKVCacheWrapper).
+ *
+ * Semantics (both sides): for query i of a request with qo_len queries over kv_len keys, the query's
+ * position is kv_len - qo_len + i (decode: kv_len - 1) and key j's position is j. Key j is visible iff
+ *   (not causal or j <= pos) and (window_left < 0 or j >= pos - window_left) and mask[i][j].
+ * score = sm_scale * q.k (after RoPE when enabled); with a soft cap c > 0, score = c * tanh(score / c);
+ * with ALiBi, score += slope[head] * (j - pos). out = softmax(score) V over the visible keys;
+ * lse = ln(sum over visible keys of exp(score)) (natural log). A row with no visible key gives
+ * out = 0 and lse = -inf.
+ *
+ * Paged KV cache: pages of page_size tokens. Request r owns pages kv_indices[kv_indptr[r] ..
+ * kv_indptr[r+1]); its last page holds last_page_len tokens (1..page_size; any value if it owns no
+ * page), so kv_len = (pages - 1) * page_size + last_page_len. The cache is either one tensor with a
+ * k/v axis ([pages, 2, page_size, kv_heads, head_dim] in NHD, [pages, 2, kv_heads, page_size,
+ * head_dim] in HND), passed as paged_k with paged_v absent, or a pair of 4-dimensional tensors.
+ *
+ * Custom masks (prefill only): dense, a bool/uint8 tensor holding each request's [qo_len, kv_len]
+ * row-major block one after the other (single request: shape [qo_len, kv_len]; batch: 1-dimensional),
+ * or bit-packed (uint8): request r's qo_len * kv_len bits, little-endian within each byte, start on a
+ * byte boundary. A custom mask replaces causal masking, so both together are rejected.
+ *
+ * Outputs: o has q's shape and dtype; lse is float32 [tokens, qo_heads]. An absent lse is not
+ * computed. Either side may be empty (absent q, or zero tokens / zero requests).
+ */
+
+typedef enum pod_wrapper_kind {
+  POD_WRAPPER_SINGLE_PREFILL = 0,
+  POD_WRAPPER_BATCH_PREFILL = 1
+} pod_wrapper_kind;
+
+typedef struct pod_wrapper_create_args {
+  uint32_t struct_size;
+  int32_t kind;          /* pod_wrapper_kind */
+  int32_t kv_layout;     /* pod_kv_layout of the paged caches (and the default for k_p/v_p) */
+  int32_t reserved;
+  pod_tensor workspace;  /* 1-dimensional uint8 buffer on the wrapper's device; the wrapper's device */
+} pod_wrapper_create_args;
+
+POD_API int32_t pod_wrapper_create(const pod_wrapper_create_args* args, uint64_t* wrapper);
+POD_API int32_t pod_wrapper_destroy(uint64_t wrapper);
+
+/* A paged KV table on the host. For the prefill side of the batch wrapper qo_indptr gives the queries
+ * of each request; the decode side has one query per request and leaves qo_indptr empty. */
+typedef struct pod_paged_table {
+  pod_host_i32 qo_indptr;
+  pod_host_i32 kv_indptr;
+  pod_host_i32 kv_indices;
+  pod_host_i32 kv_last_page_len;
+} pod_paged_table;
+
+typedef struct pod_plan_args {
+  uint32_t struct_size;
+  int32_t num_qo_heads;
+  int32_t num_kv_heads;
+  int32_t head_dim;
+  int32_t page_size;
+  int32_t q_dtype;          /* POD_FLOAT16 or POD_BFLOAT16 */
+  int32_t kv_dtype;         /* POD_UNSET: same as q_dtype */
+  int32_t reserved;
+  uint64_t stream;          /* the page tables are copied into the workspace on this stream */
+  pod_paged_table decode;
+  pod_attention_options decode_options;
+  pod_paged_table prefill;             /* batch wrapper only; must be empty for the single wrapper */
+  pod_attention_options prefill_options; /* batch wrapper only; the single wrapper takes them in run */
+} pod_plan_args;
+
+POD_API int32_t pod_wrapper_plan(uint64_t wrapper, const pod_plan_args* args);
+
+/* Bytes of workspace the plan described by args would need, without planning. */
+POD_API int32_t pod_wrapper_workspace_size(uint64_t wrapper, const pod_plan_args* args, uint64_t* bytes);
+
+typedef struct pod_run_args {
+  uint32_t struct_size;
+  int32_t kv_layout_p;      /* single wrapper: layout of k_p/v_p; POD_UNSET: the wrapper's layout */
+  uint64_t stream;
+  /* prefill side */
+  pod_tensor q_p;           /* [qo_tokens, num_qo_heads, head_dim] */
+  pod_tensor k_p;           /* single: [kv_len, kv_heads, head_dim] (NHD) or [kv_heads, kv_len, head_dim] */
+  pod_tensor v_p;           /*   batch: the prefill paged cache (k_p alone, or the k/v pair) */
+  pod_tensor mask_p;        /* optional custom mask */
+  int32_t mask_p_packed;    /* 0: dense bool/uint8; 1: bit-packed uint8 */
+  int32_t return_lse_p;     /* informational; lse_p present means it is written */
+  pod_attention_options options_p; /* single wrapper: the prefill options; batch: must be unset */
+  pod_tensor o_p;
+  pod_tensor lse_p;
+  /* decode side */
+  pod_tensor q_d;           /* [batch, num_qo_heads, head_dim] */
+  pod_tensor paged_k_d;
+  pod_tensor paged_v_d;
+  pod_attention_options options_d; /* each field unset or equal to the plan's, else rejected */
+  pod_tensor o_d;
+  pod_tensor lse_d;
+} pod_run_args;
+
+POD_API int32_t pod_wrapper_run(uint64_t wrapper, const pod_run_args* args);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POD_H */

@@ -1,0 +1,74 @@
+/* The CUDA driver, loaded at run time: libcuda.so.1 is dlopened on first use and every entry point is
+ * resolved through cuGetProcAddress at an explicit CUDA version, so each pointer has the signature of
+ * that version's headers. cuda.h is included for its types only. */
+#ifndef POD_CUDA_DRIVER_H
+#define POD_CUDA_DRIVER_H
+
+#include <cuda.h>
+
+#include "internal.h"
+
+/* The ABI version requested for every entry point (CUDA 12.0). */
+#define POD_CUDA_ABI_VERSION 12000
+
+/* X(name without the "cu" prefix, return type, parameter list) */
+#define POD_CUDA_FUNCTIONS(X)                                                                   \
+  X(Init, CUresult, (unsigned int))                                                             \
+  X(DriverGetVersion, CUresult, (int*))                                                         \
+  X(GetErrorName, CUresult, (CUresult, const char**))                                           \
+  X(GetErrorString, CUresult, (CUresult, const char**))                                         \
+  X(DeviceGetCount, CUresult, (int*))                                                           \
+  X(DeviceGet, CUresult, (CUdevice*, int))                                                      \
+  X(DeviceGetName, CUresult, (char*, int, CUdevice))                                            \
+  X(DeviceGetAttribute, CUresult, (int*, CUdevice_attribute, CUdevice))                         \
+  X(DeviceTotalMem, CUresult, (size_t*, CUdevice))                                              \
+  X(DevicePrimaryCtxRetain, CUresult, (CUcontext*, CUdevice))                                   \
+  X(CtxSetCurrent, CUresult, (CUcontext))                                                       \
+  X(CtxSynchronize, CUresult, (void))                                                           \
+  X(MemGetInfo, CUresult, (size_t*, size_t*))                                                   \
+  X(MemAlloc, CUresult, (CUdeviceptr*, size_t))                                                 \
+  X(MemFree, CUresult, (CUdeviceptr))                                                           \
+  X(MemAllocAsync, CUresult, (CUdeviceptr*, size_t, CUstream))                                  \
+  X(MemFreeAsync, CUresult, (CUdeviceptr, CUstream))                                            \
+  X(MemsetD8Async, CUresult, (CUdeviceptr, unsigned char, size_t, CUstream))                    \
+  X(MemcpyHtoDAsync, CUresult, (CUdeviceptr, const void*, size_t, CUstream))                    \
+  X(MemcpyDtoHAsync, CUresult, (void*, CUdeviceptr, size_t, CUstream))                          \
+  X(MemcpyDtoDAsync, CUresult, (CUdeviceptr, CUdeviceptr, size_t, CUstream))                    \
+  X(StreamCreate, CUresult, (CUstream*, unsigned int))                                          \
+  X(StreamDestroy, CUresult, (CUstream))                                                        \
+  X(StreamSynchronize, CUresult, (CUstream))                                                    \
+  X(EventCreate, CUresult, (CUevent*, unsigned int))                                            \
+  X(EventDestroy, CUresult, (CUevent))                                                          \
+  X(EventRecord, CUresult, (CUevent, CUstream))                                                 \
+  X(EventSynchronize, CUresult, (CUevent))                                                      \
+  X(EventElapsedTime, CUresult, (float*, CUevent, CUevent))                                     \
+  X(ModuleLoadData, CUresult, (CUmodule*, const void*))                                         \
+  X(ModuleGetFunction, CUresult, (CUfunction*, CUmodule, const char*))                          \
+  X(FuncSetAttribute, CUresult, (CUfunction, CUfunction_attribute, int))                        \
+  X(LaunchKernelEx, CUresult, (const CUlaunchConfig*, CUfunction, void**, void**))
+
+typedef struct pod_cuda_api {
+#define POD_CUDA_MEMBER(name, ret, params) ret(CUDAAPI* name) params;
+  POD_CUDA_FUNCTIONS(POD_CUDA_MEMBER)
+#undef POD_CUDA_MEMBER
+} pod_cuda_api;
+
+extern pod_cuda_api pod_cu;
+
+/* Loads the driver once. POD_ERR_NO_DRIVER (with the reason) when it is missing or too old. */
+int32_t pod_cuda_load(void);
+/* Number of devices (after pod_cuda_load). */
+int32_t pod_cuda_count(int32_t* count);
+/* Makes the device's primary context current on this thread, retaining it on first use. */
+int32_t pod_cuda_use(int32_t device);
+/* Turns a driver result into a status with a message "what: CUDA_ERROR_X (text)". */
+int32_t pod_cuda_check(CUresult result, const char* what);
+/* Whether the device supports stream-ordered allocation. */
+int pod_cuda_has_mempool(int32_t device);
+/* A kernel from the embedded fatbins, loaded into the device's context on first use. */
+int32_t pod_cuda_kernel(int32_t device, const char* name, CUfunction* function);
+/* Launches through cuLaunchKernelEx. */
+int32_t pod_cuda_launch(CUfunction function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x,
+                        unsigned smem_bytes, CUstream stream, void** params, const char* what);
+
+#endif

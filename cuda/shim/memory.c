@@ -1,0 +1,123 @@
+/* Device memory: stream-ordered allocation, memset, copies and fill, on the CPU backend or CUDA. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu_backend.h"
+#include "cuda_driver.h"
+#include "kernels/fill_params.h"
+#include "shim/tensor_check.h"
+
+/* Validates the device and stream and makes the device current. */
+static int32_t enter(int32_t device, uint64_t stream, pod_stream_obj* s) {
+  int32_t st = pod_device_check(device, "device");
+  if (st == POD_OK) st = pod_stream_resolve(device, stream, s);
+  return st;
+}
+
+POD_API int32_t pod_malloc(int32_t device, uint64_t bytes, uint64_t stream, uint64_t* ptr) {
+  if (ptr == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "ptr: null pointer");
+  *ptr = 0;
+  pod_stream_obj s;
+  int32_t st = enter(device, stream, &s);
+  if (st != POD_OK) return st;
+  if (bytes > ((uint64_t)1 << 48)) return pod_fail(POD_ERR_INVALID_ARGUMENT, "bytes: %llu is beyond any device's memory", (unsigned long long)bytes);
+  uint64_t size = bytes ? (uint64_t)pod_align_up((int64_t)bytes, 256) : 256;
+  if (device == POD_DEVICE_CPU) {
+    void* p = aligned_alloc(256, size);
+    if (p == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory allocating %llu bytes", (unsigned long long)bytes);
+    *ptr = (uint64_t)(uintptr_t)p;
+    return POD_OK;
+  }
+  CUdeviceptr d = 0;
+  if (pod_cuda_has_mempool(device)) {
+    st = pod_cuda_check(pod_cu.MemAllocAsync(&d, size, (CUstream)s.cu_stream), "cuMemAllocAsync");
+    if (st == POD_OK && stream == 0) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "cuStreamSynchronize");
+  } else {
+    st = pod_cuda_check(pod_cu.MemAlloc(&d, size), "cuMemAlloc");
+  }
+  if (st == POD_OK) *ptr = d;
+  return st;
+}
+
+POD_API int32_t pod_free(int32_t device, uint64_t ptr, uint64_t stream) {
+  if (ptr == 0) return POD_OK;
+  pod_stream_obj s;
+  int32_t st = enter(device, stream, &s);
+  if (st != POD_OK) return st;
+  if (device == POD_DEVICE_CPU) {
+    free((void*)(uintptr_t)ptr);
+    return POD_OK;
+  }
+  if (pod_cuda_has_mempool(device)) return pod_cuda_check(pod_cu.MemFreeAsync(ptr, (CUstream)s.cu_stream), "cuMemFreeAsync");
+  return pod_cuda_check(pod_cu.MemFree(ptr), "cuMemFree");
+}
+
+POD_API int32_t pod_memset(int32_t device, uint64_t ptr, uint8_t value, uint64_t bytes, uint64_t stream) {
+  if (bytes == 0) return POD_OK;
+  if (ptr == 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "ptr: null pointer");
+  pod_stream_obj s;
+  int32_t st = enter(device, stream, &s);
+  if (st != POD_OK) return st;
+  if (device == POD_DEVICE_CPU) {
+    memset((void*)(uintptr_t)ptr, value, bytes);
+    return POD_OK;
+  }
+  st = pod_cuda_check(pod_cu.MemsetD8Async(ptr, value, bytes, (CUstream)s.cu_stream), "cuMemsetD8Async");
+  if (st == POD_OK && stream == 0) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "cuStreamSynchronize");
+  return st;
+}
+
+POD_API int32_t pod_memcpy(int32_t device, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind, uint64_t stream) {
+  if (kind < POD_HOST_TO_DEVICE || kind > POD_DEVICE_TO_DEVICE)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "kind: %d is not a pod_memcpy_kind (0 host-to-device, 1 device-to-host, 2 device-to-device)", kind);
+  if (bytes == 0) return POD_OK;
+  if (dst == 0 || src == 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: null pointer", dst == 0 ? "dst" : "src");
+  pod_stream_obj s;
+  int32_t st = enter(device, stream, &s);
+  if (st != POD_OK) return st;
+  if (device == POD_DEVICE_CPU) {
+    memmove((void*)(uintptr_t)dst, (const void*)(uintptr_t)src, bytes);
+    return POD_OK;
+  }
+  CUstream cs = (CUstream)s.cu_stream;
+  switch (kind) {
+    case POD_HOST_TO_DEVICE: st = pod_cuda_check(pod_cu.MemcpyHtoDAsync(dst, (const void*)(uintptr_t)src, bytes, cs), "cuMemcpyHtoDAsync"); break;
+    case POD_DEVICE_TO_HOST: st = pod_cuda_check(pod_cu.MemcpyDtoHAsync((void*)(uintptr_t)dst, src, bytes, cs), "cuMemcpyDtoHAsync"); break;
+    default: st = pod_cuda_check(pod_cu.MemcpyDtoDAsync(dst, src, bytes, cs), "cuMemcpyDtoDAsync"); break;
+  }
+  if (st == POD_OK && stream == 0) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "cuStreamSynchronize");
+  return st;
+}
+
+POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double step, uint64_t stream) {
+  if (tensor == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "tensor: null pointer");
+  pod_tensor t = *tensor;
+  pod_stream_obj s;
+  int32_t st = enter(t.device, stream, &s);
+  if (st == POD_OK) st = pod_check_tensor(&t, "tensor", t.device);
+  if (st != POD_OK) return st;
+  int64_t total = pod_tensor_numel(&t);
+  if (total == 0) return POD_OK;
+  if (t.device == POD_DEVICE_CPU) return pod_cpu_fill(&t, start, step);
+  pod_fill_params p;
+  memset(&p, 0, sizeof p);
+  p.data = t.data;
+  p.dtype = t.dtype;
+  p.ndim = t.ndim;
+  for (int i = 0; i < t.ndim; i++) {
+    p.shape[i] = t.shape[i];
+    p.strides[i] = t.strides[i];
+  }
+  p.total = total;
+  p.start = start;
+  p.step = step;
+  CUfunction fn;
+  st = pod_cuda_kernel(t.device, "pod_fill_kernel", &fn);
+  if (st != POD_OK) return st;
+  int64_t blocks = (total + 255) / 256;
+  if (blocks > 65535) blocks = 65535;
+  void* params[] = {&p};
+  st = pod_cuda_launch(fn, (unsigned)blocks, 1, 1, 256, 0, (CUstream)s.cu_stream, params, "pod_fill_kernel launch");
+  if (st == POD_OK && stream == 0) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "pod_fill_kernel");
+  return st;
+}

@@ -1,0 +1,32 @@
+/* A validated paged-KV table (one side of a plan), its host copy and its place in the workspace. */
+#ifndef POD_PAGED_TABLE_H
+#define POD_PAGED_TABLE_H
+
+#include "internal.h"
+
+typedef struct pod_table {
+  int32_t batch;          /* requests */
+  int64_t num_pages_used; /* kv_indptr[batch] */
+  int32_t max_page;       /* largest page index, -1 when none */
+  int64_t total_q;        /* query tokens: qo_indptr[batch], or batch for decode */
+  int64_t dense_mask_elems;
+  int64_t packed_mask_bytes;
+  /* Host copies (one allocation). */
+  int32_t* qo_indptr;     /* batch + 1 */
+  int32_t* kv_indptr;     /* batch + 1 */
+  int32_t* kv_indices;    /* num_pages_used */
+  int32_t* kv_lens;       /* batch */
+  int64_t* dense_mask_offsets;  /* batch + 1 */
+  int64_t* packed_mask_offsets; /* batch + 1 */
+  void* storage;
+  size_t storage_bytes;   /* bytes of the workspace image */
+} pod_table;
+
+/* Validates and copies a table. decode: qo_indptr must be empty and every request has one query.
+ * `causal` rejects requests with more queries than keys. */
+int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode, int causal, const char* name, pod_table* out);
+void pod_table_free(pod_table* t);
+/* Repoints the host arrays into a workspace image at `base` (a copy of storage). */
+pod_table pod_table_rebase(const pod_table* t, void* base);
+
+#endif

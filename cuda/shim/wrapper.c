@@ -1,0 +1,426 @@
+/* The two POD wrappers: create, plan (validate the page tables and copy them into the workspace with
+ * one copy), run (validate the tensors against the plan, then hand both sides to the backend). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu_backend.h"
+#include "shim/options.h"
+#include "shim/paged_table.h"
+#include "shim/tensor_check.h"
+
+typedef struct wrapper {
+  int32_t kind;
+  int32_t kv_layout;
+  int32_t device;
+  pod_tensor workspace;
+  int64_t workspace_bytes;
+  int planned;
+  /* the plan */
+  int32_t num_qo_heads, num_kv_heads, head_dim, page_size, q_dtype, kv_dtype;
+  pod_resolved_options decode_options, prefill_options;
+  pod_table decode, prefill;        /* host copies */
+  pod_table decode_ws, prefill_ws;  /* the same arrays inside the workspace (CPU device: readable) */
+} wrapper;
+
+static const int32_t half_types[] = {POD_FLOAT16, POD_BFLOAT16};
+static const char* layout_name(int32_t l) { return l == POD_HND ? "HND" : "NHD"; }
+
+static int32_t get_wrapper(uint64_t handle, wrapper** w) {
+  void* obj;
+  int32_t st = pod_handle_get(POD_HANDLE_WRAPPER, handle, "wrapper", &obj);
+  if (st == POD_OK) *w = obj;
+  return st;
+}
+
+POD_API int32_t pod_wrapper_create(const pod_wrapper_create_args* in, uint64_t* handle) {
+  if (handle == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "wrapper: null pointer");
+  pod_wrapper_create_args a;
+  memset(&a, 0, sizeof a);
+  int32_t st = pod_copy_versioned(&a, sizeof a, in, sizeof a, "args");
+  if (st != POD_OK) return st;
+  if (a.kind != POD_WRAPPER_SINGLE_PREFILL && a.kind != POD_WRAPPER_BATCH_PREFILL)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "kind: expected 0 (single prefill) or 1 (batch prefill), got %d", a.kind);
+  if (a.kv_layout != POD_NHD && a.kv_layout != POD_HND)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_layout: expected NHD (0) or HND (1), got %d", a.kv_layout);
+  int32_t device = a.workspace.device;
+  if ((st = pod_device_check(device, "workspace.device")) || (st = pod_check_tensor(&a.workspace, "workspace", device))) return st;
+  const int32_t bytes_types[] = {POD_UINT8};
+  if ((st = pod_check_dtype(&a.workspace, "workspace", bytes_types, 1))) return st;
+  if (a.workspace.ndim != 1 || (a.workspace.shape[0] > 1 && a.workspace.strides[0] != 1))
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "workspace: expected a contiguous 1-dimensional uint8 buffer");
+  if (a.workspace.data == 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "workspace: null data pointer");
+  wrapper* w = calloc(1, sizeof *w);
+  if (w == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory");
+  w->kind = a.kind;
+  w->kv_layout = a.kv_layout;
+  w->device = device;
+  w->workspace = a.workspace;
+  w->workspace_bytes = a.workspace.shape[0];
+  st = pod_handle_new(POD_HANDLE_WRAPPER, w, handle);
+  if (st != POD_OK) free(w);
+  return st;
+}
+
+POD_API int32_t pod_wrapper_destroy(uint64_t handle) {
+  void* obj;
+  int32_t st = pod_handle_release(POD_HANDLE_WRAPPER, handle, "wrapper", &obj);
+  if (st != POD_OK) return st;
+  wrapper* w = obj;
+  pod_table_free(&w->decode);
+  pod_table_free(&w->prefill);
+  free(w);
+  return POD_OK;
+}
+
+/* A plan under construction: validated but not yet committed to the wrapper. */
+typedef struct draft {
+  pod_plan_args a;
+  pod_resolved_options decode_options, prefill_options;
+  pod_table decode, prefill;
+  int64_t workspace_needed;
+} draft;
+
+static int32_t build_draft(const wrapper* w, const pod_plan_args* in, draft* d) {
+  memset(d, 0, sizeof *d);
+  pod_attention_options_init(&d->a.decode_options);
+  pod_attention_options_init(&d->a.prefill_options);
+  d->a.kv_dtype = POD_UNSET;
+  int32_t st = pod_copy_versioned(&d->a, sizeof d->a, in, sizeof d->a, "args");
+  if (st != POD_OK) return st;
+  const pod_plan_args* a = &d->a;
+  if (a->num_qo_heads <= 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "num_qo_heads: expected a positive count, got %d", a->num_qo_heads);
+  if (a->num_kv_heads <= 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "num_kv_heads: expected a positive count, got %d", a->num_kv_heads);
+  if (a->num_qo_heads % a->num_kv_heads != 0)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "num_qo_heads: %d is not a multiple of num_kv_heads %d", a->num_qo_heads, a->num_kv_heads);
+  if (a->head_dim != 64 && a->head_dim != 128 && a->head_dim != 256)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "head_dim: expected 64, 128 or 256, got %d", a->head_dim);
+  if (a->page_size < 1) return pod_fail(POD_ERR_INVALID_ARGUMENT, "page_size: expected >= 1, got %d", a->page_size);
+  if (a->q_dtype != POD_FLOAT16 && a->q_dtype != POD_BFLOAT16)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_dtype: expected float16 or bfloat16, got %s", pod_dtype_name(a->q_dtype));
+  int32_t kv_dtype = a->kv_dtype == POD_UNSET ? a->q_dtype : a->kv_dtype;
+  if (kv_dtype != a->q_dtype)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_dtype: %s differs from q_dtype %s; q and the KV cache must share a dtype", pod_dtype_name(kv_dtype),
+                    pod_dtype_name(a->q_dtype));
+  d->a.kv_dtype = kv_dtype;
+  if ((st = pod_resolve_options(&a->decode_options, a->head_dim, "decode_options", &d->decode_options))) return st;
+  if (w->kind == POD_WRAPPER_SINGLE_PREFILL) {
+    const pod_paged_table* p = &a->prefill;
+    if (p->qo_indptr.len || p->kv_indptr.len || p->kv_indices.len || p->kv_last_page_len.len)
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "prefill: the single-prefill wrapper takes its prefill request in run() (q_p, k_p, v_p); pass no prefill table");
+    if (pod_options_any_set(&a->prefill_options))
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "prefill_options: the single-prefill wrapper takes prefill options in run() (options_p)");
+  } else if ((st = pod_resolve_options(&a->prefill_options, a->head_dim, "prefill_options", &d->prefill_options))) {
+    return st;
+  }
+  if ((st = pod_table_build(&a->decode, a->page_size, 1, 0, "decode", &d->decode))) return st;
+  if (w->kind == POD_WRAPPER_BATCH_PREFILL &&
+      (st = pod_table_build(&a->prefill, a->page_size, 0, d->prefill_options.causal, "prefill", &d->prefill))) {
+    pod_table_free(&d->decode);
+    return st;
+  }
+  d->workspace_needed = (int64_t)(d->decode.storage_bytes + d->prefill.storage_bytes);
+  return POD_OK;
+}
+
+static void free_draft(draft* d) {
+  pod_table_free(&d->decode);
+  pod_table_free(&d->prefill);
+}
+
+POD_API int32_t pod_wrapper_workspace_size(uint64_t handle, const pod_plan_args* args, uint64_t* bytes) {
+  if (bytes == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "bytes: null pointer");
+  wrapper* w;
+  draft d;
+  int32_t st = get_wrapper(handle, &w);
+  if (st == POD_OK) st = build_draft(w, args, &d);
+  if (st != POD_OK) return st;
+  *bytes = (uint64_t)d.workspace_needed;
+  free_draft(&d);
+  return POD_OK;
+}
+
+POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
+  wrapper* w;
+  draft d;
+  int32_t st = get_wrapper(handle, &w);
+  if (st == POD_OK) st = build_draft(w, args, &d);
+  if (st != POD_OK) return st;
+  if (d.workspace_needed > w->workspace_bytes) {
+    free_draft(&d);
+    return pod_fail(POD_ERR_WORKSPACE_TOO_SMALL, "workspace: holds %lld bytes, this plan needs %lld", (long long)w->workspace_bytes,
+                    (long long)d.workspace_needed);
+  }
+  /* One image of both tables, one copy into the workspace. */
+  size_t total = d.decode.storage_bytes + d.prefill.storage_bytes;
+  unsigned char* image = malloc(total ? total : 1);
+  if (image == NULL) {
+    free_draft(&d);
+    return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the plan");
+  }
+  memcpy(image, d.decode.storage, d.decode.storage_bytes);
+  if (d.prefill.storage_bytes) memcpy(image + d.decode.storage_bytes, d.prefill.storage, d.prefill.storage_bytes);
+  st = pod_memcpy(w->device, w->workspace.data, (uint64_t)(uintptr_t)image, total, POD_HOST_TO_DEVICE, d.a.stream);
+  free(image);
+  if (st != POD_OK) {
+    free_draft(&d);
+    return st;
+  }
+  pod_table_free(&w->decode);
+  pod_table_free(&w->prefill);
+  w->num_qo_heads = d.a.num_qo_heads;
+  w->num_kv_heads = d.a.num_kv_heads;
+  w->head_dim = d.a.head_dim;
+  w->page_size = d.a.page_size;
+  w->q_dtype = d.a.q_dtype;
+  w->kv_dtype = d.a.kv_dtype;
+  w->decode_options = d.decode_options;
+  w->prefill_options = d.prefill_options;
+  w->decode = d.decode;
+  w->prefill = d.prefill;
+  unsigned char* ws = (unsigned char*)(uintptr_t)w->workspace.data;
+  w->decode_ws = pod_table_rebase(&w->decode, ws);
+  w->prefill_ws = pod_table_rebase(&w->prefill, ws + w->decode.storage_bytes);
+  w->planned = 1;
+  return POD_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* run() */
+
+/* Splits a paged cache (one tensor with a k/v axis, or a pair) into k and v views and checks them. */
+static int32_t parse_paged_cache(const wrapper* w, const pod_tensor* k, const pod_tensor* v, const char* kname, const char* vname,
+                                 int32_t max_page, pod_tensor* k_out, pod_tensor* v_out) {
+  int32_t st;
+  int nhd = w->kv_layout == POD_NHD;
+  int64_t inner[4] = {-1, nhd ? w->page_size : w->num_kv_heads, nhd ? w->num_kv_heads : w->page_size, w->head_dim};
+  const char* form4 = nhd ? "[pages, page_size, kv_heads, head_dim] (NHD)" : "[pages, kv_heads, page_size, head_dim] (HND)";
+  if ((st = pod_check_tensor(k, kname, w->device))) return st;
+  if (!pod_tensor_present(k)) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: the paged KV cache is missing", kname);
+  if (!pod_tensor_present(v)) {
+    int64_t shape5[5] = {-1, 2, inner[1], inner[2], inner[3]};
+    const char* form5 = nhd ? "[pages, 2, page_size, kv_heads, head_dim] (NHD, k/v axis)" : "[pages, 2, kv_heads, page_size, head_dim] (HND, k/v axis)";
+    if ((st = pod_check_shape(k, kname, 5, shape5, form5))) return st;
+    *k_out = pod_tensor_select(k, 1, 0);
+    *v_out = pod_tensor_select(k, 1, 1);
+  } else {
+    if ((st = pod_check_tensor(v, vname, w->device)) || (st = pod_check_shape(k, kname, 4, inner, form4)) ||
+        (st = pod_check_shape(v, vname, 4, inner, form4)))
+      return st;
+    if (v->shape[0] != k->shape[0])
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: has %lld pages, %s has %lld", vname, (long long)v->shape[0], kname, (long long)k->shape[0]);
+    *k_out = *k;
+    *v_out = *v;
+  }
+  const int32_t dt[] = {w->kv_dtype};
+  if ((st = pod_check_dtype(k_out, kname, dt, 1)) || (st = pod_check_dtype(v_out, vname, dt, 1)) ||
+      (st = pod_check_inner_contiguous(k_out, kname)) || (st = pod_check_inner_contiguous(v_out, vname)))
+    return st;
+  if (max_page >= k_out->shape[0])
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: the page table uses page %d but the cache holds %lld pages (page index out of range)", kname,
+                    max_page, (long long)k_out->shape[0]);
+  return POD_OK;
+}
+
+/* Checks q, o and lse of a side: q [tokens, heads, head_dim] of dtype; o like q; lse float32 [tokens, heads]. */
+static int32_t check_q_o_lse(const wrapper* w, pod_side* s, const pod_tensor* q, const pod_tensor* o, const pod_tensor* lse, int64_t tokens,
+                             int32_t heads, int32_t head_dim, int32_t dtype, const char* qn, const char* on, const char* ln) {
+  int32_t st;
+  int64_t shape[3] = {tokens, heads, head_dim};
+  const int32_t dt[] = {dtype};
+  const int32_t f32[] = {POD_FLOAT32};
+  if ((st = pod_check_tensor(q, qn, w->device)) || (st = pod_check_shape(q, qn, 3, shape, "[tokens, num_qo_heads, head_dim]")) ||
+      (st = pod_check_dtype(q, qn, dt, 1)) || (st = pod_check_inner_contiguous(q, qn)))
+    return st;
+  if (!pod_tensor_present(o) && tokens > 0)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: the output tensor is missing (the bindings allocate it when not given)", on);
+  if (pod_tensor_present(o) && ((st = pod_check_tensor(o, on, w->device)) || (st = pod_check_shape(o, on, 3, shape, "like q")) ||
+                                (st = pod_check_dtype(o, on, dt, 1)) || (st = pod_check_inner_contiguous(o, on))))
+    return st;
+  int64_t lse_shape[2] = {tokens, heads};
+  if (pod_tensor_present(lse) && ((st = pod_check_tensor(lse, ln, w->device)) ||
+                                  (st = pod_check_shape(lse, ln, 2, lse_shape, "[tokens, num_qo_heads]")) || (st = pod_check_dtype(lse, ln, f32, 1))))
+    return st;
+  s->q = *q;
+  s->o = *o;
+  s->lse = *lse;
+  s->total_q_tokens = tokens;
+  return POD_OK;
+}
+
+/* A custom mask for the prefill side: dense bool/uint8 or bit-packed uint8. */
+static int32_t check_mask(const wrapper* w, pod_side* s, const pod_tensor* m, int packed, int single, int64_t qo, int64_t kv,
+                          int64_t dense_elems, int64_t packed_bytes) {
+  int32_t st;
+  if (!pod_tensor_present(m)) return POD_OK;
+  if (packed != 0 && packed != 1) return pod_fail(POD_ERR_INVALID_ARGUMENT, "mask_p_packed: expected 0 or 1, got %d", packed);
+  if (s->options.causal)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "mask_p: a custom mask replaces causal masking; pass causal = 0 with a custom mask");
+  if ((st = pod_check_tensor(m, "mask_p", w->device))) return st;
+  if (packed) {
+    const int32_t u8[] = {POD_UINT8};
+    int64_t shape[1] = {packed_bytes};
+    if ((st = pod_check_dtype(m, "mask_p", u8, 1)) ||
+        (st = pod_check_shape(m, "mask_p", 1, shape, "bit-packed, ceil(qo_len * kv_len / 8) bytes per request")))
+      return st;
+  } else {
+    const int32_t dt[] = {POD_BOOL, POD_UINT8};
+    if ((st = pod_check_dtype(m, "mask_p", dt, 2))) return st;
+    if (single) {
+      int64_t shape[2] = {qo, kv};
+      if ((st = pod_check_shape(m, "mask_p", 2, shape, "[qo_len, kv_len]"))) return st;
+    } else {
+      int64_t shape[1] = {dense_elems};
+      if ((st = pod_check_shape(m, "mask_p", 1, shape, "each request's [qo_len, kv_len] block, flattened"))) return st;
+    }
+  }
+  s->mask = *m;
+  s->mask_mode = packed ? 2 : 1;
+  return POD_OK;
+}
+
+/* Single-prefill wrapper: the prefill request comes entirely from run(). */
+static int32_t build_single_prefill(const wrapper* w, const pod_run_args* a, pod_side* s, int32_t tables[4], int64_t offsets[2]) {
+  int32_t st;
+  if (!pod_tensor_present(&a->q_p)) {
+    if (pod_tensor_present(&a->k_p) || pod_tensor_present(&a->v_p) || pod_tensor_present(&a->mask_p) || pod_tensor_present(&a->o_p) ||
+        pod_tensor_present(&a->lse_p))
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: absent, but k_p, v_p, mask_p, o_p or lse_p was given");
+    return POD_OK;
+  }
+  const pod_tensor* q = &a->q_p;
+  if ((st = pod_check_tensor(q, "q_p", w->device))) return st;
+  if (q->ndim != 3) {
+    char got[160];
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: expected 3 dimensions [qo_len, num_qo_heads, head_dim], got %s", pod_shape_str(q, got, sizeof got));
+  }
+  if ((st = pod_check_dtype(q, "q_p", half_types, 2))) return st;
+  int64_t qo = q->shape[0];
+  int32_t heads = (int32_t)q->shape[1], head_dim = (int32_t)q->shape[2];
+  if (head_dim != 64 && head_dim != 128 && head_dim != 256)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: head_dim (last dimension) must be 64, 128 or 256, got %d", head_dim);
+  if (heads <= 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: num_qo_heads (dimension 1) must be positive");
+  int32_t layout = a->kv_layout_p == POD_UNSET ? w->kv_layout : a->kv_layout_p;
+  if (layout != POD_NHD && layout != POD_HND)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_layout_p: expected NHD (0) or HND (1), got %d", a->kv_layout_p);
+  const char* form = layout == POD_NHD ? "[kv_len, num_kv_heads, head_dim] (NHD)" : "[num_kv_heads, kv_len, head_dim] (HND)";
+  const pod_tensor *k = &a->k_p, *v = &a->v_p;
+  if ((st = pod_check_tensor(k, "k_p", w->device)) || (st = pod_check_tensor(v, "v_p", w->device))) return st;
+  if (!pod_tensor_present(k) || !pod_tensor_present(v))
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: missing; the prefill request needs k_p and v_p", pod_tensor_present(k) ? "v_p" : "k_p");
+  if (k->ndim != 3) {
+    char got[160];
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "k_p: expected 3 dimensions %s, got %s", form, pod_shape_str(k, got, sizeof got));
+  }
+  int64_t kv = layout == POD_NHD ? k->shape[0] : k->shape[1];
+  int64_t kv_heads = layout == POD_NHD ? k->shape[1] : k->shape[0];
+  if (kv_heads <= 0 || heads % kv_heads != 0)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "k_p: num_qo_heads %d is not a multiple of num_kv_heads %lld", heads, (long long)kv_heads);
+  if (kv > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "k_p: kv_len %lld is too large", (long long)kv);
+  int64_t kshape[3] = {layout == POD_NHD ? kv : kv_heads, layout == POD_NHD ? kv_heads : kv, head_dim};
+  const int32_t dt[] = {q->dtype};
+  if ((st = pod_check_shape(k, "k_p", 3, kshape, form)) || (st = pod_check_shape(v, "v_p", 3, kshape, form)) ||
+      (st = pod_check_dtype(k, "k_p", dt, 1)) || (st = pod_check_dtype(v, "v_p", dt, 1)) || (st = pod_check_inner_contiguous(k, "k_p")) ||
+      (st = pod_check_inner_contiguous(v, "v_p")))
+    return st;
+  if ((st = pod_resolve_options(&a->options_p, head_dim, "options_p", &s->options))) return st;
+  if (s->options.causal && qo > kv)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT,
+                    "q_p: qo_len %lld > kv_len %lld, which causal attention (queries aligned to the end of the KV) does not allow", (long long)qo,
+                    (long long)kv);
+  s->num_qo_heads = heads;
+  s->num_kv_heads = (int32_t)kv_heads;
+  s->head_dim = head_dim;
+  s->kv_layout = layout;
+  s->paged = 0;
+  s->k = *k;
+  s->v = *v;
+  if ((st = check_q_o_lse(w, s, q, &a->o_p, &a->lse_p, qo, heads, head_dim, q->dtype, "q_p", "o_p", "lse_p"))) return st;
+  if ((st = check_mask(w, s, &a->mask_p, a->mask_p_packed, 1, qo, kv, qo * kv, (qo * kv + 7) / 8))) return st;
+  tables[0] = 0;
+  tables[1] = (int32_t)qo;
+  tables[2] = (int32_t)kv;
+  offsets[0] = offsets[1] = 0;
+  s->qo_indptr = tables;
+  s->kv_lens = tables + 2;
+  s->mask_offsets = offsets;
+  s->num_requests = 1;
+  return POD_OK;
+}
+
+/* A side planned on a paged cache: the decode side of both wrappers, the prefill side of the batch one. */
+static int32_t build_paged_side(const wrapper* w, const pod_table* t, const pod_resolved_options* planned, const pod_attention_options* given,
+                                const pod_tensor* q, const pod_tensor* k, const pod_tensor* v, const pod_tensor* o, const pod_tensor* lse,
+                                int prefill, pod_side* s) {
+  int32_t st;
+  const char* opt_name = prefill ? "options_p" : "options_d";
+  if ((st = pod_check_options_match(given, planned, opt_name, prefill ? "the batch wrapper takes prefill options in plan()" : "decode options are set in plan()")))
+    return st;
+  s->options = *planned;
+  s->num_qo_heads = w->num_qo_heads;
+  s->num_kv_heads = w->num_kv_heads;
+  s->head_dim = w->head_dim;
+  s->paged = 1;
+  s->page_size = w->page_size;
+  s->kv_layout = w->kv_layout;
+  if (t->batch == 0 && !pod_tensor_present(q)) return POD_OK;
+  if ((st = check_q_o_lse(w, s, q, o, lse, t->total_q, w->num_qo_heads, w->head_dim, w->q_dtype, prefill ? "q_p" : "q_d", prefill ? "o_p" : "o_d",
+                          prefill ? "lse_p" : "lse_d")))
+    return st;
+  if (t->batch == 0) return POD_OK;
+  if ((st = parse_paged_cache(w, k, v, prefill ? "k_p" : "paged_k_d", prefill ? "v_p" : "paged_v_d", t->max_page, &s->k, &s->v))) return st;
+  s->num_requests = t->batch;
+  s->qo_indptr = t->qo_indptr;
+  s->kv_lens = t->kv_lens;
+  s->kv_indptr = t->kv_indptr;
+  s->kv_indices = t->kv_indices;
+  return POD_OK;
+}
+
+POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
+  wrapper* w;
+  int32_t st = get_wrapper(handle, &w);
+  if (st != POD_OK) return st;
+  if (!w->planned) return pod_fail(POD_ERR_NOT_PLANNED, "wrapper: run() called before a successful plan()");
+  pod_run_args a;
+  memset(&a, 0, sizeof a);
+  a.kv_layout_p = POD_UNSET;
+  pod_attention_options_init(&a.options_p);
+  pod_attention_options_init(&a.options_d);
+  if ((st = pod_copy_versioned(&a, sizeof a, in, sizeof a, "args"))) return st;
+  pod_stream_obj stream;
+  if ((st = pod_stream_resolve(w->device, a.stream, &stream))) return st;
+
+  pod_side prefill, decode;
+  memset(&prefill, 0, sizeof prefill);
+  memset(&decode, 0, sizeof decode);
+  int32_t single_tables[4];
+  int64_t single_offsets[2];
+  const pod_table* ptab = w->device == POD_DEVICE_CPU ? &w->prefill_ws : &w->prefill;
+  const pod_table* dtab = w->device == POD_DEVICE_CPU ? &w->decode_ws : &w->decode;
+  if (w->kind == POD_WRAPPER_SINGLE_PREFILL) {
+    st = build_single_prefill(w, &a, &prefill, single_tables, single_offsets);
+  } else {
+    if (a.kv_layout_p != POD_UNSET && a.kv_layout_p != w->kv_layout)
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_layout_p: %s differs from the wrapper's %s; the batch wrapper's caches share its layout",
+                      layout_name(a.kv_layout_p), layout_name(w->kv_layout));
+    st = build_paged_side(w, ptab, &w->prefill_options, &a.options_p, &a.q_p, &a.k_p, &a.v_p, &a.o_p, &a.lse_p, 1, &prefill);
+    if (st == POD_OK && w->prefill.batch > 0) {
+      prefill.mask_offsets = a.mask_p_packed ? ptab->packed_mask_offsets : ptab->dense_mask_offsets;
+      st = check_mask(w, &prefill, &a.mask_p, a.mask_p_packed, 0, 0, 0, w->prefill.dense_mask_elems, w->prefill.packed_mask_bytes);
+    } else if (st == POD_OK && pod_tensor_present(&a.mask_p)) {
+      st = pod_fail(POD_ERR_INVALID_ARGUMENT, "mask_p: given, but the plan has no prefill request");
+    }
+  }
+  if (st != POD_OK) return st;
+  st = build_paged_side(w, dtab, &w->decode_options, &a.options_d, &a.q_d, &a.paged_k_d, &a.paged_v_d, &a.o_d, &a.lse_d, 0, &decode);
+  if (st != POD_OK) return st;
+
+  if (w->device != POD_DEVICE_CPU)
+    return pod_fail(POD_ERR_NOT_IMPLEMENTED,
+                    "attention on CUDA devices is not implemented in this build yet (the inputs were validated); use the CPU device");
+  if (prefill.num_requests > 0 && (st = pod_cpu_attention(&prefill))) return st;
+  if (decode.num_requests > 0 && (st = pod_cpu_attention(&decode))) return st;
+  return POD_OK;
+}

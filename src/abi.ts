@@ -1,0 +1,206 @@
+/**
+ * Packing of the C ABI's argument structs (cuda/pod.h) into bytes. Layouts are computed here with C's
+ * alignment rules from the field lists below and checked against the library's own sizes at load.
+ */
+import { addressOf, cString, lib } from "./ffi.ts";
+
+type Kind = "i32" | "u32" | "f32" | "u64" | "tensor" | "options" | "host_i32" | "table" | "name256";
+const KIND_SIZE: Record<Kind, [size: number, align: number]> = {
+  i32: [4, 4],
+  u32: [4, 4],
+  f32: [4, 4],
+  u64: [8, 8],
+  tensor: [120, 8],
+  options: [32, 4],
+  host_i32: [16, 8],
+  table: [64, 8],
+  name256: [256, 1],
+};
+
+interface Layout<F extends string> {
+  size: number;
+  at: Record<F, number>;
+}
+
+function layout<F extends string>(cName: string, fields: readonly (readonly [F, Kind])[]): Layout<F> {
+  let offset = 0;
+  let maxAlign = 1;
+  const at = {} as Record<F, number>;
+  for (const [name, kind] of fields) {
+    const [size, align] = KIND_SIZE[kind];
+    offset = Math.ceil(offset / align) * align;
+    at[name] = offset;
+    offset += size;
+    maxAlign = Math.max(maxAlign, align);
+  }
+  const size = Math.ceil(offset / maxAlign) * maxAlign;
+  const cSize = lib.pod_struct_size(cString(cName));
+  if (cSize !== size) throw new Error(`ABI mismatch: ${cName} is ${cSize} bytes in libpod.so, ${size} in the bindings; rebuild the library`);
+  return { size, at };
+}
+
+export const MAX_DIMS = 6;
+export const UNSET = -0x80000000;
+
+export const TENSOR = layout("pod_tensor", [
+  ["data", "u64"],
+  ["dtype", "i32"],
+  ["ndim", "i32"],
+  ...Array.from({ length: MAX_DIMS }, (_, i) => [`shape${i}`, "u64"] as const),
+  ...Array.from({ length: MAX_DIMS }, (_, i) => [`stride${i}`, "u64"] as const),
+  ["device", "i32"],
+  ["reserved", "i32"],
+]);
+
+export const OPTIONS = layout("pod_attention_options", [
+  ["structSize", "u32"],
+  ["causal", "i32"],
+  ["posEncoding", "i32"],
+  ["windowLeft", "i32"],
+  ["smScale", "f32"],
+  ["ropeScale", "f32"],
+  ["ropeTheta", "f32"],
+  ["logitsSoftCap", "f32"],
+]);
+
+export const TABLE = layout("pod_paged_table", [
+  ["qoIndptr", "host_i32"],
+  ["kvIndptr", "host_i32"],
+  ["kvIndices", "host_i32"],
+  ["kvLastPageLen", "host_i32"],
+]);
+
+export const DEVICE_PROPS = layout("pod_device_props", [
+  ["structSize", "u32"],
+  ["device", "i32"],
+  ["smCount", "i32"],
+  ["ccMajor", "i32"],
+  ["ccMinor", "i32"],
+  ["maxSmemPerBlockOptin", "i32"],
+  ["l2Bytes", "i32"],
+  ["reserved", "i32"],
+  ["totalMemory", "u64"],
+  ["name", "name256"],
+]);
+
+export const CREATE_ARGS = layout("pod_wrapper_create_args", [
+  ["structSize", "u32"],
+  ["kind", "i32"],
+  ["kvLayout", "i32"],
+  ["reserved", "i32"],
+  ["workspace", "tensor"],
+]);
+
+export const PLAN_ARGS = layout("pod_plan_args", [
+  ["structSize", "u32"],
+  ["numQoHeads", "i32"],
+  ["numKvHeads", "i32"],
+  ["headDim", "i32"],
+  ["pageSize", "i32"],
+  ["qDtype", "i32"],
+  ["kvDtype", "i32"],
+  ["reserved", "i32"],
+  ["stream", "u64"],
+  ["decode", "table"],
+  ["decodeOptions", "options"],
+  ["prefill", "table"],
+  ["prefillOptions", "options"],
+]);
+
+export const RUN_ARGS = layout("pod_run_args", [
+  ["structSize", "u32"],
+  ["kvLayoutP", "i32"],
+  ["stream", "u64"],
+  ["qP", "tensor"],
+  ["kP", "tensor"],
+  ["vP", "tensor"],
+  ["maskP", "tensor"],
+  ["maskPPacked", "i32"],
+  ["returnLseP", "i32"],
+  ["optionsP", "options"],
+  ["oP", "tensor"],
+  ["lseP", "tensor"],
+  ["qD", "tensor"],
+  ["pagedKD", "tensor"],
+  ["pagedVD", "tensor"],
+  ["optionsD", "options"],
+  ["oD", "tensor"],
+  ["lseD", "tensor"],
+]);
+
+/** What the ABI needs of a tensor. */
+export interface TensorDesc {
+  readonly ptr: number;
+  readonly dtypeCode: number;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly deviceId: number;
+}
+
+/** Attention options with JS-side "not given" as undefined. */
+export interface OptionsDesc {
+  causal?: boolean | undefined;
+  posEncoding?: number | undefined;
+  windowLeft?: number | undefined;
+  smScale?: number | undefined;
+  ropeScale?: number | undefined;
+  ropeTheta?: number | undefined;
+  logitsSoftCap?: number | undefined;
+}
+
+/** A zeroed buffer with a DataView, sized for one struct. */
+export class StructBuffer {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+    this.view = new DataView(this.bytes.buffer);
+    this.view.setUint32(0, size, true);
+  }
+  reset(): void {
+    this.bytes.fill(0);
+    this.view.setUint32(0, this.bytes.byteLength, true);
+  }
+  i32(offset: number, value: number): void {
+    this.view.setInt32(offset, value, true);
+  }
+  f32(offset: number, value: number): void {
+    this.view.setFloat32(offset, value, true);
+  }
+  /** A non-negative integer below 2^53 (addresses, sizes), written as uint64 without BigInt. */
+  u64(offset: number, value: number): void {
+    this.view.setUint32(offset, value % 0x100000000, true);
+    this.view.setUint32(offset + 4, Math.floor(value / 0x100000000), true);
+  }
+  /** A signed 64-bit integer within ±2^53. */
+  i64(offset: number, value: number): void {
+    this.view.setBigInt64(offset, BigInt(value), true);
+  }
+  tensor(offset: number, t: TensorDesc | null | undefined): void {
+    if (!t) return; // all zero: absent
+    this.u64(offset + TENSOR.at.data, t.ptr);
+    this.i32(offset + TENSOR.at.dtype, t.dtypeCode);
+    this.i32(offset + TENSOR.at.ndim, t.shape.length);
+    for (let i = 0; i < t.shape.length; i++) {
+      this.u64(offset + TENSOR.at.shape0 + 8 * i, t.shape[i]!);
+      this.i64(offset + TENSOR.at.stride0 + 8 * i, t.strides[i]!);
+    }
+    this.i32(offset + TENSOR.at.device, t.deviceId);
+  }
+  options(offset: number, o: OptionsDesc): void {
+    this.view.setUint32(offset, OPTIONS.size, true);
+    this.i32(offset + OPTIONS.at.causal, o.causal === undefined ? UNSET : o.causal ? 1 : 0);
+    this.i32(offset + OPTIONS.at.posEncoding, o.posEncoding ?? UNSET);
+    this.i32(offset + OPTIONS.at.windowLeft, o.windowLeft ?? UNSET);
+    this.f32(offset + OPTIONS.at.smScale, o.smScale ?? NaN);
+    this.f32(offset + OPTIONS.at.ropeScale, o.ropeScale ?? NaN);
+    this.f32(offset + OPTIONS.at.ropeTheta, o.ropeTheta ?? NaN);
+    this.f32(offset + OPTIONS.at.logitsSoftCap, o.logitsSoftCap ?? NaN);
+  }
+  /** A host int32 array (pointer + length); the array must outlive the C call. */
+  hostI32(offset: number, a: Int32Array | undefined): void {
+    if (!a || a.length === 0) return;
+    this.u64(offset, addressOf(a));
+    this.u64(offset + 8, a.length);
+  }
+}

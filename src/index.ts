@@ -1,0 +1,33 @@
+/**
+ * pod-attention for Bun: prefill and decode attention in one launch (POD), through libpod.so.
+ * The public API: devices, streams, events, tensors, the two POD wrappers, errors and a float64
+ * reference attention.
+ */
+export { Device, type DeviceProperties } from "./device.ts";
+export { Stream, Event } from "./stream.ts";
+export { Tensor, type TensorData, type TensorOptions } from "./tensor.ts";
+export { type DType, dtypeSize } from "./dtype.ts";
+export {
+  PODWithPagedKVCacheWrapper,
+  BatchPODWithPagedKVCacheWrapper,
+  type KvLayout,
+  type HalfDType,
+  type PagedKvCache,
+  type PodPlanArgs,
+  type PodRunArgs,
+  type BatchPodPlanArgs,
+  type BatchPodRunArgs,
+  type PodRunResult,
+  type WrapperOptions,
+} from "./pod.ts";
+export { PodError, Status, type StatusName } from "./errors.ts";
+export { referenceAttention, alibiSlopes, applyRopeLlama, type PosEncoding, type ReferenceOptions } from "./reference.ts";
+export { LIBRARY_PATH } from "./ffi.ts";
+
+import { lib } from "./ffi.ts";
+
+/** The library's version, "major.minor.patch". */
+export function version(): string {
+  const v = lib.pod_version();
+  return `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100}`;
+}

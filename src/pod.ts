@@ -1,0 +1,477 @@
+/**
+ * The POD wrappers: FlashInfer's `PODWithPagedKVCacheWrapper` and `BatchPODWithPagedKVCacheWrapper`
+ * with camelCase options. Validation and planning happen in C (libpod); this module turns JavaScript
+ * arguments into the ABI's structs, rejects what C cannot see (unknown keys, non-integers) and
+ * allocates outputs that the caller did not provide.
+ */
+import { CREATE_ARGS, PLAN_ARGS, RUN_ARGS, StructBuffer, type OptionsDesc } from "./abi.ts";
+import { DTYPE_CODE } from "./dtype.ts";
+import type { Device } from "./device.ts";
+import { check, invalid, PodError, Status } from "./errors.ts";
+import { lib } from "./ffi.ts";
+import type { PosEncoding } from "./reference.ts";
+import { Stream, streamHandle } from "./stream.ts";
+import { Tensor } from "./tensor.ts";
+import { describe, int32Array, integer, knownKeys, optionalBoolean, optionalChoice, optionalFinite, positiveInteger } from "./validate.ts";
+
+export type KvLayout = "NHD" | "HND";
+export type HalfDType = "float16" | "bfloat16";
+/** A paged KV cache: one tensor with a k/v axis ([pages, 2, ...]) or a (k, v) pair. */
+export type PagedKvCache = Tensor | readonly [Tensor, Tensor];
+
+const POS_ENCODINGS: readonly PosEncoding[] = ["NONE", "ROPE_LLAMA", "ALIBI"];
+const POS_CODE: Record<PosEncoding, number> = { NONE: 0, ROPE_LLAMA: 1, ALIBI: 2 };
+const LAYOUTS: readonly KvLayout[] = ["NHD", "HND"];
+const HALF_TYPES: readonly HalfDType[] = ["float16", "bfloat16"];
+
+/** Options of one side, as both wrappers spell them (suffix P or D stripped). */
+interface SideOptions {
+  causal?: boolean;
+  posEncodingMode?: PosEncoding;
+  windowLeft?: number;
+  smScale?: number;
+  ropeScale?: number;
+  ropeTheta?: number;
+  logitsSoftCap?: number;
+}
+
+export interface WrapperOptions {
+  /** Not supported yet: rejected when true. */
+  useCudaGraph?: boolean;
+}
+
+/** The outputs of run(). A side that was not given is null. */
+export interface PodRunResult {
+  /** Prefill output, like qP. */
+  oP: Tensor | null;
+  /** Decode output, like qD. */
+  oD: Tensor | null;
+  /** Prefill log-sum-exp (natural log), float32 [tokens, numQoHeads], when requested. */
+  lseP?: Tensor;
+  /** Decode log-sum-exp (natural log), float32 [batch, numQoHeads], when requested. */
+  lseD?: Tensor;
+}
+
+/** Outputs and run-time switches shared by both wrappers' run(). */
+interface CommonRunArgs {
+  qD?: Tensor | null;
+  pagedKvCacheD?: PagedKvCache | null;
+  customMaskP?: Tensor | null;
+  packedCustomMaskP?: Tensor | null;
+  returnLseP?: boolean;
+  returnLseD?: boolean;
+  outP?: Tensor | null;
+  outD?: Tensor | null;
+  lseP?: Tensor | null;
+  lseD?: Tensor | null;
+  stream?: Stream;
+  // FlashInfer's decode-side run() options: honoured when equal to plan(), rejected otherwise.
+  causalD?: boolean;
+  posEncodingModeD?: PosEncoding;
+  windowLeftD?: number;
+  smScaleD?: number;
+  ropeScaleD?: number;
+  ropeThetaD?: number;
+  logitsSoftCapD?: number;
+  kvLayoutD?: KvLayout;
+  customMaskD?: never;
+  packedCustomMaskD?: never;
+  // Not supported yet: rejected unless left at their neutral values.
+  qScale?: number;
+  kScale?: number;
+  vScale?: number;
+  useFp16QkReduction?: boolean;
+  enablePdl?: boolean;
+}
+
+const COMMON_RUN_KEYS = [
+  "qD", "pagedKvCacheD", "customMaskP", "packedCustomMaskP", "returnLseP", "returnLseD", "outP", "outD", "lseP", "lseD", "stream",
+  "causalD", "posEncodingModeD", "windowLeftD", "smScaleD", "ropeScaleD", "ropeThetaD", "logitsSoftCapD", "kvLayoutD",
+  "customMaskD", "packedCustomMaskD", "qScale", "kScale", "vScale", "useFp16QkReduction", "enablePdl",
+] as const;
+
+export interface PodPlanArgs {
+  /** Decode side: page-table indptr [batch + 1]. */
+  indptr: Int32Array | readonly number[];
+  /** Decode side: page indices. */
+  indices: Int32Array | readonly number[];
+  /** Decode side: tokens in each request's last page, 1..pageSize. */
+  lastPageLen: Int32Array | readonly number[];
+  numQoHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  pageSize: number;
+  posEncodingMode?: PosEncoding;
+  windowLeft?: number;
+  logitsSoftCap?: number;
+  qDataType?: HalfDType;
+  kvDataType?: HalfDType;
+  smScale?: number;
+  ropeScale?: number;
+  ropeTheta?: number;
+  /** Accepted for FlashInfer compatibility: plan never waits for the device. */
+  nonBlocking?: boolean;
+  /** The stream on which the page tables are copied into the workspace. */
+  stream?: Stream;
+}
+
+export interface PodRunArgs extends CommonRunArgs {
+  /** Prefill queries [qoLen, numQoHeads, headDim]; omit (or zero tokens) for no prefill. */
+  qP?: Tensor | null;
+  /** Prefill keys, [kvLen, numKvHeads, headDim] (NHD) or [numKvHeads, kvLen, headDim] (HND). */
+  kP?: Tensor | null;
+  vP?: Tensor | null;
+  causalP?: boolean;
+  kvLayoutP?: KvLayout;
+  posEncodingModeP?: PosEncoding;
+  smScaleP?: number;
+  windowLeftP?: number;
+  ropeScaleP?: number;
+  ropeThetaP?: number;
+  logitsSoftCapP?: number;
+}
+
+export interface BatchPodPlanArgs {
+  /** Prefill side: queries of each request [requests + 1]. */
+  qoIndptrP: Int32Array | readonly number[];
+  kvIndptrP: Int32Array | readonly number[];
+  kvIndicesP: Int32Array | readonly number[];
+  lastPageLenP: Int32Array | readonly number[];
+  /** Decode side; if given, must be [0, 1, ..., batch] (one query per request). */
+  qoIndptrD?: Int32Array | readonly number[];
+  kvIndptrD: Int32Array | readonly number[];
+  kvIndicesD: Int32Array | readonly number[];
+  lastPageLenD: Int32Array | readonly number[];
+  numQoHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  pageSize: number;
+  causalP?: boolean;
+  posEncodingModeP?: PosEncoding;
+  windowLeftP?: number;
+  smScaleP?: number;
+  ropeScaleP?: number;
+  ropeThetaP?: number;
+  logitsSoftCapP?: number;
+  posEncodingModeD?: PosEncoding;
+  windowLeftD?: number;
+  smScaleD?: number;
+  ropeScaleD?: number;
+  ropeThetaD?: number;
+  logitsSoftCapD?: number;
+  qDataType?: HalfDType;
+  kvDataType?: HalfDType;
+  nonBlocking?: boolean;
+  stream?: Stream;
+}
+
+export interface BatchPodRunArgs extends CommonRunArgs {
+  /** Prefill queries of all requests [sum qoLen, numQoHeads, headDim]. */
+  qP?: Tensor | null;
+  /** The prefill side's paged KV cache. */
+  pagedKvCacheP?: PagedKvCache | null;
+  // Prefill options repeated at run(): honoured when equal to plan(), rejected otherwise.
+  causalP?: boolean;
+  kvLayoutP?: KvLayout;
+  posEncodingModeP?: PosEncoding;
+  smScaleP?: number;
+  windowLeftP?: number;
+  ropeScaleP?: number;
+  ropeThetaP?: number;
+  logitsSoftCapP?: number;
+}
+
+function sideOptions(args: Record<string, unknown>, suffix: "P" | "D" | ""): OptionsDesc {
+  const get = (name: string): unknown => args[name + suffix];
+  const windowLeft = get("windowLeft");
+  return {
+    causal: optionalBoolean(`causal${suffix}`, get("causal")),
+    posEncoding: (() => {
+      const p = optionalChoice(`posEncodingMode${suffix}`, get("posEncodingMode"), POS_ENCODINGS);
+      return p === undefined ? undefined : POS_CODE[p];
+    })(),
+    windowLeft: windowLeft === undefined || windowLeft === null ? undefined : integer(`windowLeft${suffix}`, windowLeft, -1),
+    smScale: optionalFinite(`smScale${suffix}`, get("smScale")),
+    ropeScale: optionalFinite(`ropeScale${suffix}`, get("ropeScale")),
+    ropeTheta: optionalFinite(`ropeTheta${suffix}`, get("ropeTheta")),
+    logitsSoftCap: optionalFinite(`logitsSoftCap${suffix}`, get("logitsSoftCap")),
+  };
+}
+
+function tensorArg(name: string, value: unknown): Tensor | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!(value instanceof Tensor)) throw invalid(`${name}: expected a Tensor, got ${describe(value)}`);
+  if (value.destroyed) throw invalid(`${name}: the tensor was destroyed`);
+  return value;
+}
+
+function pagedCacheArg(name: string, value: unknown): [Tensor | undefined, Tensor | undefined] {
+  if (value === undefined || value === null) return [undefined, undefined];
+  if (Array.isArray(value)) {
+    if (value.length !== 2) throw invalid(`${name}: expected a tensor with a k/v axis or a [k, v] pair, got an array of length ${value.length}`);
+    return [tensorArg(`${name}[0]`, value[0]), tensorArg(`${name}[1]`, value[1])];
+  }
+  return [tensorArg(name, value), undefined];
+}
+
+abstract class PodWrapperBase {
+  readonly device: Device;
+  readonly kvLayout: KvLayout;
+  protected readonly workspace: Tensor;
+  private handleValue: bigint;
+  private readonly planBuf = new StructBuffer(PLAN_ARGS.size);
+  private readonly runBuf = new StructBuffer(RUN_ARGS.size);
+
+  protected constructor(kind: 0 | 1, floatWorkspaceBuffer: Tensor, kvLayout: KvLayout, options: WrapperOptions) {
+    const ws = tensorArg("floatWorkspaceBuffer", floatWorkspaceBuffer);
+    if (!ws) throw invalid("floatWorkspaceBuffer: a uint8 workspace tensor is required");
+    const layout = optionalChoice("kvLayout", kvLayout, LAYOUTS) ?? "NHD";
+    knownKeys("options", options, ["useCudaGraph"]);
+    if (optionalBoolean("useCudaGraph", options.useCudaGraph))
+      throw new PodError(Status.NOT_IMPLEMENTED, "useCudaGraph: CUDA graph mode is not supported yet");
+    const buf = new StructBuffer(CREATE_ARGS.size);
+    buf.i32(CREATE_ARGS.at.kind, kind);
+    buf.i32(CREATE_ARGS.at.kvLayout, layout === "NHD" ? 0 : 1);
+    buf.tensor(CREATE_ARGS.at.workspace, ws);
+    const out = new BigUint64Array(1);
+    check(lib.pod_wrapper_create(buf.bytes, out));
+    this.handleValue = out[0]!;
+    this.device = ws.device;
+    this.kvLayout = layout;
+    this.workspace = ws;
+  }
+
+  protected get handle(): bigint {
+    if (this.handleValue === 0n) throw new PodError(Status.INVALID_HANDLE, `${this.constructor.name}: used after destroy()`);
+    return this.handleValue;
+  }
+
+  destroy(): void {
+    if (this.handleValue === 0n) return;
+    const h = this.handleValue;
+    this.handleValue = 0n;
+    check(lib.pod_wrapper_destroy(h));
+  }
+
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
+  /** Fills the plan struct's shared fields and returns it. Arrays are kept alive by the caller. */
+  protected planStruct(args: Record<string, unknown>): StructBuffer {
+    const b = this.planBuf;
+    b.reset();
+    const at = PLAN_ARGS.at;
+    b.i32(at.numQoHeads, positiveInteger("numQoHeads", args.numQoHeads));
+    b.i32(at.numKvHeads, positiveInteger("numKvHeads", args.numKvHeads));
+    b.i32(at.headDim, positiveInteger("headDim", args.headDim));
+    b.i32(at.pageSize, positiveInteger("pageSize", args.pageSize));
+    const q = optionalChoice("qDataType", args.qDataType, HALF_TYPES) ?? "float16";
+    const kv = optionalChoice("kvDataType", args.kvDataType, HALF_TYPES);
+    b.i32(at.qDtype, DTYPE_CODE[q]);
+    b.i32(at.kvDtype, kv === undefined ? -0x80000000 : DTYPE_CODE[kv]);
+    optionalBoolean("nonBlocking", args.nonBlocking);
+    b.u64(at.stream, Number(streamHandle(args.stream as Stream | undefined, this.device)));
+    return b;
+  }
+
+  protected submitPlan(b: StructBuffer): void {
+    check(lib.pod_wrapper_plan(this.handle, b.bytes));
+  }
+
+  /**
+   * Packs the shared part of run(), allocates missing outputs, calls C, and frees what it allocated
+   * if the call fails.
+   */
+  protected execute(args: CommonRunArgs & Record<string, unknown>, fillPrefill: (b: StructBuffer) => Tensor | undefined): PodRunResult {
+    const at = RUN_ARGS.at;
+    const b = this.runBuf;
+    b.reset();
+    if (args.customMaskD !== undefined || args.packedCustomMaskD !== undefined)
+      throw invalid("customMaskD: custom masks apply to the prefill side only");
+    if (args.kvLayoutD !== undefined && optionalChoice("kvLayoutD", args.kvLayoutD, LAYOUTS) !== this.kvLayout)
+      throw invalid(`kvLayoutD: ${args.kvLayoutD} differs from the wrapper's ${this.kvLayout}; the decode cache uses the wrapper's layout`);
+    for (const name of ["qScale", "kScale", "vScale"] as const) {
+      const s = optionalFinite(name, args[name]);
+      if (s !== undefined && s !== 1) throw invalid(`${name}: fp8 scales need an fp8 KV cache, which is not supported yet`);
+    }
+    if (optionalBoolean("useFp16QkReduction", args.useFp16QkReduction))
+      throw new PodError(Status.NOT_IMPLEMENTED, "useFp16QkReduction: not supported yet (q.k is always reduced in fp32)");
+    if (optionalBoolean("enablePdl", args.enablePdl))
+      throw new PodError(Status.NOT_IMPLEMENTED, "enablePdl: programmatic dependent launch is not supported yet");
+    const stream = args.stream;
+    const streamId = streamHandle(stream, this.device);
+    b.u64(at.stream, Number(streamId));
+    b.options(at.optionsD, sideOptions(args, "D"));
+
+    const qP = fillPrefill(b);
+    const maskDense = tensorArg("customMaskP", args.customMaskP);
+    const maskPacked = tensorArg("packedCustomMaskP", args.packedCustomMaskP);
+    if (maskDense && maskPacked) throw invalid("customMaskP: give customMaskP or packedCustomMaskP, not both");
+    b.tensor(at.maskP, maskDense ?? maskPacked);
+    b.i32(at.maskPPacked, maskPacked ? 1 : 0);
+
+    const qD = tensorArg("qD", args.qD);
+    const [kD, vD] = pagedCacheArg("pagedKvCacheD", args.pagedKvCacheD);
+    b.tensor(at.qD, qD);
+    b.tensor(at.pagedKD, kD);
+    b.tensor(at.pagedVD, vD);
+
+    const allocated: Tensor[] = [];
+    const output = (given: unknown, name: string, like: Tensor | undefined, lse: boolean, wanted: boolean): Tensor | undefined => {
+      const t = tensorArg(name, given);
+      if (t || !like || !wanted) return t;
+      const shape = lse ? like.shape.slice(0, 2) : like.shape;
+      const made = Tensor.empty(shape, lse ? "float32" : like.dtype, { device: this.device, ...(stream ? { stream } : {}) });
+      allocated.push(made);
+      return made;
+    };
+    try {
+      const oP = output(args.outP, "outP", qP, false, true);
+      const oD = output(args.outD, "outD", qD, false, true);
+      const lseP = output(args.lseP, "lseP", qP, true, optionalBoolean("returnLseP", args.returnLseP) ?? false);
+      const lseD = output(args.lseD, "lseD", qD, true, optionalBoolean("returnLseD", args.returnLseD) ?? false);
+      b.tensor(at.oP, oP);
+      b.tensor(at.oD, oD);
+      b.tensor(at.lseP, lseP);
+      b.tensor(at.lseD, lseD);
+      b.i32(at.returnLseP, lseP ? 1 : 0);
+      check(lib.pod_wrapper_run(this.handle, b.bytes));
+      const result: PodRunResult = { oP: oP ?? null, oD: oD ?? null };
+      if (lseP) result.lseP = lseP;
+      if (lseD) result.lseD = lseD;
+      return result;
+    } catch (e) {
+      for (const t of allocated) t.destroy();
+      throw e;
+    }
+  }
+}
+
+/**
+ * One prefill request with contiguous k/v plus a batch of decode requests on a paged KV cache,
+ * computed together (FlashInfer's `PODWithPagedKVCacheWrapper`). Decode options are set in plan();
+ * prefill options are given to run().
+ */
+export class PODWithPagedKVCacheWrapper extends PodWrapperBase {
+  private static readonly PLAN_KEYS = [
+    "indptr", "indices", "lastPageLen", "numQoHeads", "numKvHeads", "headDim", "pageSize", "posEncodingMode", "windowLeft",
+    "logitsSoftCap", "qDataType", "kvDataType", "smScale", "ropeScale", "ropeTheta", "nonBlocking", "stream",
+  ];
+  private static readonly RUN_KEYS = [
+    ...COMMON_RUN_KEYS, "qP", "kP", "vP", "causalP", "kvLayoutP", "posEncodingModeP", "smScaleP", "windowLeftP", "ropeScaleP",
+    "ropeThetaP", "logitsSoftCapP",
+  ];
+
+  /**
+   * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention (its device is
+   *   the wrapper's); plan() reports when it is too small.
+   * @param kvLayout layout of the paged cache and the default for kP/vP.
+   */
+  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: WrapperOptions = {}) {
+    super(0, floatWorkspaceBuffer, kvLayout, options);
+  }
+
+  /** Plans the decode side from host page tables; copies them into the workspace. */
+  plan(args: PodPlanArgs): void {
+    knownKeys("plan", args, PODWithPagedKVCacheWrapper.PLAN_KEYS);
+    const a = args as unknown as Record<string, unknown>;
+    const b = this.planStruct(a);
+    const indptr = int32Array("indptr", args.indptr);
+    const indices = int32Array("indices", args.indices);
+    const last = int32Array("lastPageLen", args.lastPageLen);
+    const at = PLAN_ARGS.at;
+    b.hostI32(at.decode + 16, indptr);
+    b.hostI32(at.decode + 32, indices);
+    b.hostI32(at.decode + 48, last);
+    b.options(at.decodeOptions, sideOptions(a, ""));
+    b.options(at.prefillOptions, {});
+    this.submitPlan(b);
+  }
+
+  /** Runs both sides; returns their outputs (and LSEs when asked). */
+  run(args: PodRunArgs): PodRunResult {
+    knownKeys("run", args, PODWithPagedKVCacheWrapper.RUN_KEYS);
+    const a = args as PodRunArgs & Record<string, unknown>;
+    return this.execute(a, (b) => {
+      const at = RUN_ARGS.at;
+      const qP = tensorArg("qP", args.qP);
+      b.tensor(at.qP, qP);
+      b.tensor(at.kP, tensorArg("kP", args.kP));
+      b.tensor(at.vP, tensorArg("vP", args.vP));
+      const layout = optionalChoice("kvLayoutP", args.kvLayoutP, LAYOUTS);
+      b.i32(at.kvLayoutP, layout === undefined ? -0x80000000 : layout === "NHD" ? 0 : 1);
+      b.options(at.optionsP, sideOptions(a, "P"));
+      return qP;
+    });
+  }
+}
+
+/**
+ * A batch of prefill requests and a batch of decode requests, each on a paged KV cache, computed
+ * together (FlashInfer's `BatchPODWithPagedKVCacheWrapper`). Options of both sides are set in plan().
+ */
+export class BatchPODWithPagedKVCacheWrapper extends PodWrapperBase {
+  private static readonly PLAN_KEYS = [
+    "qoIndptrP", "kvIndptrP", "kvIndicesP", "lastPageLenP", "qoIndptrD", "kvIndptrD", "kvIndicesD", "lastPageLenD", "numQoHeads",
+    "numKvHeads", "headDim", "pageSize", "causalP", "posEncodingModeP", "windowLeftP", "smScaleP", "ropeScaleP", "ropeThetaP",
+    "logitsSoftCapP", "posEncodingModeD", "windowLeftD", "smScaleD", "ropeScaleD", "ropeThetaD", "logitsSoftCapD", "qDataType",
+    "kvDataType", "nonBlocking", "stream",
+  ];
+  private static readonly RUN_KEYS = [
+    ...COMMON_RUN_KEYS, "qP", "pagedKvCacheP", "causalP", "kvLayoutP", "posEncodingModeP", "smScaleP", "windowLeftP", "ropeScaleP",
+    "ropeThetaP", "logitsSoftCapP",
+  ];
+
+  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: WrapperOptions = {}) {
+    super(1, floatWorkspaceBuffer, kvLayout, options);
+  }
+
+  plan(args: BatchPodPlanArgs): void {
+    knownKeys("plan", args, BatchPODWithPagedKVCacheWrapper.PLAN_KEYS);
+    const a = args as unknown as Record<string, unknown>;
+    const b = this.planStruct(a);
+    const at = PLAN_ARGS.at;
+    const arrays = {
+      qoP: int32Array("qoIndptrP", args.qoIndptrP),
+      kvP: int32Array("kvIndptrP", args.kvIndptrP),
+      idxP: int32Array("kvIndicesP", args.kvIndicesP),
+      lastP: int32Array("lastPageLenP", args.lastPageLenP),
+      kvD: int32Array("kvIndptrD", args.kvIndptrD),
+      idxD: int32Array("kvIndicesD", args.kvIndicesD),
+      lastD: int32Array("lastPageLenD", args.lastPageLenD),
+    };
+    if (args.qoIndptrD !== undefined) {
+      const qoD = int32Array("qoIndptrD", args.qoIndptrD);
+      const ok = qoD.length === arrays.kvD.length && qoD.every((v, i) => v === i);
+      if (!ok) throw invalid("qoIndptrD: the decode side has one query per request, so it must be [0, 1, ..., batch]");
+    }
+    b.hostI32(at.prefill, arrays.qoP);
+    b.hostI32(at.prefill + 16, arrays.kvP);
+    b.hostI32(at.prefill + 32, arrays.idxP);
+    b.hostI32(at.prefill + 48, arrays.lastP);
+    b.hostI32(at.decode + 16, arrays.kvD);
+    b.hostI32(at.decode + 32, arrays.idxD);
+    b.hostI32(at.decode + 48, arrays.lastD);
+    b.options(at.prefillOptions, sideOptions(a, "P"));
+    b.options(at.decodeOptions, sideOptions(a, "D"));
+    this.submitPlan(b);
+  }
+
+  run(args: BatchPodRunArgs): PodRunResult {
+    knownKeys("run", args, BatchPODWithPagedKVCacheWrapper.RUN_KEYS);
+    const a = args as BatchPodRunArgs & Record<string, unknown>;
+    return this.execute(a, (b) => {
+      const at = RUN_ARGS.at;
+      const qP = tensorArg("qP", args.qP);
+      const [kP, vP] = pagedCacheArg("pagedKvCacheP", args.pagedKvCacheP);
+      b.tensor(at.qP, qP);
+      b.tensor(at.kP, kP);
+      b.tensor(at.vP, vP);
+      const layout = optionalChoice("kvLayoutP", args.kvLayoutP, LAYOUTS);
+      b.i32(at.kvLayoutP, layout === undefined ? -0x80000000 : layout === "NHD" ? 0 : 1);
+      b.options(at.optionsP, sideOptions(a, "P"));
+      return qP;
+    });
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * Tensors: a pointer, a shape, strides (in elements), a dtype and a device. Memory comes from the
+ * library's allocator (device memory on CUDA, host memory on the CPU backend) or from elsewhere
+ * through `Tensor.fromPointer`, which copies nothing.
+ */
+import { StructBuffer, TENSOR, type TensorDesc } from "./abi.ts";
+import { decodeToFloat32, DTYPE_CODE, dtypeSize, encodeFloats, type DType } from "./dtype.ts";
+import { Device } from "./device.ts";
+import { check, invalid, PodError, Status } from "./errors.ts";
+import { addressOf, lib } from "./ffi.ts";
+import { Stream, streamHandle } from "./stream.ts";
+import { describe, integer } from "./validate.ts";
+
+const HOST_TO_DEVICE = 0;
+const DEVICE_TO_HOST = 1;
+
+/** Memory owned by the library's allocator; freed by destroy() or, failing that, by the GC. */
+class Allocation {
+  freed = false;
+  constructor(
+    readonly device: Device,
+    readonly ptr: number,
+    readonly bytes: number,
+  ) {}
+}
+
+const collector = new FinalizationRegistry<{ device: number; ptr: number }>(({ device, ptr }) => {
+  lib.pod_free(device, ptr, 0n);
+});
+
+export type TensorData = ArrayLike<number> | ArrayLike<boolean>;
+
+export interface TensorOptions {
+  device?: Device | string;
+  stream?: Stream;
+}
+
+function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i]!;
+  }
+  return strides;
+}
+
+function checkShape(name: string, shape: unknown): number[] {
+  if (!Array.isArray(shape)) throw invalid(`${name}: expected an array of sizes, got ${describe(shape)}`);
+  if (shape.length > 6) throw invalid(`${name}: at most 6 dimensions, got ${shape.length}`);
+  return shape.map((n, i) => integer(`${name}[${i}]`, n, 0, Number.MAX_SAFE_INTEGER));
+}
+
+function checkDtype(dtype: unknown): DType {
+  if (typeof dtype !== "string" || !(dtype in DTYPE_CODE))
+    throw invalid(`dtype: expected one of ${Object.keys(DTYPE_CODE).join(", ")}, got ${describe(dtype)}`);
+  return dtype as DType;
+}
+
+export class Tensor implements TensorDesc {
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly dtype: DType;
+  readonly device: Device;
+  private readonly address: number;
+  private readonly allocation: Allocation | null;
+  /** Whether destroy() frees the allocation (the tensor that made it), or only retires a view. */
+  private readonly owns: boolean;
+  private viewDestroyed = false;
+
+  private constructor(
+    ptr: number,
+    shape: number[],
+    strides: number[],
+    dtype: DType,
+    device: Device,
+    allocation: Allocation | null,
+    owns = false,
+  ) {
+    this.address = ptr;
+    this.shape = Object.freeze(shape);
+    this.strides = Object.freeze(strides);
+    this.dtype = dtype;
+    this.device = device;
+    this.allocation = allocation;
+    this.owns = owns;
+  }
+
+  /** An uninitialised tensor. */
+  static empty(shape: readonly number[], dtype: DType, options: TensorOptions = {}): Tensor {
+    const dims = checkShape("shape", shape);
+    const dt = checkDtype(dtype);
+    const device = Device.parse(options.device ?? Device.best());
+    const bytes = dims.reduce((a, b) => a * b, 1) * dtypeSize(dt);
+    const out = new BigUint64Array(1);
+    check(lib.pod_malloc(device.id, bytes, streamHandle(options.stream, device), out));
+    const ptr = Number(out[0]);
+    const allocation = new Allocation(device, ptr, bytes);
+    collector.register(allocation, { device: device.id, ptr }, allocation);
+    return new Tensor(ptr, dims, contiguousStrides(dims), dt, device, allocation, true);
+  }
+
+  static zeros(shape: readonly number[], dtype: DType, options: TensorOptions = {}): Tensor {
+    const t = Tensor.empty(shape, dtype, options);
+    check(lib.pod_memset(t.device.id, t.ptr, 0, t.nbytes, streamHandle(options.stream, t.device)));
+    return t;
+  }
+
+  /** A tensor holding `data` (row-major) converted to `dtype`: fp16/bf16 round to nearest even. */
+  static from(data: TensorData, shape: readonly number[], dtype: DType, options: TensorOptions = {}): Tensor {
+    const t = Tensor.empty(shape, dtype, options);
+    if (data.length !== t.numel) {
+      t.destroy();
+      throw invalid(`data: has ${data.length} elements, shape [${shape.join(", ")}] needs ${t.numel}`);
+    }
+    t.copyFromHost(encodeFloats(data, dtype), options.stream);
+    return t;
+  }
+
+  /**
+   * A view of memory owned elsewhere (another library's device buffer, a host buffer for the CPU
+   * device). Nothing is copied or freed; the caller keeps the memory alive.
+   */
+  static fromPointer(
+    ptr: number | bigint,
+    shape: readonly number[],
+    dtype: DType,
+    options: { device?: Device | string; strides?: readonly number[] } = {},
+  ): Tensor {
+    const address = typeof ptr === "bigint" ? Number(ptr) : ptr;
+    if (!Number.isSafeInteger(address) || address <= 0) throw invalid(`ptr: expected a non-null address, got ${describe(ptr)}`);
+    const dims = checkShape("shape", shape);
+    const strides = options.strides ? checkShape("strides", options.strides) : contiguousStrides(dims);
+    if (strides.length !== dims.length) throw invalid(`strides: expected ${dims.length} entries, got ${strides.length}`);
+    return new Tensor(address, dims, strides, checkDtype(dtype), Device.parse(options.device ?? Device.best()), null);
+  }
+
+  /** The address of element 0; throws once the memory was freed. */
+  get ptr(): number {
+    if (this.viewDestroyed || this.allocation?.freed) throw new PodError(Status.INVALID_ARGUMENT, "tensor: used after destroy()");
+    return this.address;
+  }
+
+  get dtypeCode(): number {
+    return DTYPE_CODE[this.dtype];
+  }
+
+  get deviceId(): number {
+    return this.device.id;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get nbytes(): number {
+    return this.numel * dtypeSize(this.dtype);
+  }
+
+  get isContiguous(): boolean {
+    const c = contiguousStrides(this.shape);
+    return this.shape.every((n, i) => n <= 1 || this.strides[i] === c[i]);
+  }
+
+  get destroyed(): boolean {
+    return this.viewDestroyed || !!this.allocation?.freed;
+  }
+
+  /** A view of `length` entries of dimension `dim` from `start` (like a slice along one axis). */
+  narrow(dim: number, start: number, length: number): Tensor {
+    integer("dim", dim, 0, this.ndim - 1);
+    integer("start", start, 0, this.shape[dim]!);
+    integer("length", length, 0, this.shape[dim]! - start);
+    const shape = [...this.shape];
+    shape[dim] = length;
+    return this.view(this.ptr + start * this.strides[dim]! * dtypeSize(this.dtype), shape, [...this.strides]);
+  }
+
+  /** A view without dimension `dim`, at `index` of it. */
+  select(dim: number, index: number): Tensor {
+    integer("dim", dim, 0, this.ndim - 1);
+    integer("index", index, 0, this.shape[dim]! - 1);
+    const shape = this.shape.filter((_, i) => i !== dim);
+    const strides = this.strides.filter((_, i) => i !== dim);
+    return this.view(this.ptr + index * this.strides[dim]! * dtypeSize(this.dtype), shape, strides);
+  }
+
+  /** A view with dimensions reordered. */
+  permute(order: readonly number[]): Tensor {
+    if (order.length !== this.ndim || [...order].sort().some((d, i) => d !== i))
+      throw invalid(`order: expected a permutation of 0..${this.ndim - 1}, got [${order.join(", ")}]`);
+    return this.view(
+      this.ptr,
+      order.map((d) => this.shape[d]!),
+      order.map((d) => this.strides[d]!),
+    );
+  }
+
+  /** A view with a new shape over the same contiguous memory. */
+  reshape(shape: readonly number[]): Tensor {
+    const dims = checkShape("shape", shape);
+    if (!this.isContiguous) throw invalid("reshape: the tensor is not contiguous");
+    if (dims.reduce((a, b) => a * b, 1) !== this.numel) throw invalid(`shape: [${dims.join(", ")}] does not hold ${this.numel} elements`);
+    return this.view(this.ptr, dims, contiguousStrides(dims));
+  }
+
+  private view(ptr: number, shape: number[], strides: number[]): Tensor {
+    return new Tensor(ptr, shape, strides, this.dtype, this.device, this.allocation);
+  }
+
+  /** Sets element i (row-major logical order) to start + i * step, on the device. */
+  fill(start: number, step = 0, stream?: Stream): this {
+    const buf = new StructBuffer(TENSOR.size);
+    buf.tensor(0, this);
+    check(lib.pod_tensor_fill(buf.bytes, start, step, streamHandle(stream, this.device)));
+    return this;
+  }
+
+  /** Copies the tensor's bytes (contiguous tensors only) from host bytes. */
+  copyFromHost(bytes: Uint8Array, stream?: Stream): void {
+    if (!this.isContiguous) throw invalid("tensor: copyFromHost needs a contiguous tensor");
+    if (bytes.byteLength !== this.nbytes) throw invalid(`bytes: expected ${this.nbytes} bytes, got ${bytes.byteLength}`);
+    check(lib.pod_memcpy(this.device.id, this.ptr, addressOf(bytes), this.nbytes, HOST_TO_DEVICE, streamHandle(stream, this.device)));
+  }
+
+  /** The elements in row-major order as float32 (strided views are gathered on the host). */
+  toFloat32Array(stream?: Stream): Float32Array {
+    const n = this.numel;
+    if (n === 0) return new Float32Array(0);
+    const size = dtypeSize(this.dtype);
+    const span = this.shape.reduce((acc, len, i) => acc + (len - 1) * this.strides[i]!, 0) + 1;
+    const raw = new Uint8Array(span * size);
+    check(lib.pod_memcpy(this.device.id, addressOf(raw), this.ptr, raw.byteLength, DEVICE_TO_HOST, streamHandle(stream, this.device)));
+    if (stream) stream.synchronize();
+    const all = decodeToFloat32(raw, this.dtype, span);
+    if (this.isContiguous) return all;
+    const out = new Float32Array(n);
+    const idx = new Array<number>(this.ndim).fill(0);
+    for (let i = 0; i < n; i++) {
+      let off = 0;
+      for (let d = 0; d < this.ndim; d++) off += idx[d]! * this.strides[d]!;
+      out[i] = all[off]!;
+      for (let d = this.ndim - 1; d >= 0; d--) {
+        if (++idx[d]! < this.shape[d]!) break;
+        idx[d] = 0;
+      }
+    }
+    return out;
+  }
+
+  /** Frees the memory (a view only stops being usable). Idempotent. */
+  destroy(): void {
+    if (this.owns && this.allocation && !this.allocation.freed) {
+      this.allocation.freed = true;
+      collector.unregister(this.allocation);
+      check(lib.pod_free(this.allocation.device.id, this.allocation.ptr, 0n));
+    }
+    this.viewDestroyed = true;
+  }
+
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}, [${this.shape.join(", ")}], ${this.device})`;
+  }
+}
