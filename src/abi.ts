@@ -52,6 +52,9 @@ export const TENSOR = layout("pod_tensor", [
   ["reserved", "i32"],
 ]);
 
+const TENSOR_SHAPE = (TENSOR.at as Record<string, number>)["shape0"]!;
+const TENSOR_STRIDES = (TENSOR.at as Record<string, number>)["stride0"]!;
+
 export const OPTIONS = layout("pod_attention_options", [
   ["structSize", "u32"],
   ["causal", "i32"],
@@ -182,8 +185,8 @@ export class StructBuffer {
     this.i32(offset + TENSOR.at.dtype, t.dtypeCode);
     this.i32(offset + TENSOR.at.ndim, t.shape.length);
     for (let i = 0; i < t.shape.length; i++) {
-      this.u64(offset + TENSOR.at.shape0 + 8 * i, t.shape[i]!);
-      this.i64(offset + TENSOR.at.stride0 + 8 * i, t.strides[i]!);
+      this.u64(offset + TENSOR_SHAPE + 8 * i, t.shape[i]!);
+      this.i64(offset + TENSOR_STRIDES + 8 * i, t.strides[i]!);
     }
     this.i32(offset + TENSOR.at.device, t.deviceId);
   }

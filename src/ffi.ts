@@ -62,7 +62,7 @@ export function cString(s: string): Uint8Array {
 }
 
 /** Address of a typed array's first byte (the array must stay alive during the call). */
-export function addressOf(view: ArrayBufferView): number {
+export function addressOf(view: NodeJS.TypedArray | DataView): number {
   return ptr(view) as number;
 }
 

@@ -13,6 +13,7 @@ import { describe, integer } from "./validate.ts";
 
 const HOST_TO_DEVICE = 0;
 const DEVICE_TO_HOST = 1;
+const DEVICE_TO_DEVICE = 2;
 
 /** Memory owned by the library's allocator; freed by destroy() or, failing that, by the GC. */
 class Allocation {
@@ -224,7 +225,36 @@ export class Tensor implements TensorDesc {
   copyFromHost(bytes: Uint8Array, stream?: Stream): void {
     if (!this.isContiguous) throw invalid("tensor: copyFromHost needs a contiguous tensor");
     if (bytes.byteLength !== this.nbytes) throw invalid(`bytes: expected ${this.nbytes} bytes, got ${bytes.byteLength}`);
+    if (this.nbytes === 0) return; // an empty view has no address to pass
     check(lib.pod_memcpy(this.device.id, this.ptr, addressOf(bytes), this.nbytes, HOST_TO_DEVICE, streamHandle(stream, this.device)));
+  }
+
+  /** Copies `src` (same device, dtype and element count; both contiguous) into this tensor. */
+  copyFrom(src: Tensor, stream?: Stream): this {
+    if (src.device !== this.device) throw invalid(`src: is on ${src.device}, this tensor on ${this.device}; use to() to move between devices`);
+    if (src.dtype !== this.dtype || src.numel !== this.numel) throw invalid(`src: ${src} does not match ${this}`);
+    if (!src.isContiguous || !this.isContiguous) throw invalid("src: copyFrom needs contiguous tensors");
+    if (this.nbytes > 0)
+      check(lib.pod_memcpy(this.device.id, this.ptr, src.ptr, this.nbytes, DEVICE_TO_DEVICE, streamHandle(stream, this.device)));
+    return this;
+  }
+
+  /** A contiguous copy on `device` (staged through the host when the devices differ). */
+  to(device: Device | string): Tensor {
+    const target = Device.parse(device);
+    if (!this.isContiguous) throw invalid("tensor: to() needs a contiguous tensor");
+    const out = Tensor.empty(this.shape, this.dtype, { device: target });
+    if (target === this.device) return out.copyFrom(this);
+    out.copyFromHost(this.rawBytes());
+    return out;
+  }
+
+  /** The bytes of a contiguous tensor, copied to the host. */
+  rawBytes(): Uint8Array {
+    if (!this.isContiguous) throw invalid("tensor: rawBytes() needs a contiguous tensor");
+    const raw = new Uint8Array(this.nbytes);
+    if (raw.byteLength > 0) check(lib.pod_memcpy(this.device.id, addressOf(raw), this.ptr, raw.byteLength, DEVICE_TO_HOST, 0n));
+    return raw;
   }
 
   /** The elements in row-major order as float32 (strided views are gathered on the host). */
