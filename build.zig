@@ -22,7 +22,7 @@ pub fn build(b: *std.Build) !void {
 
     const cuda_home = findCudaHome(b) orelse {
         std.debug.print(
-            \\error: nvcc not found. Install the CUDA toolkit (12.4 or newer) and set CUDA_HOME (or CUDA_PATH)
+            \\error: nvcc not found. Install the CUDA toolkit (12.0 or newer) and set CUDA_HOME (or CUDA_PATH)
             \\       to its root, e.g. CUDA_HOME=/usr/local/cuda, so that $CUDA_HOME/bin/nvcc exists.
             \\
         , .{});
