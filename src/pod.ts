@@ -243,6 +243,8 @@ abstract class PodWrapperBase {
 
   protected get handle(): bigint {
     if (this.handleValue === 0n) throw new PodError(Status.INVALID_HANDLE, `${this.constructor.name}: used after destroy()`);
+    // The C side holds the workspace's address; its memory must still be ours.
+    if (this.workspace.destroyed) throw invalid("floatWorkspaceBuffer: the workspace tensor was destroyed; the wrapper cannot plan or run");
     return this.handleValue;
   }
 

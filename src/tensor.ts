@@ -93,6 +93,7 @@ export class Tensor implements TensorDesc {
     const dt = checkDtype(dtype);
     const device = Device.parse(options.device ?? Device.best());
     const bytes = dims.reduce((a, b) => a * b, 1) * dtypeSize(dt);
+    if (bytes > 2 ** 48) throw invalid(`shape: [${dims.join(", ")}] of ${dt} needs ${bytes} bytes, beyond any device's memory`);
     const out = new BigUint64Array(1);
     check(lib.pod_malloc(device.id, bytes, streamHandle(options.stream, device), out));
     const ptr = Number(out[0]);
@@ -109,12 +110,22 @@ export class Tensor implements TensorDesc {
 
   /** A tensor holding `data` (row-major) converted to `dtype`: fp16/bf16 round to nearest even. */
   static from(data: TensorData, shape: readonly number[], dtype: DType, options: TensorOptions = {}): Tensor {
-    const t = Tensor.empty(shape, dtype, options);
-    if (data.length !== t.numel) {
-      t.destroy();
-      throw invalid(`data: has ${data.length} elements, shape [${shape.join(", ")}] needs ${t.numel}`);
+    const dims = checkShape("shape", shape);
+    const numel = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== numel) throw invalid(`data: has ${data.length} elements, shape [${dims.join(", ")}] needs ${numel}`);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFloats(data, checkDtype(dtype));
+    } catch (e) {
+      throw e instanceof PodError ? e : invalid(`data: ${(e as Error).message}`);
     }
-    t.copyFromHost(encodeFloats(data, dtype), options.stream);
+    const t = Tensor.empty(dims, dtype, options);
+    try {
+      t.copyFromHost(bytes, options.stream);
+    } catch (e) {
+      t.destroy();
+      throw e;
+    }
     return t;
   }
 

@@ -154,8 +154,9 @@ int32_t pod_cpu_fill(const pod_tensor* t, double start, double step) {
       case POD_FLOAT32: ((float*)base)[offset] = (float)v; break;
       case POD_FLOAT16: ((uint16_t*)base)[offset] = pod_float_to_half((float)v); break;
       case POD_BFLOAT16: ((uint16_t*)base)[offset] = pod_float_to_bf16((float)v); break;
-      case POD_INT32: ((int32_t*)base)[offset] = (int32_t)v; break;
-      case POD_UINT8: base[offset] = (unsigned char)v; break;
+      /* Integer dtypes saturate (out-of-range conversions are undefined in C). */
+      case POD_INT32: ((int32_t*)base)[offset] = (int32_t)(v != v ? 0 : v < -2147483648.0 ? -2147483648.0 : v > 2147483647.0 ? 2147483647.0 : v); break;
+      case POD_UINT8: base[offset] = (unsigned char)(v != v ? 0 : v < 0 ? 0 : v > 255 ? 255 : v); break;
       case POD_BOOL: base[offset] = v != 0.0; break;
     }
   }

@@ -18,8 +18,9 @@ extern "C" __global__ void pod_fill_kernel(const pod_fill_params p) {
       case 0: reinterpret_cast<float*>(p.data)[offset] = (float)value; break;
       case 1: reinterpret_cast<__half*>(p.data)[offset] = __float2half_rn((float)value); break;
       case 2: reinterpret_cast<__nv_bfloat16*>(p.data)[offset] = __float2bfloat16_rn((float)value); break;
-      case 3: reinterpret_cast<int32_t*>(p.data)[offset] = (int32_t)value; break;
-      case 4: reinterpret_cast<uint8_t*>(p.data)[offset] = (uint8_t)value; break;
+      // Integer dtypes saturate, as on the CPU backend.
+      case 3: reinterpret_cast<int32_t*>(p.data)[offset] = (int32_t)fmin(fmax(value, -2147483648.0), 2147483647.0); break;
+      case 4: reinterpret_cast<uint8_t*>(p.data)[offset] = (uint8_t)fmin(fmax(value, 0.0), 255.0); break;
       case 5: reinterpret_cast<uint8_t*>(p.data)[offset] = value != 0.0; break;
     }
   }

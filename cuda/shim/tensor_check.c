@@ -23,6 +23,7 @@ int32_t pod_check_tensor(const pod_tensor* t, const char* name, int32_t device) 
   for (int i = 0; i < t->ndim; i++)
     if (t->shape[i] < 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: dimension %d has negative extent %lld", name, i, (long long)t->shape[i]);
   if (pod_dtype_size(t->dtype) == 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: unknown dtype code %d", name, t->dtype);
+  if (!pod_tensor_present(t)) return POD_OK; /* absent: callers decide whether that is allowed */
   if (t->data == 0 && pod_tensor_numel(t) > 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: null data pointer", name);
   if (t->device != device)
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: is on device %s%d, expected %s%d (all tensors of a call must be on the wrapper's device)", name,
