@@ -40,7 +40,7 @@ pub fn build(b: *std.Build) !void {
     const kernel_files = try listFiles(b, "cuda/kernels", &.{".cu"});
     for (kernel_files, 0..) |cu, i| {
         const stem = std.fs.path.stem(cu);
-        const run = b.addSystemCommand(&.{ nvcc, "--fatbin", "-O3", "-std=c++17", "--expt-relaxed-constexpr", "-Xptxas=-warn-spills", "-Icuda" });
+        const run = b.addSystemCommand(&.{ nvcc, "--fatbin", "-O3", "-std=c++17", "--expt-relaxed-constexpr", "-Icuda" });
         var archs = std.mem.tokenizeScalar(u8, cuda_arch, ',');
         while (archs.next()) |arch| {
             const num = if (std.mem.startsWith(u8, arch, "sm_")) arch[3..] else if (std.mem.startsWith(u8, arch, "compute_")) arch[8..] else {

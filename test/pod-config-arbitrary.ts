@@ -17,7 +17,10 @@ const sideArb = (prefill: boolean): fc.Arbitrary<SideConfig> =>
     .map((o) => (o.causal && o.mask !== "none" ? { ...o, mask: "none" as const } : o));
 
 /** Sizes stay small: the float64 reference runs in JavaScript. */
-export function podConfigArb(wrapper: "single" | "batch"): fc.Arbitrary<PodConfig> {
+export function podConfigArb(wrapper: "single" | "batch", scale: "small" | "large" = "small"): fc.Arbitrary<PodConfig> {
+  // "large" reaches several KV tiles, row tiles and split KV ranges (for the GPU, checked against the CPU backend).
+  const maxKv = scale === "large" ? 400 : 40;
+  const maxQo = scale === "large" ? 48 : 10;
   return fc
     .record({
       seed: fc.integer({ min: 0, max: 0x7fffffff }),
@@ -27,8 +30,8 @@ export function podConfigArb(wrapper: "single" | "batch"): fc.Arbitrary<PodConfi
       group: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 4 }), weight: 9 }, { arbitrary: fc.integer({ min: 17, max: 20 }), weight: 1 }),
       layout: fc.constantFrom("NHD", "HND"),
       pageSize: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constantFrom(8, 16)),
-      decodeKvLens: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 0, maxLength: 3 }),
-      prefillRaw: fc.array(fc.tuple(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 30 })), {
+      decodeKvLens: fc.array(fc.integer({ min: 0, max: maxKv }), { minLength: 0, maxLength: 3 }),
+      prefillRaw: fc.array(fc.tuple(fc.integer({ min: 0, max: maxQo }), fc.integer({ min: 0, max: (maxKv * 3) / 4 })), {
         minLength: 0,
         maxLength: wrapper === "single" ? 1 : 3,
       }),

@@ -24,7 +24,7 @@ for (const wrapper of ["single", "batch"] as const) {
             checkConfig(cfg, device);
             runs++;
           }),
-          { seed: 0x9e3779b1 + block * 7919 + (wrapper === "batch" ? 1 : 0), numRuns: RUNS_PER_BLOCK, endOnFailure: true },
+          { seed: 0x9e3779b1 + block * 7919 + (wrapper === "batch" ? 1 : 0), numRuns: RUNS_PER_BLOCK, endOnFailure: true, includeErrorInReport: true },
         );
         expect(runs).toBe(RUNS_PER_BLOCK);
       }, 60_000);

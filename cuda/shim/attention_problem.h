@@ -34,6 +34,13 @@ typedef struct pod_side {
   const int32_t* kv_indices; /* paged only */
   const int64_t* mask_offsets; /* element (dense) or byte (packed) offset of each request's mask */
   pod_resolved_options options;
+  /* CUDA only: where the plan put the tables and the schedule in the workspace (device addresses),
+   * and the schedule's shape. No work list: one implicit request, grid = row tiles x KV heads. */
+  struct {
+    uint64_t qo_indptr, kv_lens, kv_indptr, kv_indices, mask_offsets;
+    uint64_t work, merge, partial_o, partial_lse;
+    int32_t num_work, num_merge, tile;
+  } dev;
 } pod_side;
 
 #endif

@@ -6,8 +6,11 @@
 #include <string.h>
 
 #include "cpu/cpu_backend.h"
+#include "shim/cuda_attention.h"
+#include "shim/cuda_driver.h"
 #include "shim/options.h"
 #include "shim/paged_table.h"
+#include "shim/schedule.h"
 #include "shim/tensor_check.h"
 
 typedef struct wrapper {
@@ -22,6 +25,11 @@ typedef struct wrapper {
   pod_resolved_options decode_options, prefill_options;
   pod_table decode, prefill;        /* host copies */
   pod_table decode_ws, prefill_ws;  /* the same arrays inside the workspace (CPU device: readable) */
+  /* CUDA: the schedules and where they and their partial results live in the workspace */
+  int32_t sm_count, smem_per_sm;
+  pod_schedule decode_sched, prefill_sched;
+  int64_t off_sched[4];    /* decode work, decode merge, prefill work, prefill merge */
+  int64_t off_partial[4];  /* decode o, decode lse, prefill o, prefill lse */
 } wrapper;
 
 static const int32_t half_types[] = {POD_FLOAT16, POD_BFLOAT16};
@@ -58,6 +66,17 @@ POD_API int32_t pod_wrapper_create(const pod_wrapper_create_args* in, uint64_t* 
   w->device = device;
   w->workspace = a.workspace;
   w->workspace_bytes = a.workspace.shape[0];
+  if (device != POD_DEVICE_CPU) {
+    pod_device_props props;
+    props.struct_size = sizeof props;
+    st = pod_device_props_get(device, &props);
+    if (st != POD_OK) {
+      free(w);
+      return st;
+    }
+    w->sm_count = props.sm_count;
+    w->smem_per_sm = props.max_smem_per_block_optin + 1024;
+  }
   st = pod_handle_new(POD_HANDLE_WRAPPER, w, handle);
   if (st != POD_OK) free(w);
   return st;
@@ -70,6 +89,8 @@ POD_API int32_t pod_wrapper_destroy(uint64_t handle) {
   wrapper* w = obj;
   pod_table_free(&w->decode);
   pod_table_free(&w->prefill);
+  pod_schedule_free(&w->decode_sched);
+  pod_schedule_free(&w->prefill_sched);
   free(w);
   return POD_OK;
 }
@@ -79,8 +100,47 @@ typedef struct draft {
   pod_plan_args a;
   pod_resolved_options decode_options, prefill_options;
   pod_table decode, prefill;
-  int64_t workspace_needed;
+  pod_schedule decode_sched, prefill_sched;
+  int64_t image_bytes;     /* tables and schedules, copied at plan */
+  int64_t off_sched[4], off_partial[4];
+  int64_t workspace_needed; /* image and partial results */
 } draft;
+
+static int64_t take(int64_t* at, int64_t bytes) {
+  int64_t here = *at;
+  *at += pod_align_up(bytes, 256);
+  return here;
+}
+
+/* CUDA: schedules both sides and lays out the workspace after the tables. */
+static int32_t schedule_draft(const wrapper* w, draft* d) {
+  int64_t at = pod_align_up((int64_t)(d->decode.storage_bytes + d->prefill.storage_bytes), 256);
+  if (w->device != POD_DEVICE_CPU) {
+    pod_schedule_input in = {d->decode.batch, d->decode.qo_indptr, d->decode.kv_lens, d->a.num_kv_heads,
+                             d->a.num_qo_heads / d->a.num_kv_heads, d->a.head_dim, 0, d->decode_options.window_left, w->sm_count,
+                             w->smem_per_sm};
+    int32_t st = pod_schedule_build(&in, &d->decode_sched);
+    if (st == POD_OK && w->kind == POD_WRAPPER_BATCH_PREFILL) {
+      in.batch = d->prefill.batch, in.qo_indptr = d->prefill.qo_indptr, in.kv_lens = d->prefill.kv_lens;
+      in.causal = d->prefill_options.causal, in.window_left = d->prefill_options.window_left;
+      st = pod_schedule_build(&in, &d->prefill_sched);
+    }
+    if (st != POD_OK) return st;
+  }
+  const pod_schedule* sched[2] = {&d->decode_sched, &d->prefill_sched};
+  for (int i = 0; i < 2; i++) {
+    d->off_sched[2 * i] = take(&at, (int64_t)sched[i]->num_work * (int64_t)sizeof(pod_work_item));
+    d->off_sched[2 * i + 1] = take(&at, (int64_t)sched[i]->num_merge * (int64_t)sizeof(pod_merge_item));
+  }
+  d->image_bytes = at;
+  for (int i = 0; i < 2; i++) {
+    int64_t rows = (int64_t)sched[i]->num_partial * pod_tile_rows(sched[i]->tile);
+    d->off_partial[2 * i] = take(&at, rows * d->a.head_dim * 4);
+    d->off_partial[2 * i + 1] = take(&at, rows * 4);
+  }
+  d->workspace_needed = at;
+  return POD_OK;
+}
 
 static int32_t build_draft(const wrapper* w, const pod_plan_args* in, draft* d) {
   memset(d, 0, sizeof *d);
@@ -120,13 +180,14 @@ static int32_t build_draft(const wrapper* w, const pod_plan_args* in, draft* d) 
     pod_table_free(&d->decode);
     return st;
   }
-  d->workspace_needed = (int64_t)(d->decode.storage_bytes + d->prefill.storage_bytes);
-  return POD_OK;
+  return schedule_draft(w, d);
 }
 
 static void free_draft(draft* d) {
   pod_table_free(&d->decode);
   pod_table_free(&d->prefill);
+  pod_schedule_free(&d->decode_sched);
+  pod_schedule_free(&d->prefill_sched);
 }
 
 POD_API int32_t pod_wrapper_workspace_size(uint64_t handle, const pod_plan_args* args, uint64_t* bytes) {
@@ -135,32 +196,44 @@ POD_API int32_t pod_wrapper_workspace_size(uint64_t handle, const pod_plan_args*
   draft d;
   int32_t st = get_wrapper(handle, &w);
   if (st == POD_OK) st = build_draft(w, args, &d);
-  if (st != POD_OK) return st;
+  if (st != POD_OK) {
+    if (w) free_draft(&d);
+    return st;
+  }
   *bytes = (uint64_t)d.workspace_needed;
   free_draft(&d);
   return POD_OK;
 }
 
 POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
-  wrapper* w;
+  wrapper* w = NULL;
   draft d;
+  memset(&d, 0, sizeof d);
   int32_t st = get_wrapper(handle, &w);
   if (st == POD_OK) st = build_draft(w, args, &d);
-  if (st != POD_OK) return st;
+  if (st != POD_OK) {
+    free_draft(&d);
+    return st;
+  }
   if (d.workspace_needed > w->workspace_bytes) {
     free_draft(&d);
     return pod_fail(POD_ERR_WORKSPACE_TOO_SMALL, "workspace: holds %lld bytes, this plan needs %lld", (long long)w->workspace_bytes,
                     (long long)d.workspace_needed);
   }
-  /* One image of both tables, one copy into the workspace. */
-  size_t total = d.decode.storage_bytes + d.prefill.storage_bytes;
-  unsigned char* image = malloc(total ? total : 1);
+  /* One image of the tables and schedules, one copy into the workspace. */
+  size_t total = (size_t)d.image_bytes;
+  unsigned char* image = calloc(1, total ? total : 1);
   if (image == NULL) {
     free_draft(&d);
     return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the plan");
   }
   memcpy(image, d.decode.storage, d.decode.storage_bytes);
   if (d.prefill.storage_bytes) memcpy(image + d.decode.storage_bytes, d.prefill.storage, d.prefill.storage_bytes);
+  const pod_schedule* sched[2] = {&d.decode_sched, &d.prefill_sched};
+  for (int i = 0; i < 2; i++) {
+    if (sched[i]->num_work) memcpy(image + d.off_sched[2 * i], sched[i]->work, (size_t)sched[i]->num_work * sizeof(pod_work_item));
+    if (sched[i]->num_merge) memcpy(image + d.off_sched[2 * i + 1], sched[i]->merge, (size_t)sched[i]->num_merge * sizeof(pod_merge_item));
+  }
   st = pod_memcpy(w->device, w->workspace.data, (uint64_t)(uintptr_t)image, total, POD_HOST_TO_DEVICE, d.a.stream);
   free(image);
   if (st != POD_OK) {
@@ -169,6 +242,12 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   }
   pod_table_free(&w->decode);
   pod_table_free(&w->prefill);
+  pod_schedule_free(&w->decode_sched);
+  pod_schedule_free(&w->prefill_sched);
+  w->decode_sched = d.decode_sched;
+  w->prefill_sched = d.prefill_sched;
+  memcpy(w->off_sched, d.off_sched, sizeof w->off_sched);
+  memcpy(w->off_partial, d.off_partial, sizeof w->off_partial);
   w->num_qo_heads = d.a.num_qo_heads;
   w->num_kv_heads = d.a.num_kv_heads;
   w->head_dim = d.a.head_dim;
@@ -378,6 +457,23 @@ static int32_t build_paged_side(const wrapper* w, const pod_table* t, const pod_
   return POD_OK;
 }
 
+/* Points a side at its tables and schedule inside the workspace (device addresses). */
+static void attach_schedule(const wrapper* w, pod_side* s, const pod_table* ws, const pod_schedule* sched, int prefill, int packed_mask) {
+  uint64_t base = w->workspace.data;
+  s->dev.qo_indptr = (uint64_t)(uintptr_t)ws->qo_indptr;
+  s->dev.kv_lens = (uint64_t)(uintptr_t)ws->kv_lens;
+  s->dev.kv_indptr = (uint64_t)(uintptr_t)ws->kv_indptr;
+  s->dev.kv_indices = (uint64_t)(uintptr_t)ws->kv_indices;
+  s->dev.mask_offsets = (uint64_t)(uintptr_t)(packed_mask ? ws->packed_mask_offsets : ws->dense_mask_offsets);
+  s->dev.work = base + (uint64_t)w->off_sched[prefill ? 2 : 0];
+  s->dev.merge = base + (uint64_t)w->off_sched[prefill ? 3 : 1];
+  s->dev.partial_o = base + (uint64_t)w->off_partial[prefill ? 2 : 0];
+  s->dev.partial_lse = base + (uint64_t)w->off_partial[prefill ? 3 : 1];
+  s->dev.num_work = sched->num_work;
+  s->dev.num_merge = sched->num_merge;
+  s->dev.tile = sched->tile;
+}
+
 POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   wrapper* w;
   int32_t st = get_wrapper(handle, &w);
@@ -417,9 +513,14 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   st = build_paged_side(w, dtab, &w->decode_options, &a.options_d, &a.q_d, &a.paged_k_d, &a.paged_v_d, &a.o_d, &a.lse_d, 0, &decode);
   if (st != POD_OK) return st;
 
-  if (w->device != POD_DEVICE_CPU)
-    return pod_fail(POD_ERR_NOT_IMPLEMENTED,
-                    "attention on CUDA devices is not implemented in this build yet (the inputs were validated); use the CPU device");
+  if (w->device != POD_DEVICE_CPU) {
+    if ((st = pod_cuda_use(w->device))) return st;
+    if (w->kind == POD_WRAPPER_BATCH_PREFILL) attach_schedule(w, &prefill, &w->prefill_ws, &w->prefill_sched, 1, a.mask_p_packed);
+    attach_schedule(w, &decode, &w->decode_ws, &w->decode_sched, 0, 0);
+    if (prefill.num_requests > 0 && (st = pod_cuda_attention(w->device, &prefill, "p", stream.cu_stream))) return st;
+    if (decode.num_requests > 0 && (st = pod_cuda_attention(w->device, &decode, "d", stream.cu_stream))) return st;
+    return POD_OK;
+  }
   if (prefill.num_requests > 0 && (st = pod_cpu_attention(&prefill))) return st;
   if (decode.num_requests > 0 && (st = pod_cpu_attention(&decode))) return st;
   return POD_OK;

@@ -72,7 +72,7 @@ describe.skipIf(reason !== undefined)("CUDA smoke", () => {
     expect(t.toFloat32Array()[5]).toBe(14);
   });
 
-  test("plan copies the page tables into the workspace; run validates, then reports attention as not implemented", () => {
+  test("plan copies the page tables into the workspace; run checks devices and computes", () => {
     using ws = Tensor.zeros([1 << 16], "uint8", { device: dev });
     using w = new PODWithPagedKVCacheWrapper(ws, "NHD");
     w.plan({ indptr: [0, 2, 3], indices: [4, 1, 2], lastPageLen: [5, 16], numQoHeads: 8, numKvHeads: 2, headDim: 128, pageSize: 16 });
@@ -85,8 +85,9 @@ describe.skipIf(reason !== undefined)("CUDA smoke", () => {
     using cpuCache = Tensor.zeros([5, 2, 16, 2, 128], "float16", { device: "cpu" });
     const wrongDevice = () => w.run({ qD, pagedKvCacheD: cpuCache });
     expect(wrongDevice).toThrow(/paged_k_d: is on device cpu/);
-    const run = () => w.run({ qD, pagedKvCacheD: cache });
-    expect(run).toThrow(PodError);
-    expect(run).toThrow(/not implemented/);
+    expect(() => w.run({ qD, pagedKvCacheD: cpuCache })).toThrow(PodError);
+    const { oD } = w.run({ qD, pagedKvCacheD: cache });
+    expect(Array.from(oD!.toFloat32Array().slice(0, 4))).toEqual([0, 0, 0, 0]);
+    oD!.destroy();
   });
 });

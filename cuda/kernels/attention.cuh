@@ -1,0 +1,392 @@
+// The attention kernel behind every wrapper: a CTA of 4 warps takes packed query rows (token x query
+// head of one KV head, GQA packing) and streams the request's keys and values through shared memory
+// in 64-key tiles (cp.async, double-buffered, swizzled), computing Q K^T and P V with mma.sync
+// m16n8k16 and an online softmax in fp32. Options (causal, window, mask, soft cap, RoPE, ALiBi) are
+// run-time switches; only the dtype, head_dim and tile shape are compiled in.
+#pragma once
+#include "kernels/attention_params.h"
+#include "kernels/mma.cuh"
+
+namespace pod {
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+// Marks padding rows and keys. Real positions can be negative: without causal masking a request may
+// have more queries than keys, and query i sits at kv_len - qo_len + i.
+constexpr int kNoPosition = -2147483647 - 1;
+
+// Byte offset of 16-byte chunk `chunk` of row `row` in a tile with D elements per row. XOR-swizzling
+// the chunk with the row keeps the 8 row addresses of one ldmatrix in distinct banks.
+template <typename T, int D>
+__device__ __forceinline__ uint32_t tile_offset(int row, int chunk) {
+  return static_cast<uint32_t>((row * (D * (int)sizeof(T) / 16) + (chunk ^ (row & 7))) * 16);
+}
+
+__device__ __forceinline__ float alibi_slope(int head, int heads) {
+  int m = 1 << (31 - __clz(heads));
+  return head < m ? exp2f(-8.0f * (head + 1) / m) : exp2f(-4.0f * (2 * (head - m) + 1) / m);
+}
+
+// Rotates (x[d], x[d + D/2]) of a shared-memory tile row by RoPE at `pos`, in fp32.
+template <typename T, int D>
+__device__ __forceinline__ void rope_rows(uint8_t* tile, int rows, const int* positions, const pod_attn_params& p) {
+  for (int idx = threadIdx.x; idx < rows * (D / 2); idx += POD_CTA_THREADS) {
+    int row = idx / (D / 2), d = idx % (D / 2);
+    int pos = positions[row];
+    if (pos == kNoPosition) continue;
+    float freq = p.rope_rcp_scale * powf(p.rope_theta, -2.0f * d / D);
+    float sn, cs;
+    sincosf((float)pos * freq, &sn, &cs);
+    T* a = reinterpret_cast<T*>(tile + tile_offset<T, D>(row, d / 8)) + d % 8;
+    T* b = reinterpret_cast<T*>(tile + tile_offset<T, D>(row, (d + D / 2) / 8)) + d % 8;
+    float x = to_float(*a), y = to_float(*b);
+    *a = from_float<T>(x * cs - y * sn);
+    *b = from_float<T>(y * cs + x * sn);
+  }
+}
+
+template <typename T, int D, int TILE>
+struct AttentionShape {
+  static constexpr int kWarpsM = TILE == POD_TILE_PREFILL ? 4 : 1;
+  static constexpr int kWarpsN = 4 / kWarpsM;
+  static constexpr int kRows = 16 * kWarpsM;
+  static constexpr int kKeysPerWarp = POD_KV_TILE / kWarpsN;
+  static constexpr int kChunks = D * (int)sizeof(T) / 16;  // 16-byte chunks per row
+  static constexpr int kTileBytes = POD_KV_TILE * D * (int)sizeof(T);
+  static constexpr int kSmemBytes = kRows * D * (int)sizeof(T) + 4 * kTileBytes;
+};
+
+template <typename T, int D, int TILE>
+__device__ __forceinline__ void attention_body(const pod_attn_params& p) {
+  using S = AttentionShape<T, D, TILE>;
+  constexpr int KT = POD_KV_TILE, ROWS = S::kRows, NB = S::kKeysPerWarp / 8, DB = D / 8;
+  constexpr bool kQInRegs = D <= 128;
+  extern __shared__ __align__(128) uint8_t smem[];
+  uint8_t* sQ = smem;
+  uint8_t* sK = smem + ROWS * D * sizeof(T);
+  uint8_t* sV = sK + 2 * S::kTileBytes;
+  __shared__ int q_pos[ROWS];     // position of each row's query, kNoPosition for padding rows
+  __shared__ int kv_pos[KT];      // scratch: positions for RoPE of a key tile
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp % S::kWarpsM, wn = warp / S::kWarpsM;
+
+  // The work item.
+  int request = 0, kv_head, row_start, kv_begin, kv_end, partial = -1, q_start = 0, qo_len, kv_len;
+  if (p.work) {
+    const pod_work_item w = reinterpret_cast<const pod_work_item*>(p.work)[blockIdx.x];
+    request = w.request, kv_head = w.kv_head, row_start = w.row_start, kv_begin = w.kv_begin, kv_end = w.kv_end, partial = w.partial;
+    const int* qo_indptr = reinterpret_cast<const int*>(p.qo_indptr);
+    q_start = qo_indptr[request];
+    qo_len = qo_indptr[request + 1] - q_start;
+    kv_len = reinterpret_cast<const int*>(p.kv_lens)[request];
+  } else {
+    kv_head = blockIdx.y;
+    row_start = blockIdx.x * ROWS;
+    qo_len = p.implicit_qo_len;
+    kv_len = p.implicit_kv_len;
+    pod_tile_kv_range(row_start, ROWS, p.group, qo_len, kv_len, p.causal, p.window_left, &kv_begin, &kv_end);
+  }
+  const int group = p.group;
+  const T* kbase = reinterpret_cast<const T*>(p.k);
+  const T* vbase = reinterpret_cast<const T*>(p.v);
+  const int* page_ids = p.page_size ? reinterpret_cast<const int*>(p.kv_indices) + reinterpret_cast<const int*>(p.kv_indptr)[request] : nullptr;
+
+  // Load the query rows (zero rows past the request's end).
+  for (int c = tid; c < ROWS * S::kChunks; c += POD_CTA_THREADS) {
+    int row = c / S::kChunks, ch = c % S::kChunks;
+    int pr = row_start + row, token = pr / group, head = kv_head * group + pr % group;
+    bool ok = token < qo_len;
+    const T* src = reinterpret_cast<const T*>(p.q) + (ok ? (int64_t)(q_start + token) * p.q_stride_t + (int64_t)head * p.q_stride_h + ch * 8 : 0);
+    cp_async16(smem_addr(sQ + tile_offset<T, D>(row, ch)), src, ok ? 16 : 0);
+  }
+  if (tid < ROWS) {
+    int pr = row_start + tid, token = pr / group;
+    q_pos[tid] = token < qo_len ? kv_len - qo_len + token : kNoPosition;
+  }
+
+  // Issues the loads of key/value tile `t` into buffer `buf`.
+  auto load_kv = [&](int t, int buf) {
+    const int first = kv_begin + t * KT;
+    uint8_t* dk = sK + buf * S::kTileBytes;
+    uint8_t* dv = sV + buf * S::kTileBytes;
+#pragma unroll
+    for (int i = 0; i < KT * S::kChunks / POD_CTA_THREADS; i++) {
+      int c = tid + i * POD_CTA_THREADS;
+      int row = c / S::kChunks, ch = c % S::kChunks;
+      int j = first + row;
+      bool ok = j < kv_end;
+      int64_t ko = 0, vo = 0;
+      if (ok) {
+        if (p.page_size) {
+          int64_t page = page_ids[j / p.page_size], slot = j % p.page_size;
+          ko = page * p.k_s0 + slot * p.k_s1 + (int64_t)kv_head * p.k_s2;
+          vo = page * p.v_s0 + slot * p.v_s1 + (int64_t)kv_head * p.v_s2;
+        } else {
+          ko = (int64_t)j * p.k_s0 + (int64_t)kv_head * p.k_s2;
+          vo = (int64_t)j * p.v_s0 + (int64_t)kv_head * p.v_s2;
+        }
+      }
+      cp_async16(smem_addr(dk + tile_offset<T, D>(row, ch)), kbase + ko + ch * 8, ok ? 16 : 0);
+      cp_async16(smem_addr(dv + tile_offset<T, D>(row, ch)), vbase + vo + ch * 8, ok ? 16 : 0);
+    }
+  };
+
+  const int num_tiles = (kv_end - kv_begin + KT - 1) / KT;
+  if (num_tiles > 0) load_kv(0, 0);
+  cp_async_commit();
+
+  // Per-thread rows: g and g + 8 of the warp's 16.
+  const int g = lane >> 2, t4 = lane & 3;
+  int row_pos[2];
+  float slope[2];
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    int r = wm * 16 + g + 8 * i, pr = row_start + r, token = pr / group;
+    row_pos[i] = token < qo_len ? kv_len - qo_len + token : kNoPosition;
+    slope[i] = p.pos_encoding == 2 ? alibi_slope(kv_head * group + pr % group, p.num_qo_heads) : 0.0f;
+  }
+  const int min_pos = kv_len - qo_len + row_start / group;
+  const int max_pos = kv_len - qo_len + min(qo_len - 1, (row_start + ROWS - 1) / group);
+  const bool plain_scores = p.soft_cap == 0.0f && p.pos_encoding != 2;
+
+  float o[DB][4];
+#pragma unroll
+  for (int b = 0; b < DB; b++) o[b][0] = o[b][1] = o[b][2] = o[b][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  uint32_t qf[kQInRegs ? D / 16 : 1][4];
+
+  for (int t = 0; t < num_tiles; t++) {
+    cp_async_wait<0>();
+    __syncthreads();  // tile t (and Q) in shared memory; every warp is done with tile t - 1
+    if (t + 1 < num_tiles) load_kv(t + 1, (t + 1) & 1);
+    cp_async_commit();
+    const uint8_t* k_tile = sK + (t & 1) * S::kTileBytes;
+    const uint8_t* v_tile = sV + (t & 1) * S::kTileBytes;
+    if (p.pos_encoding == 1) {
+      if (t == 0) rope_rows<T, D>(sQ, ROWS, q_pos, p);
+      if (tid < KT) kv_pos[tid] = kv_begin + t * KT + tid < kv_end ? kv_begin + t * KT + tid : kNoPosition;
+      __syncthreads();
+      rope_rows<T, D>(const_cast<uint8_t*>(k_tile), KT, kv_pos, p);
+      __syncthreads();
+    }
+    if (kQInRegs && t == 0) {
+#pragma unroll
+      for (int kk = 0; kk < D / 16; kk++) ldmatrix_x4(qf[kQInRegs ? kk : 0], smem_addr(sQ + tile_offset<T, D>(wm * 16 + (lane & 15), kk * 2 + (lane >> 4))));
+    }
+
+    // S = Q K^T for this warp's rows and keys.
+    float s[NB][4];
+#pragma unroll
+    for (int b = 0; b < NB; b++) s[b][0] = s[b][1] = s[b][2] = s[b][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+      uint32_t a[4];
+      if constexpr (kQInRegs) {
+#pragma unroll
+        for (int x = 0; x < 4; x++) a[x] = qf[kk][x];
+      } else {
+        ldmatrix_x4(a, smem_addr(sQ + tile_offset<T, D>(wm * 16 + (lane & 15), kk * 2 + (lane >> 4))));
+      }
+#pragma unroll
+      for (int nb2 = 0; nb2 < NB / 2; nb2++) {
+        uint32_t b[4];
+        int key = wn * S::kKeysPerWarp + nb2 * 16 + (lane & 7) + ((lane >> 4) << 3);
+        ldmatrix_x4(b, smem_addr(k_tile + tile_offset<T, D>(key, kk * 2 + ((lane >> 3) & 1))));
+        mma16816<T>(s[2 * nb2], a, b[0], b[1]);
+        mma16816<T>(s[2 * nb2 + 1], a, b[2], b[3]);
+      }
+    }
+
+    // Scores in the log2 domain, masked to -inf where a key is not visible.
+    const int tile_first = kv_begin + t * KT;
+    const bool needs_mask = tile_first + KT > kv_end || p.mask_mode != 0 || (p.causal && tile_first + KT - 1 > min_pos) ||
+                            (p.window_left >= 0 && tile_first < max_pos - p.window_left);
+#pragma unroll
+    for (int b = 0; b < NB; b++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int i = e >> 1;
+        const int col = wn * S::kKeysPerWarp + b * 8 + 2 * t4 + (e & 1);
+        const int j = tile_first + col;
+        float x;
+        if (plain_scores) {
+          x = s[b][e] * p.sm_scale_log2;
+        } else {
+          x = s[b][e] * p.sm_scale;
+          if (p.soft_cap > 0.0f) x = p.soft_cap * tanhf(x / p.soft_cap);
+          x = (x + slope[i] * (float)(j - row_pos[i])) * kLog2e;
+        }
+        if (needs_mask) {
+          const int pos = row_pos[i];
+          bool visible = pos != kNoPosition && j < kv_end && (!p.causal || j <= pos) && (p.window_left < 0 || j >= pos - p.window_left);
+          if (visible && p.mask_mode != 0) {
+            const int token = pos - (kv_len - qo_len);
+            const uint8_t* mk = reinterpret_cast<const uint8_t*>(p.mask);
+            if (p.mask_mode == 2) {
+              int64_t bit = (int64_t)token * kv_len + j;
+              int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
+              visible = (mk[base + (bit >> 3)] >> (bit & 7)) & 1;
+            } else if (p.mask_2d) {
+              visible = mk[token * p.mask_s0 + j * p.mask_s1] != 0;
+            } else {
+              int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
+              visible = mk[(base + (int64_t)token * kv_len + j) * p.mask_s0] != 0;
+            }
+          }
+          if (!visible) x = -INFINITY;
+        }
+        s[b][e] = x;
+      }
+    }
+
+    // Online softmax: rescale what was accumulated when the running maximum grows.
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int b = 0; b < NB; b++) mx = fmaxf(mx, fmaxf(s[b][2 * i], s[b][2 * i + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m[i], mx);
+      const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+      const float scale = exp2f(m[i] - m_use);
+      m[i] = m_new;
+      l[i] *= scale;
+#pragma unroll
+      for (int b = 0; b < DB; b++) o[b][2 * i] *= scale, o[b][2 * i + 1] *= scale;
+#pragma unroll
+      for (int b = 0; b < NB; b++) {
+        s[b][2 * i] = exp2f(s[b][2 * i] - m_use);
+        s[b][2 * i + 1] = exp2f(s[b][2 * i + 1] - m_use);
+        l[i] += s[b][2 * i] + s[b][2 * i + 1];
+      }
+    }
+
+    // O += P V: the score accumulators become the A operand without leaving registers.
+#pragma unroll
+    for (int ks = 0; ks < NB / 2; ks++) {
+      uint32_t a[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
+                       pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]), pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+      const int key = wn * S::kKeysPerWarp + ks * 16 + (lane & 7) + (((lane >> 3) & 1) << 3);
+#pragma unroll
+      for (int db2 = 0; db2 < DB / 2; db2++) {
+        uint32_t b[4];
+        ldmatrix_x4_trans(b, smem_addr(v_tile + tile_offset<T, D>(key, db2 * 2 + (lane >> 4))));
+        mma16816<T>(o[2 * db2], a, b[0], b[1]);
+        mma16816<T>(o[2 * db2 + 1], a, b[2], b[3]);
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+  // Epilogue: each warp parks its unnormalised rows in shared memory (fp32), then the CTA combines the
+  // warps that shared rows (decode shape) and writes 16-byte vectors.
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 1);
+    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 2);
+  }
+  __syncthreads();
+  float* sO = reinterpret_cast<float*>(sK);  // [kWarpsN][ROWS][D], fits in the key/value buffers
+  float* sM = reinterpret_cast<float*>(sK + S::kWarpsN * ROWS * D * 4);
+  float* sL = sM + S::kWarpsN * ROWS;
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int r = wm * 16 + g + 8 * i;
+    float* dst = sO + (wn * ROWS + r) * D;
+#pragma unroll
+    for (int b = 0; b < DB; b++) *reinterpret_cast<float2*>(dst + b * 8 + 2 * t4) = make_float2(o[b][2 * i], o[b][2 * i + 1]);
+    if (t4 == 0) sM[wn * ROWS + r] = m[i], sL[wn * ROWS + r] = l[i];
+  }
+  __syncthreads();
+  for (int idx = tid; idx < ROWS * DB; idx += POD_CTA_THREADS) {
+    const int r = idx / DB, c = idx % DB;
+    const int pr = row_start + r, token = pr / group, head = kv_head * group + pr % group;
+    if (token >= qo_len) continue;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < S::kWarpsN; w++) mx = fmaxf(mx, sM[w * ROWS + r]);
+    const float m_use = mx == -INFINITY ? 0.0f : mx;
+    float sum = 0.0f, acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+#pragma unroll
+    for (int w = 0; w < S::kWarpsN; w++) {
+      const float f = exp2f(sM[w * ROWS + r] - m_use);
+      sum += sL[w * ROWS + r] * f;
+      const float* src = sO + (w * ROWS + r) * D + c * 8;
+#pragma unroll
+      for (int x = 0; x < 8; x++) acc[x] += src[x] * f;
+    }
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    const float lse2 = sum > 0.0f ? m_use + log2f(sum) : -INFINITY;
+    if (partial >= 0) {
+      float* po = reinterpret_cast<float*>(p.partial_o) + ((int64_t)partial * ROWS + r) * D + c * 8;
+      *reinterpret_cast<float4*>(po) = make_float4(acc[0] * inv, acc[1] * inv, acc[2] * inv, acc[3] * inv);
+      *reinterpret_cast<float4*>(po + 4) = make_float4(acc[4] * inv, acc[5] * inv, acc[6] * inv, acc[7] * inv);
+      if (c == 0) reinterpret_cast<float*>(p.partial_lse)[(int64_t)partial * ROWS + r] = lse2;
+    } else {
+      uint4 packed = make_uint4(pack2<T>(acc[0] * inv, acc[1] * inv), pack2<T>(acc[2] * inv, acc[3] * inv),
+                                pack2<T>(acc[4] * inv, acc[5] * inv), pack2<T>(acc[6] * inv, acc[7] * inv));
+      T* dst = reinterpret_cast<T*>(p.o) + (int64_t)(q_start + token) * p.o_stride_t + (int64_t)head * p.o_stride_h + c * 8;
+      *reinterpret_cast<uint4*>(dst) = packed;
+      if (c == 0 && p.lse)
+        reinterpret_cast<float*>(p.lse)[(int64_t)(q_start + token) * p.lse_stride_t + (int64_t)head * p.lse_stride_h] = lse2 * kLn2;
+    }
+  }
+}
+
+// Combines the partial results of a row tile whose keys were split across CTAs, weighting each by
+// its log-sum-exp.
+template <typename T, int D, int TILE>
+__device__ __forceinline__ void merge_body(const pod_attn_params& p) {
+  constexpr int ROWS = AttentionShape<T, D, TILE>::kRows, DB = D / 8;
+  const pod_merge_item w = reinterpret_cast<const pod_merge_item*>(p.merge)[blockIdx.x];
+  const int* qo_indptr = reinterpret_cast<const int*>(p.qo_indptr);
+  const int q_start = qo_indptr[w.request], qo_len = qo_indptr[w.request + 1] - q_start;
+  const float* plse = reinterpret_cast<const float*>(p.partial_lse);
+  const float* po = reinterpret_cast<const float*>(p.partial_o);
+  for (int idx = threadIdx.x; idx < ROWS * DB; idx += POD_CTA_THREADS) {
+    const int r = idx / DB, c = idx % DB;
+    const int pr = w.row_start + r, token = pr / p.group, head = w.kv_head * p.group + pr % p.group;
+    if (token >= qo_len) continue;
+    float mx = -INFINITY;
+    for (int k = 0; k < w.count; k++) mx = fmaxf(mx, plse[(int64_t)(w.first + k) * ROWS + r]);
+    const float m_use = mx == -INFINITY ? 0.0f : mx;
+    float sum = 0.0f, acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < w.count; k++) {
+      const int64_t slot = (int64_t)(w.first + k) * ROWS + r;
+      const float f = exp2f(plse[slot] - m_use);
+      sum += f;
+      const float4 a = *reinterpret_cast<const float4*>(po + slot * D + c * 8);
+      const float4 b = *reinterpret_cast<const float4*>(po + slot * D + c * 8 + 4);
+      acc[0] += a.x * f, acc[1] += a.y * f, acc[2] += a.z * f, acc[3] += a.w * f;
+      acc[4] += b.x * f, acc[5] += b.y * f, acc[6] += b.z * f, acc[7] += b.w * f;
+    }
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    uint4 packed = make_uint4(pack2<T>(acc[0] * inv, acc[1] * inv), pack2<T>(acc[2] * inv, acc[3] * inv),
+                              pack2<T>(acc[4] * inv, acc[5] * inv), pack2<T>(acc[6] * inv, acc[7] * inv));
+    T* dst = reinterpret_cast<T*>(p.o) + (int64_t)(q_start + token) * p.o_stride_t + (int64_t)head * p.o_stride_h + c * 8;
+    *reinterpret_cast<uint4*>(dst) = packed;
+    if (c == 0 && p.lse)
+      reinterpret_cast<float*>(p.lse)[(int64_t)(q_start + token) * p.lse_stride_t + (int64_t)head * p.lse_stride_h] =
+          sum > 0.0f ? (m_use + log2f(sum)) * kLn2 : -INFINITY;
+  }
+}
+
+}  // namespace pod
+
+// One translation unit per dtype and head_dim defines both tile shapes under the C names the shim
+// looks up: pod_attention_<dtype>_<head_dim>_<tile> and pod_merge_<dtype>_<head_dim>_<tile>.
+#define POD_DEFINE_KERNELS(T, NAME, D, TILE, TILE_NAME)                                                          \
+  extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
+      pod_attention_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                     \
+    pod::attention_body<T, D, TILE>(p);                                                                          \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
+      pod_merge_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                         \
+    pod::merge_body<T, D, TILE>(p);                                                                              \
+  }
+
+#define POD_DEFINE_HEAD_DIM(T, NAME, D)                      \
+  POD_DEFINE_KERNELS(T, NAME, D, POD_TILE_PREFILL, prefill) \
+  POD_DEFINE_KERNELS(T, NAME, D, POD_TILE_DECODE, decode)

@@ -1,0 +1,85 @@
+/* Parameters of the attention kernels, shared by the planner (C) and the kernels (CUDA). One struct
+ * describes one side (prefill or decode) of a call; it travels by value as a kernel parameter. */
+#ifndef POD_ATTENTION_PARAMS_H
+#define POD_ATTENTION_PARAMS_H
+
+#include <stdint.h>
+
+/* Tile shapes: a CTA of 4 warps covers ROWS packed query rows (token x query head of one KV head)
+ * against KV tiles of POD_KV_TILE keys. The prefill shape gives each warp 16 rows and all keys of a
+ * tile; the decode shape gives the 4 warps 16 rows together and a quarter of each tile's keys. */
+#define POD_KV_TILE 64
+#define POD_CTA_THREADS 128
+enum { POD_TILE_PREFILL = 0, POD_TILE_DECODE = 1 };
+static inline int pod_tile_rows(int tile) { return tile == POD_TILE_PREFILL ? 64 : 16; }
+
+/* A work item: one CTA's rows and KV range. partial >= 0: write fp32 partial results to that slot
+ * (the KV range was split) for the merge kernel to combine. */
+typedef struct pod_work_item {
+  int32_t request;
+  int32_t kv_head;
+  int32_t row_start; /* packed row = token_in_request * group + head_in_group */
+  int32_t kv_begin;
+  int32_t kv_end;
+  int32_t partial;
+  int32_t reserved[2];
+} pod_work_item;
+
+/* Combines the partial results of items first .. first + count - 1 for one row tile. */
+typedef struct pod_merge_item {
+  int32_t request;
+  int32_t kv_head;
+  int32_t row_start;
+  int32_t first;
+  int32_t count;
+  int32_t reserved[3];
+} pod_merge_item;
+
+#ifdef __CUDACC__
+#define POD_HD __host__ __device__ __forceinline__
+#else
+#define POD_HD static inline
+#endif
+
+/* The keys a tile of packed rows [row_start, row_start + rows) can see: causal attention ends at the
+ * last row's position, a left window starts at the first row's position minus the window. */
+POD_HD void pod_tile_kv_range(int row_start, int rows, int group, int qo_len, int kv_len, int causal, int window_left,
+                              int* kv_begin, int* kv_end) {
+  int t0 = row_start / group;
+  int t1 = (row_start + rows - 1) / group;
+  if (t1 > qo_len - 1) t1 = qo_len - 1;
+  int pos0 = kv_len - qo_len + t0, pos1 = kv_len - qo_len + t1;
+  int begin = window_left >= 0 && pos0 - window_left > 0 ? pos0 - window_left : 0;
+  int end = causal && pos1 + 1 < kv_len ? pos1 + 1 : kv_len;
+  *kv_begin = begin;
+  *kv_end = end > begin ? end : begin;
+}
+
+typedef struct pod_attn_params {
+  uint64_t q, k, v, o, lse, mask;     /* device addresses; lse and mask may be 0 */
+  int64_t q_stride_t, q_stride_h;     /* in elements */
+  int64_t o_stride_t, o_stride_h;
+  int64_t lse_stride_t, lse_stride_h;
+  /* Keys and values: paged, element offset = page * s0 + slot * s1 + head * s2;
+   * contiguous (page_size 0): token * s0 + head * s2. */
+  int64_t k_s0, k_s1, k_s2;
+  int64_t v_s0, v_s1, v_s2;
+  int64_t mask_s0, mask_s1;           /* dense 2-dim mask strides; 1-dim: mask_s0 only */
+  /* Tables on the device (int32; mask_offsets int64). qo_indptr 0: one implicit request. */
+  uint64_t qo_indptr, kv_lens, kv_indptr, kv_indices, mask_offsets;
+  uint64_t work;                      /* pod_work_item[]; 0: implicit grid (x: row tile, y: KV head) */
+  uint64_t merge;                     /* pod_merge_item[] */
+  uint64_t partial_o, partial_lse;    /* fp32 [slot][rows][head_dim], [slot][rows] */
+  int32_t num_qo_heads, num_kv_heads, group, head_dim;
+  int32_t page_size;                  /* 0: contiguous keys and values */
+  int32_t implicit_qo_len, implicit_kv_len;
+  int32_t causal, window_left, pos_encoding, mask_mode, mask_2d;
+  float sm_scale_log2;                /* sm_scale * log2(e) */
+  float sm_scale;
+  float soft_cap;                     /* 0: off */
+  float rope_rcp_scale, rope_theta;
+  int32_t num_work, num_merge;
+  int32_t reserved;
+} pod_attn_params;
+
+#endif

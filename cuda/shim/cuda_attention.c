@@ -1,0 +1,123 @@
+/* Launching the attention kernels for one planned side on a CUDA device. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cuda_driver.h"
+#include "shim/cuda_attention.h"
+#include "shim/schedule.h"
+
+/* Kernel handles, looked up and configured once per device and name. */
+typedef struct kernel_entry {
+  int32_t device;
+  char name[48];
+  CUfunction function;
+} kernel_entry;
+
+static kernel_entry kernels[512];
+static int kernel_count;
+static pthread_mutex_t kernels_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int32_t get_kernel(int32_t device, const char* name, int32_t smem, CUfunction* out) {
+  pthread_mutex_lock(&kernels_lock);
+  for (int i = 0; i < kernel_count; i++) {
+    if (kernels[i].device == device && strcmp(kernels[i].name, name) == 0) {
+      *out = kernels[i].function;
+      pthread_mutex_unlock(&kernels_lock);
+      return POD_OK;
+    }
+  }
+  int32_t st = pod_cuda_kernel(device, name, out);
+  if (st == POD_OK && smem > 48 * 1024)
+    st = pod_cuda_check(pod_cu.FuncSetAttribute(*out, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem), name);
+  if (st == POD_OK && kernel_count < (int)(sizeof kernels / sizeof kernels[0])) {
+    kernels[kernel_count].device = device;
+    snprintf(kernels[kernel_count].name, sizeof kernels[kernel_count].name, "%s", name);
+    kernels[kernel_count].function = *out;
+    kernel_count++;
+  }
+  pthread_mutex_unlock(&kernels_lock);
+  return st;
+}
+
+/* cp.async and the 16-byte stores need every row of q, k, v and o on a 16-byte boundary. */
+static int32_t check_aligned(const pod_tensor* t, const char* name) {
+  int ok = t->data % 16 == 0;
+  for (int i = 0; i + 1 < t->ndim; i++) ok = ok && (t->shape[i] <= 1 || t->strides[i] % 8 == 0);
+  if (ok) return POD_OK;
+  return pod_fail(POD_ERR_INVALID_ARGUMENT,
+                  "%s: the CUDA kernels need 16-byte aligned rows (address a multiple of 16 bytes, strides multiples of 8 elements)", name);
+}
+
+int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_name, void* stream) {
+  char what[64];
+  int32_t st;
+  snprintf(what, sizeof what, "q_%s", side_name);
+  if ((st = check_aligned(&s->q, what))) return st;
+  snprintf(what, sizeof what, "o_%s", side_name);
+  if ((st = check_aligned(&s->o, what))) return st;
+  snprintf(what, sizeof what, "k_%s", side_name);
+  if ((st = check_aligned(&s->k, what))) return st;
+  snprintf(what, sizeof what, "v_%s", side_name);
+  if ((st = check_aligned(&s->v, what))) return st;
+
+  pod_attn_params p;
+  memset(&p, 0, sizeof p);
+  p.q = s->q.data, p.o = s->o.data, p.lse = s->lse.data, p.mask = s->mask.data;
+  p.q_stride_t = s->q.strides[0], p.q_stride_h = s->q.strides[1];
+  p.o_stride_t = s->o.strides[0], p.o_stride_h = s->o.strides[1];
+  if (s->lse.data) p.lse_stride_t = s->lse.strides[0], p.lse_stride_h = s->lse.strides[1];
+  p.k = s->k.data, p.v = s->v.data;
+  const int nhd = s->kv_layout == POD_NHD;
+  if (s->paged) {
+    p.k_s0 = s->k.strides[0], p.k_s1 = s->k.strides[nhd ? 1 : 2], p.k_s2 = s->k.strides[nhd ? 2 : 1];
+    p.v_s0 = s->v.strides[0], p.v_s1 = s->v.strides[nhd ? 1 : 2], p.v_s2 = s->v.strides[nhd ? 2 : 1];
+    p.page_size = s->page_size;
+  } else {
+    p.k_s0 = s->k.strides[nhd ? 0 : 1], p.k_s2 = s->k.strides[nhd ? 1 : 0];
+    p.v_s0 = s->v.strides[nhd ? 0 : 1], p.v_s2 = s->v.strides[nhd ? 1 : 0];
+  }
+  p.mask_mode = s->mask_mode;
+  p.mask_2d = s->mask.ndim == 2;
+  p.mask_s0 = s->mask.strides[0], p.mask_s1 = s->mask.ndim == 2 ? s->mask.strides[1] : 0;
+  p.qo_indptr = s->dev.qo_indptr, p.kv_lens = s->dev.kv_lens, p.kv_indptr = s->dev.kv_indptr, p.kv_indices = s->dev.kv_indices;
+  p.mask_offsets = s->dev.mask_offsets;
+  p.work = s->dev.work, p.merge = s->dev.merge, p.partial_o = s->dev.partial_o, p.partial_lse = s->dev.partial_lse;
+  p.num_work = s->dev.num_work, p.num_merge = s->dev.num_merge;
+  p.num_qo_heads = s->num_qo_heads, p.num_kv_heads = s->num_kv_heads, p.group = s->num_qo_heads / s->num_kv_heads;
+  p.head_dim = s->head_dim;
+  p.implicit_qo_len = s->qo_indptr[1] - s->qo_indptr[0];
+  p.implicit_kv_len = s->kv_lens[0];
+  p.causal = s->options.causal, p.window_left = s->options.window_left, p.pos_encoding = s->options.pos_encoding;
+  p.sm_scale = s->options.sm_scale;
+  p.sm_scale_log2 = s->options.sm_scale * 1.4426950408889634f;
+  p.soft_cap = s->options.logits_soft_cap;
+  p.rope_rcp_scale = 1.0f / s->options.rope_scale;
+  p.rope_theta = s->options.rope_theta;
+
+  int32_t tile = s->dev.work ? s->dev.tile : pod_schedule_tile(p.implicit_qo_len * p.group);
+  const char* dtype = s->q.dtype == POD_BFLOAT16 ? "bf16" : "f16";
+  const char* tile_name = tile == POD_TILE_PREFILL ? "prefill" : "decode";
+  int32_t smem = pod_attention_smem_bytes(tile, s->head_dim);
+  char name[48];
+  snprintf(name, sizeof name, "pod_attention_%s_%d_%s", dtype, s->head_dim, tile_name);
+  CUfunction fn;
+  if ((st = get_kernel(device, name, smem, &fn))) return st;
+  void* params[] = {&p};
+  unsigned grid_x, grid_y;
+  if (s->dev.work) {
+    grid_x = (unsigned)s->dev.num_work, grid_y = 1;
+  } else {
+    int32_t rows = pod_tile_rows(tile);
+    grid_x = (unsigned)((p.implicit_qo_len * p.group + rows - 1) / rows), grid_y = (unsigned)s->num_kv_heads;
+  }
+  if (grid_x == 0) return POD_OK;
+  if ((st = pod_cuda_launch(fn, grid_x, grid_y, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name))) return st;
+  if (s->dev.num_merge > 0) {
+    snprintf(name, sizeof name, "pod_merge_%s_%d_%s", dtype, s->head_dim, tile_name);
+    if ((st = get_kernel(device, name, 0, &fn))) return st;
+    if ((st = pod_cuda_launch(fn, (unsigned)s->dev.num_merge, 1, 1, POD_CTA_THREADS, 0, (CUstream)stream, params, name))) return st;
+  }
+  return POD_OK;
+}

@@ -1,0 +1,10 @@
+/* Runs one planned side (prefill or decode) with the CUDA attention kernels, asynchronously on a
+ * stream. `side_name` ("p" or "d") names the tensors in errors. */
+#ifndef POD_CUDA_ATTENTION_H
+#define POD_CUDA_ATTENTION_H
+
+#include "shim/attention_problem.h"
+
+int32_t pod_cuda_attention(int32_t device, const pod_side* side, const char* side_name, void* stream);
+
+#endif

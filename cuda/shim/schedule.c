@@ -1,0 +1,110 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim/schedule.h"
+
+int32_t pod_schedule_tile(int32_t max_rows) { return max_rows <= pod_tile_rows(POD_TILE_DECODE) ? POD_TILE_DECODE : POD_TILE_PREFILL; }
+
+int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim) {
+  /* query rows plus double-buffered key and value tiles, 2 bytes an element */
+  return (pod_tile_rows(tile) + 4 * POD_KV_TILE) * head_dim * 2;
+}
+
+typedef struct base_item {
+  int32_t request, kv_head, row_start, kv_begin, kv_end, tiles;
+} base_item;
+
+static int by_tiles_desc(const void* a, const void* b) {
+  const base_item *x = a, *y = b;
+  if (x->tiles != y->tiles) return y->tiles - x->tiles;
+  /* stable order otherwise: requests, heads, rows */
+  if (x->request != y->request) return x->request - y->request;
+  if (x->kv_head != y->kv_head) return x->kv_head - y->kv_head;
+  return x->row_start - y->row_start;
+}
+
+int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
+  memset(out, 0, sizeof *out);
+  int32_t max_rows = 0;
+  for (int32_t r = 0; r < in->batch; r++) {
+    int32_t rows = (in->qo_indptr[r + 1] - in->qo_indptr[r]) * in->group;
+    if (rows > max_rows) max_rows = rows;
+  }
+  out->tile = pod_schedule_tile(max_rows);
+  const int32_t R = pod_tile_rows(out->tile);
+
+  /* One base item per (request, KV head, row tile) with its visible key range. */
+  int64_t count = 0;
+  for (int32_t r = 0; r < in->batch; r++) {
+    int64_t rows = (int64_t)(in->qo_indptr[r + 1] - in->qo_indptr[r]) * in->group;
+    count += (rows + R - 1) / R * in->num_kv_heads;
+  }
+  if (count > INT32_MAX / 4) return pod_fail(POD_ERR_INVALID_ARGUMENT, "the batch has too many query rows to schedule");
+  base_item* base = malloc((size_t)(count ? count : 1) * sizeof *base);
+  if (base == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the schedule");
+  int64_t n = 0, total_tiles = 0;
+  for (int32_t r = 0; r < in->batch; r++) {
+    int32_t qo = in->qo_indptr[r + 1] - in->qo_indptr[r], kv = in->kv_lens[r];
+    for (int32_t row = 0; row < qo * in->group; row += R)
+      for (int32_t h = 0; h < in->num_kv_heads; h++) {
+        base_item* b = &base[n++];
+        b->request = r, b->kv_head = h, b->row_start = row;
+        pod_tile_kv_range(row, R, in->group, qo, kv, in->causal, in->window_left, &b->kv_begin, &b->kv_end);
+        b->tiles = (b->kv_end - b->kv_begin + POD_KV_TILE - 1) / POD_KV_TILE;
+        total_tiles += b->tiles;
+      }
+  }
+  /* Split long key ranges when there are fewer row tiles than the GPU holds CTAs. */
+  int32_t per_sm = in->max_smem_per_sm / (pod_attention_smem_bytes(out->tile, in->head_dim) + 1024);
+  if (per_sm < 1) per_sm = 1;
+  if (per_sm > 4) per_sm = 4;
+  int64_t slots = (int64_t)in->sm_count * per_sm;
+  int64_t chunk = total_tiles;  /* tiles per work item */
+  if (n > 0 && n < slots) {
+    chunk = (total_tiles + slots - 1) / slots;
+    if (chunk < 2) chunk = 2;
+  }
+  if (chunk < 1) chunk = 1;
+  qsort(base, (size_t)n, sizeof *base, by_tiles_desc);
+
+  int64_t work = 0, merges = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t parts = base[i].tiles > chunk ? (base[i].tiles + chunk - 1) / chunk : 1;
+    work += parts;
+    merges += parts > 1;
+  }
+  if (work > INT32_MAX / 2) {
+    free(base);
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "the batch has too many work items to schedule");
+  }
+  out->work = calloc((size_t)(work ? work : 1), sizeof *out->work);
+  out->merge = calloc((size_t)(merges ? merges : 1), sizeof *out->merge);
+  if (!out->work || !out->merge) {
+    free(base);
+    pod_schedule_free(out);
+    return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the schedule");
+  }
+  int32_t w = 0, m = 0, slot = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const base_item* b = &base[i];
+    int64_t parts = b->tiles > chunk ? (b->tiles + chunk - 1) / chunk : 1;
+    if (parts > 1) out->merge[m++] = (pod_merge_item){b->request, b->kv_head, b->row_start, slot, (int32_t)parts, {0, 0, 0}};
+    for (int64_t k = 0; k < parts; k++) {
+      int32_t begin = b->kv_begin + (int32_t)(k * chunk * POD_KV_TILE);
+      int32_t end = parts > 1 ? begin + (int32_t)(chunk * POD_KV_TILE) : b->kv_end;
+      if (end > b->kv_end) end = b->kv_end;
+      out->work[w++] = (pod_work_item){b->request, b->kv_head, b->row_start, begin, end, parts > 1 ? slot++ : -1, {0, 0}};
+    }
+  }
+  out->num_work = w;
+  out->num_merge = m;
+  out->num_partial = slot;
+  free(base);
+  return POD_OK;
+}
+
+void pod_schedule_free(pod_schedule* s) {
+  free(s->work);
+  free(s->merge);
+  memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,36 @@
+/* The planner's scheduling: which CTA computes which rows against which keys, chosen from the batch
+ * and the SM count so the GPU fills, with KV ranges split (and merged by LSE) when there are too few
+ * row tiles. */
+#ifndef POD_SCHEDULE_H
+#define POD_SCHEDULE_H
+
+#include "kernels/attention_params.h"
+#include "shim/internal.h"
+
+typedef struct pod_schedule {
+  int32_t tile;        /* POD_TILE_PREFILL or POD_TILE_DECODE */
+  int32_t num_work;
+  int32_t num_merge;
+  int32_t num_partial; /* partial slots, rows each */
+  pod_work_item* work;
+  pod_merge_item* merge;
+} pod_schedule;
+
+typedef struct pod_schedule_input {
+  int32_t batch;
+  const int32_t* qo_indptr; /* batch + 1 */
+  const int32_t* kv_lens;   /* batch */
+  int32_t num_kv_heads, group, head_dim;
+  int32_t causal, window_left;
+  int32_t sm_count;
+  int32_t max_smem_per_sm;
+} pod_schedule_input;
+
+int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out);
+void pod_schedule_free(pod_schedule* s);
+/* Tile shape for a side whose longest request has max_rows packed rows. */
+int32_t pod_schedule_tile(int32_t max_rows);
+/* Dynamic shared memory of the attention kernel for a tile shape and head_dim (16-bit dtypes). */
+int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim);
+
+#endif
