@@ -160,6 +160,19 @@ POD_API int32_t pod_memcpy(int32_t device, uint64_t dst, uint64_t src, uint64_t 
  * start + i * step, converted to the tensor's dtype. Runs a kernel from the embedded fatbin on CUDA. */
 POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double step, uint64_t stream);
 
+/* Fills the tensor with uniform random numbers in [low, high) drawn from (seed, linear index): the
+ * same values on every device. */
+POD_API int32_t pod_tensor_fill_random(const pod_tensor* tensor, uint64_t seed, double low, double high, uint64_t stream);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Benchmark probes: practical bounds of a device, measured with the library's own kernels. */
+
+/* Launches `blocks` CTAs of 4 warps that each issue `iterations` x 8 independent fp16 mma.sync
+ * m16n8k16 (fp32 accumulate) from registers; writes one float per CTA to `sink` (a device buffer of
+ * `blocks` floats) and the FLOPs performed to *flops. Time it with events for the tensor-core peak
+ * that mma.sync kernels can reach. CUDA devices only. */
+POD_API int32_t pod_probe_mma(int32_t device, int32_t blocks, int32_t iterations, uint64_t sink, uint64_t stream, double* flops);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Attention options, per side (prefill or decode). */
 
@@ -205,6 +218,15 @@ POD_API void pod_attention_options_init(pod_attention_options* options);
  *
  * Outputs: o has q's shape and dtype; lse is float32 [tokens, qo_heads]. An absent lse is not
  * computed. Either side may be empty (absent q, or zero tokens / zero requests).
+ *
+ * Standalone kernels: a wrapper with one side empty runs the other side alone. Batch decode: the
+ * batch wrapper with an empty prefill table; batch prefill on a paged cache: the batch wrapper with
+ * an empty decode table (kv_indptr = {0}); single prefill: the single wrapper planned with no decode
+ * request. The Bun module's BatchDecodeWithPagedKVCacheWrapper, BatchPrefillWithPagedKVCacheWrapper
+ * and singlePrefillWithKVCache are exactly that.
+ *
+ * On CUDA devices, q, k, v and o rows must be 16-byte aligned (address a multiple of 16 bytes and
+ * strides multiples of 8 elements); run() is asynchronous on its stream and never synchronizes.
  */
 
 typedef enum pod_wrapper_kind {

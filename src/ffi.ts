@@ -30,6 +30,8 @@ const symbols = {
   pod_memset: { args: [i32, u64, u8, u64, u64], returns: i32 },
   pod_memcpy: { args: [i32, u64, u64, u64, i32, u64], returns: i32 },
   pod_tensor_fill: { args: [pointer, f64, f64, u64], returns: i32 },
+  pod_tensor_fill_random: { args: [pointer, u64, f64, f64, u64], returns: i32 },
+  pod_probe_mma: { args: [i32, i32, i32, u64, u64, pointer], returns: i32 },
   pod_attention_options_init: { args: [pointer], returns: none },
   pod_wrapper_create: { args: [pointer, pointer], returns: i32 },
   pod_wrapper_destroy: { args: [u64], returns: i32 },

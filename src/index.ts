@@ -20,7 +20,20 @@ export {
   type PodRunResult,
   type WrapperOptions,
 } from "./pod.ts";
+export {
+  BatchDecodeWithPagedKVCacheWrapper,
+  BatchPrefillWithPagedKVCacheWrapper,
+  singlePrefillWithKVCache,
+  type AttentionOptions,
+  type AttentionResult,
+  type BatchDecodePlanArgs,
+  type BatchDecodeRunArgs,
+  type BatchPrefillPlanArgs,
+  type BatchPrefillRunArgs,
+  type SinglePrefillOptions,
+} from "./standalone.ts";
 export { PodError, Status, type StatusName } from "./errors.ts";
+export { probeMma, measureCopyBandwidth } from "./probe.ts";
 export { referenceAttention, alibiSlopes, applyRopeLlama, type PosEncoding, type ReferenceOptions } from "./reference.ts";
 export { LIBRARY_PATH } from "./ffi.ts";
 

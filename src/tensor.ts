@@ -232,6 +232,29 @@ export class Tensor implements TensorDesc {
     return this;
   }
 
+  /**
+   * Fills with uniform random numbers in [low, high) drawn from (seed, element index), on the device:
+   * the same values on every device, so GPU and CPU runs can be compared.
+   */
+  fillRandom(seed = 0, low = -1, high = 1, stream?: Stream): this {
+    integer("seed", seed, 0, Number.MAX_SAFE_INTEGER);
+    const buf = new StructBuffer(TENSOR.size);
+    buf.tensor(0, this);
+    check(lib.pod_tensor_fill_random(buf.bytes, BigInt(seed), low, high, streamHandle(stream, this.device)));
+    return this;
+  }
+
+  /** A tensor of uniform random numbers (see fillRandom). */
+  static random(shape: readonly number[], dtype: DType, options: TensorOptions & { seed?: number; low?: number; high?: number } = {}): Tensor {
+    const t = Tensor.empty(shape, dtype, options);
+    try {
+      return t.fillRandom(options.seed ?? 0, options.low ?? -1, options.high ?? 1, options.stream);
+    } catch (e) {
+      t.destroy();
+      throw e;
+    }
+  }
+
   /** Copies the tensor's bytes (contiguous tensors only) from host bytes. */
   copyFromHost(bytes: Uint8Array, stream?: Stream): void {
     if (!this.isContiguous) throw invalid("tensor: copyFromHost needs a contiguous tensor");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpu/cpu_backend.h"
+#include "kernels/fill_params.h"
 
 static float load(const pod_tensor* t, int64_t offset) {
   const void* base = (const void*)(uintptr_t)t->data;
@@ -139,7 +140,7 @@ int32_t pod_cpu_attention(const pod_side* s) {
   return POD_OK;
 }
 
-int32_t pod_cpu_fill(const pod_tensor* t, double start, double step) {
+int32_t pod_cpu_fill(const pod_tensor* t, double start, double step, uint64_t seed, int random) {
   int64_t total = 1;
   for (int i = 0; i < t->ndim; i++) total *= t->shape[i];
   unsigned char* base = (unsigned char*)(uintptr_t)t->data;
@@ -149,7 +150,7 @@ int32_t pod_cpu_fill(const pod_tensor* t, double start, double step) {
       offset += (rest % t->shape[d]) * t->strides[d];
       rest /= t->shape[d];
     }
-    double v = start + (double)i * step;
+    double v = random ? start + (step - start) * pod_uniform(seed, (uint64_t)i) : start + (double)i * step;
     switch (t->dtype) {
       case POD_FLOAT32: ((float*)base)[offset] = (float)v; break;
       case POD_FLOAT16: ((uint16_t*)base)[offset] = pod_float_to_half((float)v); break;

@@ -5,7 +5,7 @@
 #include "pod.h"
 #include "shim/attention_problem.h"
 
-int32_t pod_cpu_fill(const pod_tensor* t, double start, double step);
+int32_t pod_cpu_fill(const pod_tensor* t, double start, double step, uint64_t seed, int random);
 /* Computes one side (prefill or decode) of a planned, validated problem. */
 int32_t pod_cpu_attention(const pod_side* side);
 

@@ -1,5 +1,6 @@
-// Fills a strided tensor with start + i * step (i: the linear logical index). Used by Tensor.fill and
-// by the smoke test that proves kernels load from the embedded fatbin and launch.
+// Fills a strided tensor with start + i * step, or with uniform random numbers from (seed, i) (i: the
+// linear logical index). Used by Tensor.fill / Tensor.random, by benchmarks, and by the smoke test
+// that proves kernels load from the embedded fatbin and launch.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -13,7 +14,7 @@ extern "C" __global__ void pod_fill_kernel(const pod_fill_params p) {
       offset += (rest % p.shape[d]) * p.strides[d];
       rest /= p.shape[d];
     }
-    const double value = p.start + (double)i * p.step;
+    const double value = p.random ? p.start + (p.step - p.start) * pod_uniform(p.seed, (uint64_t)i) : p.start + (double)i * p.step;
     switch (p.dtype) {
       case 0: reinterpret_cast<float*>(p.data)[offset] = (float)value; break;
       case 1: reinterpret_cast<__half*>(p.data)[offset] = __float2half_rn((float)value); break;

@@ -89,7 +89,7 @@ POD_API int32_t pod_memcpy(int32_t device, uint64_t dst, uint64_t src, uint64_t 
   return st;
 }
 
-POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double step, uint64_t stream) {
+static int32_t fill(const pod_tensor* tensor, double start, double step, uint64_t seed, int random, uint64_t stream) {
   if (tensor == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "tensor: null pointer");
   pod_tensor t = *tensor;
   pod_stream_obj s;
@@ -98,7 +98,7 @@ POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double s
   if (st != POD_OK) return st;
   int64_t total = pod_tensor_numel(&t);
   if (total == 0) return POD_OK;
-  if (t.device == POD_DEVICE_CPU) return pod_cpu_fill(&t, start, step);
+  if (t.device == POD_DEVICE_CPU) return pod_cpu_fill(&t, start, step, seed, random);
   pod_fill_params p;
   memset(&p, 0, sizeof p);
   p.data = t.data;
@@ -111,6 +111,8 @@ POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double s
   p.total = total;
   p.start = start;
   p.step = step;
+  p.seed = seed;
+  p.random = random;
   CUfunction fn;
   st = pod_cuda_kernel(t.device, "pod_fill_kernel", &fn);
   if (st != POD_OK) return st;
@@ -119,5 +121,29 @@ POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double s
   void* params[] = {&p};
   st = pod_cuda_launch(fn, (unsigned)blocks, 1, 1, 256, 0, (CUstream)s.cu_stream, params, "pod_fill_kernel launch");
   if (st == POD_OK && stream == 0) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "pod_fill_kernel");
+  return st;
+}
+
+POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double step, uint64_t stream) {
+  return fill(tensor, start, step, 0, 0, stream);
+}
+
+POD_API int32_t pod_tensor_fill_random(const pod_tensor* tensor, uint64_t seed, double low, double high, uint64_t stream) {
+  if (!(low <= high)) return pod_fail(POD_ERR_INVALID_ARGUMENT, "low: %g must not exceed high %g", low, high);
+  return fill(tensor, low, high, seed, 1, stream);
+}
+
+POD_API int32_t pod_probe_mma(int32_t device, int32_t blocks, int32_t iterations, uint64_t sink, uint64_t stream, double* flops) {
+  if (device == POD_DEVICE_CPU) return pod_fail(POD_ERR_INVALID_ARGUMENT, "device: the MMA probe runs on CUDA devices only");
+  if (blocks < 1 || iterations < 1) return pod_fail(POD_ERR_INVALID_ARGUMENT, "blocks/iterations: expected positive counts, got %d and %d", blocks, iterations);
+  if (sink == 0 || flops == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: null pointer", sink == 0 ? "sink" : "flops");
+  pod_stream_obj s;
+  int32_t st = enter(device, stream, &s);
+  CUfunction fn;
+  if (st == POD_OK) st = pod_cuda_kernel(device, "pod_probe_mma_kernel", &fn);
+  if (st != POD_OK) return st;
+  void* params[] = {&iterations, &sink};
+  st = pod_cuda_launch(fn, (unsigned)blocks, 1, 1, 128, 0, (CUstream)s.cu_stream, params, "pod_probe_mma_kernel launch");
+  *flops = (double)blocks * 4 /* warps */ * iterations * 8 * (2.0 * 16 * 8 * 16);
   return st;
 }

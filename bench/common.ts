@@ -1,0 +1,60 @@
+/** Shared helpers of the benchmarks: timing with device events, medians, result files. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Device, Event } from "../src/index.ts";
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+/** Median device time in ms of `fn` over `runs` timed calls after `warmup` untimed ones. */
+export function timeMs(device: Device, fn: () => void, runs = 30, warmup = 5): number {
+  for (let i = 0; i < warmup; i++) fn();
+  device.synchronize();
+  const times: number[] = [];
+  const start = new Event(device), end = new Event(device);
+  for (let i = 0; i < runs; i++) {
+    start.record();
+    fn();
+    end.record();
+    times.push(end.elapsedSince(start));
+  }
+  start.destroy(), end.destroy();
+  return median(times);
+}
+
+/** "NVIDIA H100 80GB HBM3" -> "NVIDIA-H100-80GB-HBM3" */
+export function deviceSlug(device: Device): string {
+  return device.properties.name.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "");
+}
+
+/** Writes bench/results/<device>-<suite>.json (and a copy under POD_BENCH_OUT when set). */
+export function writeResults(device: Device, suite: string, data: unknown): string {
+  const file = `${deviceSlug(device)}-${suite}.json`;
+  const text = `${JSON.stringify(data, null, 2)}\n`;
+  const dir = join(import.meta.dir, "results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, file), text);
+  if (process.env.POD_BENCH_OUT) writeFileSync(join(process.env.POD_BENCH_OUT, file), text);
+  return join(dir, file);
+}
+
+/** A shuffled page order, so requests' pages are scattered through the cache as in a server. */
+export function shuffledPages(count: number, seed = 1): Int32Array {
+  const out = Int32Array.from({ length: count }, (_, i) => i);
+  let s = seed >>> 0;
+  for (let i = count - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    const t = out[i]!;
+    out[i] = out[j]!;
+    out[j] = t;
+  }
+  return out;
+}
+
+export function progress(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
