@@ -22,6 +22,16 @@ __device__ __forceinline__ uint32_t tile_offset(int row, int chunk) {
   return static_cast<uint32_t>((row * (D * (int)sizeof(T) / 16) + (chunk ^ (row & 7))) * 16);
 }
 
+// 2^x with the MUFU unit (exp2f without fast math adds range fix-ups around it). ex2(-inf) = +0.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// tanh from one exp2 and one division: 1 - 2 / (e^{2x} + 1), saturating cleanly at +-1.
+__device__ __forceinline__ float fast_tanh(float x) { return 1.0f - 2.0f / (fast_exp2(2.0f * kLog2e * x) + 1.0f); }
+
 __device__ __forceinline__ float alibi_slope(int head, int heads) {
   int m = 1 << (31 - __clz(heads));
   return head < m ? exp2f(-8.0f * (head + 1) / m) : exp2f(-4.0f * (2 * (head - m) + 1) / m);
@@ -119,7 +129,8 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
       int64_t ko = 0, vo = 0;
       if (ok) {
         if (p.page_size) {
-          int64_t page = page_ids[j / p.page_size], slot = j % p.page_size;
+          const int pi = p.page_shift >= 0 ? j >> p.page_shift : j / p.page_size;
+          const int64_t page = page_ids[pi], slot = j - pi * p.page_size;
           ko = page * p.k_s0 + slot * p.k_s1 + (int64_t)kv_head * p.k_s2;
           vo = page * p.v_s0 + slot * p.v_s1 + (int64_t)kv_head * p.v_s2;
         } else {
@@ -146,8 +157,19 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
     row_pos[i] = token < qo_len ? kv_len - qo_len + token : kNoPosition;
     slope[i] = p.pos_encoding == 2 ? alibi_slope(kv_head * group + pr % group, p.num_qo_heads) : 0.0f;
   }
+  // Visible keys of each row: row_lo <= j <= row_hi (empty for padding rows). A tile needs per-score
+  // masking only where it crosses some row's bounds: above cta_hi or below cta_lo.
+  int row_lo[2], row_hi[2];
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int pos = row_pos[i];
+    row_hi[i] = pos == kNoPosition ? -1 : (p.causal ? min(pos, kv_end - 1) : kv_end - 1);
+    row_lo[i] = pos == kNoPosition ? 0x7fffffff : (p.window_left >= 0 ? max(kv_begin, pos - p.window_left) : kv_begin);
+  }
   const int min_pos = kv_len - qo_len + row_start / group;
   const int max_pos = kv_len - qo_len + min(qo_len - 1, (row_start + ROWS - 1) / group);
+  const int cta_hi = p.causal ? min(min_pos, kv_end - 1) : kv_end - 1;
+  const int cta_lo = p.window_left >= 0 ? max_pos - p.window_left : kv_begin;
   const bool plain_scores = p.soft_cap == 0.0f && p.pos_encoding != 2;
 
   float o[DB][4];
@@ -198,46 +220,55 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
       }
     }
 
-    // Scores in the log2 domain, masked to -inf where a key is not visible.
+    // Scores in the log2 domain, -inf where a key is not visible. Tiles inside every row's visible
+    // range (most of them) take the short path: one multiply per score.
     const int tile_first = kv_begin + t * KT;
-    const bool needs_mask = tile_first + KT > kv_end || p.mask_mode != 0 || (p.causal && tile_first + KT - 1 > min_pos) ||
-                            (p.window_left >= 0 && tile_first < max_pos - p.window_left);
+    const int col0 = wn * S::kKeysPerWarp + 2 * t4;
+    if (plain_scores) {
 #pragma unroll
-    for (int b = 0; b < NB; b++) {
+      for (int b = 0; b < NB; b++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int i = e >> 1;
-        const int col = wn * S::kKeysPerWarp + b * 8 + 2 * t4 + (e & 1);
-        const int j = tile_first + col;
-        float x;
-        if (plain_scores) {
-          x = s[b][e] * p.sm_scale_log2;
-        } else {
-          x = s[b][e] * p.sm_scale;
-          if (p.soft_cap > 0.0f) x = p.soft_cap * tanhf(x / p.soft_cap);
-          x = (x + slope[i] * (float)(j - row_pos[i])) * kLog2e;
+        for (int e = 0; e < 4; e++) s[b][e] *= p.sm_scale_log2;
+    } else {
+#pragma unroll
+      for (int b = 0; b < NB; b++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          float x = s[b][e] * p.sm_scale;
+          if (p.soft_cap > 0.0f) x = p.soft_cap * fast_tanh(x / p.soft_cap);
+          s[b][e] = (x + slope[e >> 1] * (float)(tile_first + col0 + b * 8 + (e & 1) - row_pos[e >> 1])) * kLog2e;
         }
-        if (needs_mask) {
-          const int pos = row_pos[i];
-          bool visible = pos != kNoPosition && j < kv_end && (!p.causal || j <= pos) && (p.window_left < 0 || j >= pos - p.window_left);
-          if (visible && p.mask_mode != 0) {
-            const int token = pos - (kv_len - qo_len);
-            const uint8_t* mk = reinterpret_cast<const uint8_t*>(p.mask);
-            if (p.mask_mode == 2) {
-              int64_t bit = (int64_t)token * kv_len + j;
-              int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
-              visible = (mk[base + (bit >> 3)] >> (bit & 7)) & 1;
-            } else if (p.mask_2d) {
-              visible = mk[token * p.mask_s0 + j * p.mask_s1] != 0;
-            } else {
-              int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
-              visible = mk[(base + (int64_t)token * kv_len + j) * p.mask_s0] != 0;
-            }
+    }
+    if (tile_first + KT - 1 > cta_hi || tile_first < cta_lo) {
+#pragma unroll
+      for (int b = 0; b < NB; b++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int j = tile_first + col0 + b * 8 + (e & 1);
+          if (j < row_lo[e >> 1] || j > row_hi[e >> 1]) s[b][e] = -INFINITY;
+        }
+    }
+    if (p.mask_mode != 0) {
+      const uint8_t* mk = reinterpret_cast<const uint8_t*>(p.mask);
+      const int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
+#pragma unroll
+      for (int b = 0; b < NB; b++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int j = tile_first + col0 + b * 8 + (e & 1);
+          const int token = row_pos[e >> 1] - (kv_len - qo_len);
+          if (row_pos[e >> 1] == kNoPosition || j >= kv_end) continue;
+          bool visible;
+          if (p.mask_mode == 2) {
+            const int64_t bit = (int64_t)token * kv_len + j;
+            visible = (mk[base + (bit >> 3)] >> (bit & 7)) & 1;
+          } else if (p.mask_2d) {
+            visible = mk[token * p.mask_s0 + j * p.mask_s1] != 0;
+          } else {
+            visible = mk[(base + (int64_t)token * kv_len + j) * p.mask_s0] != 0;
           }
-          if (!visible) x = -INFINITY;
+          if (!visible) s[b][e] = -INFINITY;
         }
-        s[b][e] = x;
-      }
     }
 
     // Online softmax: rescale what was accumulated when the running maximum grows.
@@ -250,15 +281,15 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       const float m_new = fmaxf(m[i], mx);
       const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-      const float scale = exp2f(m[i] - m_use);
+      const float scale = fast_exp2(m[i] - m_use);
       m[i] = m_new;
       l[i] *= scale;
 #pragma unroll
       for (int b = 0; b < DB; b++) o[b][2 * i] *= scale, o[b][2 * i + 1] *= scale;
 #pragma unroll
       for (int b = 0; b < NB; b++) {
-        s[b][2 * i] = exp2f(s[b][2 * i] - m_use);
-        s[b][2 * i + 1] = exp2f(s[b][2 * i + 1] - m_use);
+        s[b][2 * i] = fast_exp2(s[b][2 * i] - m_use);
+        s[b][2 * i + 1] = fast_exp2(s[b][2 * i + 1] - m_use);
         l[i] += s[b][2 * i] + s[b][2 * i + 1];
       }
     }

@@ -72,6 +72,7 @@ typedef struct pod_attn_params {
   uint64_t partial_o, partial_lse;    /* fp32 [slot][rows][head_dim], [slot][rows] */
   int32_t num_qo_heads, num_kv_heads, group, head_dim;
   int32_t page_size;                  /* 0: contiguous keys and values */
+  int32_t page_shift;                 /* log2(page_size) when a power of two, else -1 */
   int32_t implicit_qo_len, implicit_kv_len;
   int32_t causal, window_left, pos_encoding, mask_mode, mask_2d;
   float sm_scale_log2;                /* sm_scale * log2(e) */

@@ -74,6 +74,9 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
     p.k_s0 = s->k.strides[0], p.k_s1 = s->k.strides[nhd ? 1 : 2], p.k_s2 = s->k.strides[nhd ? 2 : 1];
     p.v_s0 = s->v.strides[0], p.v_s1 = s->v.strides[nhd ? 1 : 2], p.v_s2 = s->v.strides[nhd ? 2 : 1];
     p.page_size = s->page_size;
+    p.page_shift = -1;
+    for (int b = 0; b < 31; b++)
+      if (s->page_size == (1 << b)) p.page_shift = b;
   } else {
     p.k_s0 = s->k.strides[nhd ? 0 : 1], p.k_s2 = s->k.strides[nhd ? 1 : 0];
     p.v_s0 = s->v.strides[nhd ? 0 : 1], p.v_s2 = s->v.strides[nhd ? 1 : 0];
