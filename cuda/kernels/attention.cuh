@@ -59,24 +59,30 @@ template <typename T, int D, int TILE>
 struct AttentionShape {
   static constexpr int kWarpsM = TILE == POD_TILE_PREFILL ? 4 : 1;
   static constexpr int kWarpsN = 4 / kWarpsM;
-  static constexpr int kRows = 16 * kWarpsM;
+  // Prefill warps take two 16-row MMA tiles when registers allow: each K/V fragment then feeds two MMAs.
+  static constexpr int kMTiles = TILE == POD_TILE_PREFILL && D <= 128 ? 2 : 1;
+  static constexpr int kRows = 16 * kMTiles * kWarpsM;
   static constexpr int kKeysPerWarp = POD_KV_TILE / kWarpsN;
   static constexpr int kChunks = D * (int)sizeof(T) / 16;  // 16-byte chunks per row
   static constexpr int kTileBytes = POD_KV_TILE * D * (int)sizeof(T);
   static constexpr int kSmemBytes = kRows * D * (int)sizeof(T) + 4 * kTileBytes;
+  static_assert(kWarpsN * kRows * D * 4 <= 4 * kTileBytes, "the epilogue reuses the K/V buffers");
 };
 
 template <typename T, int D, int TILE>
 __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
   using S = AttentionShape<T, D, TILE>;
-  constexpr int KT = POD_KV_TILE, ROWS = S::kRows, NB = S::kKeysPerWarp / 8, DB = D / 8;
-  constexpr bool kQInRegs = D <= 128;
+  constexpr int KT = POD_KV_TILE, ROWS = S::kRows, MT = S::kMTiles, NB = S::kKeysPerWarp / 8, DB = D / 8;
+  constexpr int SB = MT == 2 && D == 128 ? 2 : 1, NBS = NB / SB;
+  constexpr int WROWS = 16 * MT;  // rows per warp
+  constexpr bool kQInRegs = MT == 1 && D <= 128;
   extern __shared__ __align__(128) uint8_t smem[];
   uint8_t* sQ = smem;
   uint8_t* sK = smem + ROWS * D * sizeof(T);
   uint8_t* sV = sK + 2 * S::kTileBytes;
-  __shared__ int q_pos[ROWS];     // position of each row's query, kNoPosition for padding rows
-  __shared__ int kv_pos[KT];      // scratch: positions for RoPE of a key tile
+  __shared__ int q_pos[ROWS];                 // position of each row's query, kNoPosition for padding rows
+  __shared__ int kv_pos[KT];                  // scratch: positions for RoPE of a key tile
+  __shared__ float sM[S::kWarpsN * ROWS], sL[S::kWarpsN * ROWS];
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = warp % S::kWarpsM, wn = warp / S::kWarpsM;
@@ -110,36 +116,37 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
     const T* src = reinterpret_cast<const T*>(p.q) + (ok ? (int64_t)(q_start + token) * p.q_stride_t + (int64_t)head * p.q_stride_h + ch * 8 : 0);
     cp_async16(smem_addr(sQ + tile_offset<T, D>(row, ch)), src, ok ? 16 : 0);
   }
-  if (tid < ROWS) {
-    int pr = row_start + tid, token = pr / group;
-    q_pos[tid] = token < qo_len ? kv_len - qo_len + token : kNoPosition;
+  for (int r = tid; r < ROWS; r += POD_CTA_THREADS) {
+    int pr = row_start + r, token = pr / group;
+    q_pos[r] = token < qo_len ? kv_len - qo_len + token : kNoPosition;
   }
 
-  // Issues the loads of key/value tile `t` into buffer `buf`.
+  // Issues the loads of key/value tile `t` into buffer `buf`. Each thread copies the same chunk column
+  // of rows r0, r0 + kRowStep, ...
+  constexpr int kRowStep = POD_CTA_THREADS / S::kChunks;
+  const int r0 = tid / S::kChunks, ch0 = tid % S::kChunks;
+  const uint32_t sk0 = smem_addr(sK), sv0 = smem_addr(sV);
+  const int64_t k_head = (int64_t)kv_head * p.k_s2 + ch0 * 8, v_head = (int64_t)kv_head * p.v_s2 + ch0 * 8;
   auto load_kv = [&](int t, int buf) {
-    const int first = kv_begin + t * KT;
-    uint8_t* dk = sK + buf * S::kTileBytes;
-    uint8_t* dv = sV + buf * S::kTileBytes;
+    const int first = kv_begin + t * KT + r0;
 #pragma unroll
-    for (int i = 0; i < KT * S::kChunks / POD_CTA_THREADS; i++) {
-      int c = tid + i * POD_CTA_THREADS;
-      int row = c / S::kChunks, ch = c % S::kChunks;
-      int j = first + row;
-      bool ok = j < kv_end;
-      int64_t ko = 0, vo = 0;
-      if (ok) {
-        if (p.page_size) {
-          const int pi = p.page_shift >= 0 ? j >> p.page_shift : j / p.page_size;
-          const int64_t page = page_ids[pi], slot = j - pi * p.page_size;
-          ko = page * p.k_s0 + slot * p.k_s1 + (int64_t)kv_head * p.k_s2;
-          vo = page * p.v_s0 + slot * p.v_s1 + (int64_t)kv_head * p.v_s2;
-        } else {
-          ko = (int64_t)j * p.k_s0 + (int64_t)kv_head * p.k_s2;
-          vo = (int64_t)j * p.v_s0 + (int64_t)kv_head * p.v_s2;
-        }
+    for (int i = 0; i < KT / kRowStep; i++) {
+      const int j = first + i * kRowStep;
+      const bool ok = j < kv_end;
+      int64_t ko = k_head, vo = v_head;
+      if (p.page_size) {
+        const int jj = ok ? j : 0;
+        const int pi = p.page_shift >= 0 ? jj >> p.page_shift : jj / p.page_size;
+        const int64_t page = page_ids[pi], slot = jj - pi * p.page_size;
+        ko += page * p.k_s0 + slot * p.k_s1;
+        vo += page * p.v_s0 + slot * p.v_s1;
+      } else {
+        ko += (int64_t)(ok ? j : 0) * p.k_s0;
+        vo += (int64_t)(ok ? j : 0) * p.v_s0;
       }
-      cp_async16(smem_addr(dk + tile_offset<T, D>(row, ch)), kbase + ko + ch * 8, ok ? 16 : 0);
-      cp_async16(smem_addr(dv + tile_offset<T, D>(row, ch)), vbase + vo + ch * 8, ok ? 16 : 0);
+      const uint32_t dst = buf * S::kTileBytes + tile_offset<T, D>(r0 + i * kRowStep, ch0);
+      cp_async16(sk0 + dst, kbase + ko, ok ? 16 : 0);
+      cp_async16(sv0 + dst, vbase + vo, ok ? 16 : 0);
     }
   };
 
@@ -147,36 +154,32 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
   if (num_tiles > 0) load_kv(0, 0);
   cp_async_commit();
 
-  // Per-thread rows: g and g + 8 of the warp's 16.
+  // Per-thread rows: g and g + 8 of each of the warp's 16-row MMA tiles (index mt * 2 + i).
   const int g = lane >> 2, t4 = lane & 3;
-  int row_pos[2];
-  float slope[2];
+  int row_pos[2 * MT];  // padding rows: kNoPosition
 #pragma unroll
-  for (int i = 0; i < 2; i++) {
-    int r = wm * 16 + g + 8 * i, pr = row_start + r, token = pr / group;
-    row_pos[i] = token < qo_len ? kv_len - qo_len + token : kNoPosition;
-    slope[i] = p.pos_encoding == 2 ? alibi_slope(kv_head * group + pr % group, p.num_qo_heads) : 0.0f;
+  for (int x = 0; x < 2 * MT; x++) {
+    const int pr = row_start + wm * WROWS + (x >> 1) * 16 + g + 8 * (x & 1), token = pr / group;
+    row_pos[x] = token < qo_len ? kv_len - qo_len + token : kNoPosition;
   }
-  // Visible keys of each row: row_lo <= j <= row_hi (empty for padding rows). A tile needs per-score
-  // masking only where it crosses some row's bounds: above cta_hi or below cta_lo.
-  int row_lo[2], row_hi[2];
-#pragma unroll
-  for (int i = 0; i < 2; i++) {
-    const int pos = row_pos[i];
-    row_hi[i] = pos == kNoPosition ? -1 : (p.causal ? min(pos, kv_end - 1) : kv_end - 1);
-    row_lo[i] = pos == kNoPosition ? 0x7fffffff : (p.window_left >= 0 ? max(kv_begin, pos - p.window_left) : kv_begin);
-  }
+  // A tile needs per-score masking only where it crosses some row's bounds.
   const int min_pos = kv_len - qo_len + row_start / group;
   const int max_pos = kv_len - qo_len + min(qo_len - 1, (row_start + ROWS - 1) / group);
   const int cta_hi = p.causal ? min(min_pos, kv_end - 1) : kv_end - 1;
   const int cta_lo = p.window_left >= 0 ? max_pos - p.window_left : kv_begin;
-  const bool plain_scores = p.soft_cap == 0.0f && p.pos_encoding != 2;
+  // Plain scores stay raw until the exponent, where the scale folds into one FFMA.
+  const bool plain_scores = p.soft_cap == 0.0f && p.pos_encoding != 2 && p.sm_scale > 0.0f;
+  const float score_scale = plain_scores ? p.sm_scale_log2 : 1.0f;
 
-  float o[DB][4];
+  float o[MT][DB][4];
 #pragma unroll
-  for (int b = 0; b < DB; b++) o[b][0] = o[b][1] = o[b][2] = o[b][3] = 0.0f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-  uint32_t qf[kQInRegs ? D / 16 : 1][4];
+  for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+    for (int b = 0; b < DB; b++) o[mt][b][0] = o[mt][b][1] = o[mt][b][2] = o[mt][b][3] = 0.0f;
+  float m[2 * MT], l[2 * MT];
+#pragma unroll
+  for (int x = 0; x < 2 * MT; x++) m[x] = -INFINITY, l[x] = 0.0f;
+  uint32_t qf[kQInRegs ? MT : 1][kQInRegs ? D / 16 : 1][4];
 
   for (int t = 0; t < num_tiles; t++) {
     cp_async_wait<0>();
@@ -192,120 +195,160 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
       rope_rows<T, D>(const_cast<uint8_t*>(k_tile), KT, kv_pos, p);
       __syncthreads();
     }
-    if (kQInRegs && t == 0) {
+    if constexpr (kQInRegs) {
+      if (t == 0) {
 #pragma unroll
-      for (int kk = 0; kk < D / 16; kk++) ldmatrix_x4(qf[kQInRegs ? kk : 0], smem_addr(sQ + tile_offset<T, D>(wm * 16 + (lane & 15), kk * 2 + (lane >> 4))));
-    }
-
-    // S = Q K^T for this warp's rows and keys.
-    float s[NB][4];
+        for (int mt = 0; mt < MT; mt++)
 #pragma unroll
-    for (int b = 0; b < NB; b++) s[b][0] = s[b][1] = s[b][2] = s[b][3] = 0.0f;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) {
-      uint32_t a[4];
-      if constexpr (kQInRegs) {
-#pragma unroll
-        for (int x = 0; x < 4; x++) a[x] = qf[kk][x];
-      } else {
-        ldmatrix_x4(a, smem_addr(sQ + tile_offset<T, D>(wm * 16 + (lane & 15), kk * 2 + (lane >> 4))));
-      }
-#pragma unroll
-      for (int nb2 = 0; nb2 < NB / 2; nb2++) {
-        uint32_t b[4];
-        int key = wn * S::kKeysPerWarp + nb2 * 16 + (lane & 7) + ((lane >> 4) << 3);
-        ldmatrix_x4(b, smem_addr(k_tile + tile_offset<T, D>(key, kk * 2 + ((lane >> 3) & 1))));
-        mma16816<T>(s[2 * nb2], a, b[0], b[1]);
-        mma16816<T>(s[2 * nb2 + 1], a, b[2], b[3]);
+          for (int kk = 0; kk < D / 16; kk++)
+            ldmatrix_x4(qf[mt][kk], smem_addr(sQ + tile_offset<T, D>(wm * WROWS + mt * 16 + (lane & 15), kk * 2 + (lane >> 4))));
       }
     }
 
-    // Scores in the log2 domain, -inf where a key is not visible. Tiles inside every row's visible
-    // range (most of them) take the short path: one multiply per score.
-    const int tile_first = kv_begin + t * KT;
-    const int col0 = wn * S::kKeysPerWarp + 2 * t4;
-    if (plain_scores) {
-#pragma unroll
-      for (int b = 0; b < NB; b++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) s[b][e] *= p.sm_scale_log2;
-    } else {
-#pragma unroll
-      for (int b = 0; b < NB; b++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          float x = s[b][e] * p.sm_scale;
-          if (p.soft_cap > 0.0f) x = p.soft_cap * fast_tanh(x / p.soft_cap);
-          s[b][e] = (x + slope[e >> 1] * (float)(tile_first + col0 + b * 8 + (e & 1) - row_pos[e >> 1])) * kLog2e;
-        }
-    }
-    if (tile_first + KT - 1 > cta_hi || tile_first < cta_lo) {
-#pragma unroll
-      for (int b = 0; b < NB; b++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const int j = tile_first + col0 + b * 8 + (e & 1);
-          if (j < row_lo[e >> 1] || j > row_hi[e >> 1]) s[b][e] = -INFINITY;
-        }
-    }
-    if (p.mask_mode != 0) {
-      const uint8_t* mk = reinterpret_cast<const uint8_t*>(p.mask);
-      const int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
-#pragma unroll
-      for (int b = 0; b < NB; b++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const int j = tile_first + col0 + b * 8 + (e & 1);
-          const int token = row_pos[e >> 1] - (kv_len - qo_len);
-          if (row_pos[e >> 1] == kNoPosition || j >= kv_end) continue;
-          bool visible;
-          if (p.mask_mode == 2) {
-            const int64_t bit = (int64_t)token * kv_len + j;
-            visible = (mk[base + (bit >> 3)] >> (bit & 7)) & 1;
-          } else if (p.mask_2d) {
-            visible = mk[token * p.mask_s0 + j * p.mask_s1] != 0;
+    // The warp's keys of the tile in SB sub-blocks (fewer live score registers when rows are many).
+#pragma unroll 1
+    for (int sb = 0; sb < SB; sb++) {
+      const int key0 = wn * S::kKeysPerWarp + sb * NBS * 8;
+      // S = Q K^T for this warp's rows and keys; each K fragment feeds all of the warp's row tiles.
+      float s[MT][NBS][4];
+  #pragma unroll
+      for (int mt = 0; mt < MT; mt++)
+  #pragma unroll
+        for (int b = 0; b < NBS; b++) s[mt][b][0] = s[mt][b][1] = s[mt][b][2] = s[mt][b][3] = 0.0f;
+  #pragma unroll
+      for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t a[MT][4];
+  #pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+          if constexpr (kQInRegs) {
+  #pragma unroll
+            for (int x = 0; x < 4; x++) a[mt][x] = qf[mt][kk][x];
           } else {
-            visible = mk[(base + (int64_t)token * kv_len + j) * p.mask_s0] != 0;
+            ldmatrix_x4(a[mt], smem_addr(sQ + tile_offset<T, D>(wm * WROWS + mt * 16 + (lane & 15), kk * 2 + (lane >> 4))));
           }
-          if (!visible) s[b][e] = -INFINITY;
         }
-    }
-
-    // Online softmax: rescale what was accumulated when the running maximum grows.
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-      float mx = -INFINITY;
-#pragma unroll
-      for (int b = 0; b < NB; b++) mx = fmaxf(mx, fmaxf(s[b][2 * i], s[b][2 * i + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m[i], mx);
-      const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-      const float scale = fast_exp2(m[i] - m_use);
-      m[i] = m_new;
-      l[i] *= scale;
-#pragma unroll
-      for (int b = 0; b < DB; b++) o[b][2 * i] *= scale, o[b][2 * i + 1] *= scale;
-#pragma unroll
-      for (int b = 0; b < NB; b++) {
-        s[b][2 * i] = fast_exp2(s[b][2 * i] - m_use);
-        s[b][2 * i + 1] = fast_exp2(s[b][2 * i + 1] - m_use);
-        l[i] += s[b][2 * i] + s[b][2 * i + 1];
+  #pragma unroll
+        for (int nb2 = 0; nb2 < NBS / 2; nb2++) {
+          uint32_t b[4];
+          int key = key0 + nb2 * 16 + (lane & 7) + ((lane >> 4) << 3);
+          ldmatrix_x4(b, smem_addr(k_tile + tile_offset<T, D>(key, kk * 2 + ((lane >> 3) & 1))));
+  #pragma unroll
+          for (int mt = 0; mt < MT; mt++) {
+            mma16816<T>(s[mt][2 * nb2], a[mt], b[0], b[1]);
+            mma16816<T>(s[mt][2 * nb2 + 1], a[mt], b[2], b[3]);
+          }
+        }
       }
-    }
 
-    // O += P V: the score accumulators become the A operand without leaving registers.
-#pragma unroll
-    for (int ks = 0; ks < NB / 2; ks++) {
-      uint32_t a[4] = {pack2<T>(s[2 * ks][0], s[2 * ks][1]), pack2<T>(s[2 * ks][2], s[2 * ks][3]),
-                       pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]), pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
-      const int key = wn * S::kKeysPerWarp + ks * 16 + (lane & 7) + (((lane >> 3) & 1) << 3);
-#pragma unroll
-      for (int db2 = 0; db2 < DB / 2; db2++) {
-        uint32_t b[4];
-        ldmatrix_x4_trans(b, smem_addr(v_tile + tile_offset<T, D>(key, db2 * 2 + (lane >> 4))));
-        mma16816<T>(o[2 * db2], a, b[0], b[1]);
-        mma16816<T>(o[2 * db2 + 1], a, b[2], b[3]);
+      // Scores: plain ones stay raw (scaled in the exponent); others move to the log2 domain here.
+      const int tile_first = kv_begin + t * KT;
+      const int col0 = key0 + 2 * t4;
+      if (!plain_scores) {
+  #pragma unroll
+        for (int x = 0; x < 2 * MT; x++) {
+          const int mt = x >> 1, i = x & 1;
+          const int pr = row_start + wm * WROWS + mt * 16 + g + 8 * i;
+          const float slope = p.pos_encoding == 2 ? alibi_slope(kv_head * group + pr % group, p.num_qo_heads) : 0.0f;
+  #pragma unroll
+          for (int b = 0; b < NBS; b++)
+  #pragma unroll
+            for (int e = 2 * i; e < 2 * i + 2; e++) {
+              float v = s[mt][b][e] * p.sm_scale;
+              if (p.soft_cap > 0.0f) v = p.soft_cap * fast_tanh(v / p.soft_cap);
+              s[mt][b][e] = (v + slope * (float)(tile_first + col0 + b * 8 + (e & 1) - row_pos[x])) * kLog2e;
+            }
+        }
+      }
+      if (tile_first + KT - 1 > cta_hi || tile_first < cta_lo) {
+  #pragma unroll
+        for (int x = 0; x < 2 * MT; x++) {
+          // Visible keys of the row: lo <= j <= hi (none for padding rows).
+          const int pos = row_pos[x], mt = x >> 1, i = x & 1;
+          const int hi = pos == kNoPosition ? -1 : (p.causal ? min(pos, kv_end - 1) : kv_end - 1);
+          const int lo = p.window_left >= 0 && pos != kNoPosition ? pos - p.window_left : 0;
+  #pragma unroll
+          for (int b = 0; b < NBS; b++)
+  #pragma unroll
+            for (int e = 2 * i; e < 2 * i + 2; e++) {
+              const int j = tile_first + col0 + b * 8 + (e & 1);
+              if (j < lo || j > hi) s[mt][b][e] = -INFINITY;
+            }
+        }
+      }
+      if (p.mask_mode != 0) {
+        const uint8_t* mk = reinterpret_cast<const uint8_t*>(p.mask);
+        const int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
+  #pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+  #pragma unroll
+          for (int b = 0; b < NBS; b++)
+  #pragma unroll
+            for (int e = 0; e < 4; e++) {
+              const int x = mt * 2 + (e >> 1), j = tile_first + col0 + b * 8 + (e & 1);
+              if (row_pos[x] == kNoPosition || j >= kv_end) continue;
+              const int token = row_pos[x] - (kv_len - qo_len);
+              bool visible;
+              if (p.mask_mode == 2) {
+                const int64_t bit = (int64_t)token * kv_len + j;
+                visible = (mk[base + (bit >> 3)] >> (bit & 7)) & 1;
+              } else if (p.mask_2d) {
+                visible = mk[token * p.mask_s0 + j * p.mask_s1] != 0;
+              } else {
+                visible = mk[(base + (int64_t)token * kv_len + j) * p.mask_s0] != 0;
+              }
+              if (!visible) s[mt][b][e] = -INFINITY;
+            }
+      }
+
+      // Online softmax: rescale what was accumulated when the running maximum grows.
+  #pragma unroll
+      for (int x = 0; x < 2 * MT; x++) {
+        const int mt = x >> 1, i = x & 1;
+        float mx = -INFINITY;
+  #pragma unroll
+        for (int b = 0; b < NBS; b++) mx = fmaxf(mx, fmaxf(s[mt][b][2 * i], s[mt][b][2 * i + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(m[x], mx * score_scale);
+        const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+        const float rescale = fast_exp2(m[x] - m_use);
+        m[x] = m_new;
+        l[x] *= rescale;
+        if (__any_sync(0xffffffffu, rescale != 1.0f)) {  // skipped once the running maximum settles
+  #pragma unroll
+          for (int b = 0; b < DB; b++) o[mt][b][2 * i] *= rescale, o[mt][b][2 * i + 1] *= rescale;
+        }
+  #pragma unroll
+        for (int b = 0; b < NBS; b++) {
+          s[mt][b][2 * i] = fast_exp2(fmaf(s[mt][b][2 * i], score_scale, -m_use));
+          s[mt][b][2 * i + 1] = fast_exp2(fmaf(s[mt][b][2 * i + 1], score_scale, -m_use));
+          l[x] += s[mt][b][2 * i] + s[mt][b][2 * i + 1];
+        }
+      }
+
+      // O += P V: the score accumulators become the A operand without leaving registers, and each V
+      // fragment feeds all of the warp's row tiles.
+  #pragma unroll
+      for (int ks = 0; ks < NBS / 2; ks++) {
+        uint32_t a[MT][4];
+  #pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+          a[mt][0] = pack2<T>(s[mt][2 * ks][0], s[mt][2 * ks][1]);
+          a[mt][1] = pack2<T>(s[mt][2 * ks][2], s[mt][2 * ks][3]);
+          a[mt][2] = pack2<T>(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
+          a[mt][3] = pack2<T>(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
+        }
+        const int key = key0 + ks * 16 + (lane & 7) + (((lane >> 3) & 1) << 3);
+  #pragma unroll
+        for (int db2 = 0; db2 < DB / 2; db2++) {
+          uint32_t b[4];
+          ldmatrix_x4_trans(b, smem_addr(v_tile + tile_offset<T, D>(key, db2 * 2 + (lane >> 4))));
+  #pragma unroll
+          for (int mt = 0; mt < MT; mt++) {
+            mma16816<T>(o[mt][2 * db2], a[mt], b[0], b[1]);
+            mma16816<T>(o[mt][2 * db2 + 1], a[mt], b[2], b[3]);
+          }
+        }
       }
     }
   }
@@ -314,21 +357,20 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
   // Epilogue: each warp parks its unnormalised rows in shared memory (fp32), then the CTA combines the
   // warps that shared rows (decode shape) and writes 16-byte vectors.
 #pragma unroll
-  for (int i = 0; i < 2; i++) {
-    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 1);
-    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 2);
+  for (int x = 0; x < 2 * MT; x++) {
+    l[x] += __shfl_xor_sync(0xffffffffu, l[x], 1);
+    l[x] += __shfl_xor_sync(0xffffffffu, l[x], 2);
   }
   __syncthreads();
   float* sO = reinterpret_cast<float*>(sK);  // [kWarpsN][ROWS][D], fits in the key/value buffers
-  float* sM = reinterpret_cast<float*>(sK + S::kWarpsN * ROWS * D * 4);
-  float* sL = sM + S::kWarpsN * ROWS;
 #pragma unroll
-  for (int i = 0; i < 2; i++) {
-    const int r = wm * 16 + g + 8 * i;
+  for (int x = 0; x < 2 * MT; x++) {
+    const int mt = x >> 1, i = x & 1;
+    const int r = wm * WROWS + mt * 16 + g + 8 * i;
     float* dst = sO + (wn * ROWS + r) * D;
 #pragma unroll
-    for (int b = 0; b < DB; b++) *reinterpret_cast<float2*>(dst + b * 8 + 2 * t4) = make_float2(o[b][2 * i], o[b][2 * i + 1]);
-    if (t4 == 0) sM[wn * ROWS + r] = m[i], sL[wn * ROWS + r] = l[i];
+    for (int b = 0; b < DB; b++) *reinterpret_cast<float2*>(dst + b * 8 + 2 * t4) = make_float2(o[mt][b][2 * i], o[mt][b][2 * i + 1]);
+    if (t4 == 0) sM[wn * ROWS + r] = m[x], sL[wn * ROWS + r] = l[x];
   }
   __syncthreads();
   for (int idx = tid; idx < ROWS * DB; idx += POD_CTA_THREADS) {
@@ -342,7 +384,7 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
     float sum = 0.0f, acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
     for (int w = 0; w < S::kWarpsN; w++) {
-      const float f = exp2f(sM[w * ROWS + r] - m_use);
+      const float f = fast_exp2(sM[w * ROWS + r] - m_use);
       sum += sL[w * ROWS + r] * f;
       const float* src = sO + (w * ROWS + r) * D + c * 8;
 #pragma unroll

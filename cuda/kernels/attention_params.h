@@ -5,13 +5,14 @@
 
 #include <stdint.h>
 
-/* Tile shapes: a CTA of 4 warps covers ROWS packed query rows (token x query head of one KV head)
- * against KV tiles of POD_KV_TILE keys. The prefill shape gives each warp 16 rows and all keys of a
+/* Tile shapes: a CTA of 4 warps covers packed query rows (token x query head of one KV head) against
+ * KV tiles of POD_KV_TILE keys. The prefill shape gives each warp its own rows and all keys of a
  * tile; the decode shape gives the 4 warps 16 rows together and a quarter of each tile's keys. */
 #define POD_KV_TILE 64
 #define POD_CTA_THREADS 128
 enum { POD_TILE_PREFILL = 0, POD_TILE_DECODE = 1 };
-static inline int pod_tile_rows(int tile) { return tile == POD_TILE_PREFILL ? 64 : 16; }
+/* Rows of a CTA: prefill warps take 32 rows (two MMA tiles) up to head_dim 128, 16 above. */
+static inline int pod_tile_rows(int tile, int head_dim) { return tile == POD_TILE_PREFILL ? (head_dim <= 128 ? 128 : 64) : 16; }
 
 /* A work item: one CTA's rows and KV range. partial >= 0: write fp32 partial results to that slot
  * (the KV range was split) for the merge kernel to combine. */

@@ -29,7 +29,8 @@ static int32_t get_kernel(int32_t device, const char* name, int32_t smem, CUfunc
     }
   }
   int32_t st = pod_cuda_kernel(device, name, out);
-  if (st == POD_OK && smem > 48 * 1024)
+  /* Dynamic plus static shared memory may pass 48 KiB: always raise the dynamic limit. */
+  if (st == POD_OK && smem > 0)
     st = pod_cuda_check(pod_cu.FuncSetAttribute(*out, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem), name);
   if (st == POD_OK && kernel_count < (int)(sizeof kernels / sizeof kernels[0])) {
     kernels[kernel_count].device = device;
@@ -48,6 +49,19 @@ static int32_t check_aligned(const pod_tensor* t, const char* name) {
   if (ok) return POD_OK;
   return pod_fail(POD_ERR_INVALID_ARGUMENT,
                   "%s: the CUDA kernels need 16-byte aligned rows (address a multiple of 16 bytes, strides multiples of 8 elements)", name);
+}
+
+int32_t pod_attention_ctas_per_sm(int32_t device, int32_t dtype, int32_t head_dim, int32_t tile, int32_t* ctas) {
+  char name[48];
+  snprintf(name, sizeof name, "pod_attention_%s_%d_%s", dtype == POD_BFLOAT16 ? "bf16" : "f16", head_dim,
+           tile == POD_TILE_PREFILL ? "prefill" : "decode");
+  int32_t smem = pod_attention_smem_bytes(tile, head_dim);
+  CUfunction fn;
+  int32_t st = get_kernel(device, name, smem, &fn);
+  int n = 0;
+  if (st == POD_OK) st = pod_cuda_check(pod_cu.OccupancyMaxActiveBlocksPerMultiprocessor(&n, fn, POD_CTA_THREADS, (size_t)smem), name);
+  *ctas = n > 0 ? n : 1;
+  return st;
 }
 
 int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_name, void* stream) {
@@ -112,7 +126,7 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   if (s->dev.work) {
     grid_x = (unsigned)s->dev.num_work, grid_y = 1;
   } else {
-    int32_t rows = pod_tile_rows(tile);
+    int32_t rows = pod_tile_rows(tile, s->head_dim);
     grid_x = (unsigned)((p.implicit_qo_len * p.group + rows - 1) / rows), grid_y = (unsigned)s->num_kv_heads;
   }
   if (grid_x == 0) return POD_OK;

@@ -45,6 +45,7 @@
   X(ModuleLoadData, CUresult, (CUmodule*, const void*))                                         \
   X(ModuleGetFunction, CUresult, (CUfunction*, CUmodule, const char*))                          \
   X(FuncSetAttribute, CUresult, (CUfunction, CUfunction_attribute, int))                        \
+  X(OccupancyMaxActiveBlocksPerMultiprocessor, CUresult, (int*, CUfunction, int, size_t))         \
   X(LaunchKernelEx, CUresult, (const CUlaunchConfig*, CUfunction, void**, void**))
 
 typedef struct pod_cuda_api {

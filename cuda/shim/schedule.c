@@ -3,11 +3,11 @@
 
 #include "shim/schedule.h"
 
-int32_t pod_schedule_tile(int32_t max_rows) { return max_rows <= pod_tile_rows(POD_TILE_DECODE) ? POD_TILE_DECODE : POD_TILE_PREFILL; }
+int32_t pod_schedule_tile(int32_t max_rows) { return max_rows <= pod_tile_rows(POD_TILE_DECODE, 0) ? POD_TILE_DECODE : POD_TILE_PREFILL; }
 
 int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim) {
   /* query rows plus double-buffered key and value tiles, 2 bytes an element */
-  return (pod_tile_rows(tile) + 4 * POD_KV_TILE) * head_dim * 2;
+  return (pod_tile_rows(tile, head_dim) + 4 * POD_KV_TILE) * head_dim * 2;
 }
 
 typedef struct base_item {
@@ -31,7 +31,7 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
     if (rows > max_rows) max_rows = rows;
   }
   out->tile = pod_schedule_tile(max_rows);
-  const int32_t R = pod_tile_rows(out->tile);
+  const int32_t R = pod_tile_rows(out->tile, in->head_dim);
 
   /* One base item per (request, KV head, row tile) with its visible key range. */
   int64_t count = 0;
@@ -42,7 +42,7 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
   if (count > INT32_MAX / 4) return pod_fail(POD_ERR_INVALID_ARGUMENT, "the batch has too many query rows to schedule");
   base_item* base = malloc((size_t)(count ? count : 1) * sizeof *base);
   if (base == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the schedule");
-  int64_t n = 0, total_tiles = 0;
+  int64_t n = 0;
   for (int32_t r = 0; r < in->batch; r++) {
     int32_t qo = in->qo_indptr[r + 1] - in->qo_indptr[r], kv = in->kv_lens[r];
     for (int32_t row = 0; row < qo * in->group; row += R)
@@ -51,20 +51,33 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
         b->request = r, b->kv_head = h, b->row_start = row;
         pod_tile_kv_range(row, R, in->group, qo, kv, in->causal, in->window_left, &b->kv_begin, &b->kv_end);
         b->tiles = (b->kv_end - b->kv_begin + POD_KV_TILE - 1) / POD_KV_TILE;
-        total_tiles += b->tiles;
       }
   }
-  /* Split long key ranges when there are fewer row tiles than the GPU holds CTAs. */
-  int32_t per_sm = in->max_smem_per_sm / (pod_attention_smem_bytes(out->tile, in->head_dim) + 1024);
-  if (per_sm < 1) per_sm = 1;
-  if (per_sm > 4) per_sm = 4;
-  int64_t slots = (int64_t)in->sm_count * per_sm;
-  int64_t chunk = total_tiles;  /* tiles per work item */
-  if (n > 0 && n < slots) {
-    chunk = (total_tiles + slots - 1) / slots;
-    if (chunk < 2) chunk = 2;
+  /* Split key ranges so the CTAs fill whole waves of the GPU: try 1..8 parts per item and keep the
+   * split with the best wave efficiency (a small penalty per extra part pays for the merge). */
+  int64_t slots = (int64_t)in->sm_count * in->ctas_per_sm[out->tile == POD_TILE_PREFILL ? 0 : 1];
+  if (slots < 1) slots = 1;
+  int64_t max_tiles = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (base[i].tiles > max_tiles) max_tiles = base[i].tiles;
+  int64_t chunk = max_tiles > 0 ? max_tiles : 1; /* tiles per work item */
+  double best = -1.0;
+  for (int64_t parts = 1; parts <= 8 && n > 0; parts++) {
+    int64_t c = (max_tiles + parts - 1) / parts;
+    if (c < 2 && parts > 1) break; /* no point splitting below two tiles */
+    int64_t items = 0, work_tiles = 0, longest = 0;
+    for (int64_t i = 0; i < n; i++) {
+      int64_t k = base[i].tiles > c ? (base[i].tiles + c - 1) / c : 1;
+      items += k;
+      work_tiles += base[i].tiles > 0 ? base[i].tiles : 1;
+      if ((base[i].tiles + k - 1) / k > longest) longest = (base[i].tiles + k - 1) / k;
+    }
+    /* Time ~ waves of the longest item; useful work ~ all tiles spread over the slots. */
+    double waves = (double)((items + slots - 1) / slots);
+    double efficiency = (double)work_tiles / (waves * (double)slots * (double)(longest > 0 ? longest : 1));
+    efficiency *= 1.0 - 0.02 * (double)(parts - 1);
+    if (efficiency > best) best = efficiency, chunk = c;
   }
-  if (chunk < 1) chunk = 1;
   qsort(base, (size_t)n, sizeof *base, by_tiles_desc);
 
   int64_t work = 0, merges = 0;

@@ -23,7 +23,7 @@ typedef struct pod_schedule_input {
   int32_t num_kv_heads, group, head_dim;
   int32_t causal, window_left;
   int32_t sm_count;
-  int32_t max_smem_per_sm;
+  int32_t ctas_per_sm[2]; /* resident CTAs per SM of the prefill and the decode tile shape */
 } pod_schedule_input;
 
 int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out);

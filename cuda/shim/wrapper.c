@@ -26,7 +26,7 @@ typedef struct wrapper {
   pod_table decode, prefill;        /* host copies */
   pod_table decode_ws, prefill_ws;  /* the same arrays inside the workspace (CPU device: readable) */
   /* CUDA: the schedules and where they and their partial results live in the workspace */
-  int32_t sm_count, smem_per_sm;
+  int32_t sm_count;
   pod_schedule decode_sched, prefill_sched;
   int64_t off_sched[4];    /* decode work, decode merge, prefill work, prefill merge */
   int64_t off_partial[4];  /* decode o, decode lse, prefill o, prefill lse */
@@ -75,7 +75,6 @@ POD_API int32_t pod_wrapper_create(const pod_wrapper_create_args* in, uint64_t* 
       return st;
     }
     w->sm_count = props.sm_count;
-    w->smem_per_sm = props.max_smem_per_block_optin + 1024;
   }
   st = pod_handle_new(POD_HANDLE_WRAPPER, w, handle);
   if (st != POD_OK) free(w);
@@ -117,9 +116,10 @@ static int32_t schedule_draft(const wrapper* w, draft* d) {
   int64_t at = pod_align_up((int64_t)(d->decode.storage_bytes + d->prefill.storage_bytes), 256);
   if (w->device != POD_DEVICE_CPU) {
     pod_schedule_input in = {d->decode.batch, d->decode.qo_indptr, d->decode.kv_lens, d->a.num_kv_heads,
-                             d->a.num_qo_heads / d->a.num_kv_heads, d->a.head_dim, 0, d->decode_options.window_left, w->sm_count,
-                             w->smem_per_sm};
-    int32_t st = pod_schedule_build(&in, &d->decode_sched);
+                             d->a.num_qo_heads / d->a.num_kv_heads, d->a.head_dim, 0, d->decode_options.window_left, w->sm_count, {1, 1}};
+    int32_t st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.head_dim, POD_TILE_PREFILL, &in.ctas_per_sm[0]);
+    if (st == POD_OK) st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.head_dim, POD_TILE_DECODE, &in.ctas_per_sm[1]);
+    if (st == POD_OK) st = pod_schedule_build(&in, &d->decode_sched);
     if (st == POD_OK && w->kind == POD_WRAPPER_BATCH_PREFILL) {
       in.batch = d->prefill.batch, in.qo_indptr = d->prefill.qo_indptr, in.kv_lens = d->prefill.kv_lens;
       in.causal = d->prefill_options.causal, in.window_left = d->prefill_options.window_left;
@@ -134,7 +134,7 @@ static int32_t schedule_draft(const wrapper* w, draft* d) {
   }
   d->image_bytes = at;
   for (int i = 0; i < 2; i++) {
-    int64_t rows = (int64_t)sched[i]->num_partial * pod_tile_rows(sched[i]->tile);
+    int64_t rows = (int64_t)sched[i]->num_partial * pod_tile_rows(sched[i]->tile, d->a.head_dim);
     d->off_partial[2 * i] = take(&at, rows * d->a.head_dim * 4);
     d->off_partial[2 * i + 1] = take(&at, rows * 4);
   }
