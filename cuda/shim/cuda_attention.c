@@ -19,6 +19,14 @@ static kernel_entry kernels[512];
 static int kernel_count;
 static pthread_mutex_t kernels_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Attention kernels live in the module attention_<dtype>_<head_dim>: the kernel name minus its
+ * "pod_attention_" / "pod_merge_" prefix and "_<tile>" suffix. */
+static void module_of(const char* name, char* module, size_t size) {
+  const char* rest = strncmp(name, "pod_merge_", 10) == 0 ? name + 10 : name + 14;
+  const char* tile = strrchr(rest, '_');
+  snprintf(module, size, "attention_%.*s", (int)(tile - rest), rest);
+}
+
 static int32_t get_kernel(int32_t device, const char* name, int32_t smem, CUfunction* out) {
   pthread_mutex_lock(&kernels_lock);
   for (int i = 0; i < kernel_count; i++) {
@@ -28,7 +36,9 @@ static int32_t get_kernel(int32_t device, const char* name, int32_t smem, CUfunc
       return POD_OK;
     }
   }
-  int32_t st = pod_cuda_kernel(device, name, out);
+  char module[48];
+  module_of(name, module, sizeof module);
+  int32_t st = pod_cuda_kernel(device, module, name, out);
   /* Dynamic plus static shared memory may pass 48 KiB: always raise the dynamic limit. */
   if (st == POD_OK && smem > 0)
     st = pod_cuda_check(pod_cu.FuncSetAttribute(*out, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem), name);

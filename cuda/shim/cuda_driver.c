@@ -156,21 +156,25 @@ static int32_t load_modules(int32_t device) {
       for (size_t j = 0; j < i; j++) d->modules[j] = NULL;
       break;
     }
-    if (i + 1 == podk_fatbin_count) d->modules_loaded = 1;
+    if (i + 1 == podk_fatbin_count) __atomic_store_n(&d->modules_loaded, 1, __ATOMIC_RELEASE);
   }
   pthread_mutex_unlock(&d->lock);
   return st;
 }
 
-int32_t pod_cuda_kernel(int32_t device, const char* name, CUfunction* function) {
-  if (!devices[device].modules_loaded) {
+int32_t pod_cuda_kernel(int32_t device, const char* module, const char* name, CUfunction* function) {
+  if (!__atomic_load_n(&devices[device].modules_loaded, __ATOMIC_ACQUIRE)) {
     int32_t st = load_modules(device);
     if (st != POD_OK) return st;
   }
+  /* Ask only the module that defines the kernel: a miss is a driver error (and a sanitizer report). */
   for (size_t i = 0; i < podk_fatbin_count && i < POD_MAX_MODULES; i++) {
-    if (pod_cu.ModuleGetFunction(function, devices[device].modules[i], name) == CUDA_SUCCESS) return POD_OK;
+    if (strcmp(podk_fatbins[i].name, module) != 0) continue;
+    char what[96];
+    snprintf(what, sizeof what, "cuModuleGetFunction(%s)", name);
+    return pod_cuda_check(pod_cu.ModuleGetFunction(function, devices[device].modules[i], name), what);
   }
-  return pod_fail(POD_ERR_INTERNAL, "kernel %s is not in the embedded fatbins (built for another architecture?)", name);
+  return pod_fail(POD_ERR_INTERNAL, "kernel module %s is not among the embedded fatbins", module);
 }
 
 int32_t pod_cuda_launch(CUfunction function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x,

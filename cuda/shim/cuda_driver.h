@@ -66,8 +66,9 @@ int32_t pod_cuda_use(int32_t device);
 int32_t pod_cuda_check(CUresult result, const char* what);
 /* Whether the device supports stream-ordered allocation. */
 int pod_cuda_has_mempool(int32_t device);
-/* A kernel from the embedded fatbins, loaded into the device's context on first use. */
-int32_t pod_cuda_kernel(int32_t device, const char* name, CUfunction* function);
+/* Kernel `name` of the embedded fatbin `module` (the .cu file's stem), loaded into the device's
+ * context on first use. */
+int32_t pod_cuda_kernel(int32_t device, const char* module, const char* name, CUfunction* function);
 /* Launches through cuLaunchKernelEx. */
 int32_t pod_cuda_launch(CUfunction function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x,
                         unsigned smem_bytes, CUstream stream, void** params, const char* what);

@@ -114,7 +114,7 @@ static int32_t fill(const pod_tensor* tensor, double start, double step, uint64_
   p.seed = seed;
   p.random = random;
   CUfunction fn;
-  st = pod_cuda_kernel(t.device, "pod_fill_kernel", &fn);
+  st = pod_cuda_kernel(t.device, "fill", "pod_fill_kernel", &fn);
   if (st != POD_OK) return st;
   int64_t blocks = (total + 255) / 256;
   if (blocks > 65535) blocks = 65535;
@@ -140,7 +140,7 @@ POD_API int32_t pod_probe_mma(int32_t device, int32_t blocks, int32_t iterations
   pod_stream_obj s;
   int32_t st = enter(device, stream, &s);
   CUfunction fn;
-  if (st == POD_OK) st = pod_cuda_kernel(device, "pod_probe_mma_kernel", &fn);
+  if (st == POD_OK) st = pod_cuda_kernel(device, "probe", "pod_probe_mma_kernel", &fn);
   if (st != POD_OK) return st;
   void* params[] = {&iterations, &sink};
   st = pod_cuda_launch(fn, (unsigned)blocks, 1, 1, 128, 0, (CUstream)s.cu_stream, params, "pod_probe_mma_kernel launch");

@@ -70,7 +70,7 @@ describe.skipIf(reason !== undefined)("CUDA smoke", () => {
     expect(ms).toBeGreaterThan(0);
     s.synchronize();
     expect(t.toFloat32Array()[5]).toBe(14);
-  });
+  }, 60_000); // generous: compute-sanitizer runs this suite too
 
   test("plan copies the page tables into the workspace; run checks devices and computes", () => {
     using ws = Tensor.zeros([1 << 16], "uint8", { device: dev });
