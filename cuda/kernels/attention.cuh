@@ -97,8 +97,10 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
     qo_len = qo_indptr[request + 1] - q_start;
     kv_len = reinterpret_cast<const int*>(p.kv_lens)[request];
   } else {
-    kv_head = blockIdx.y;
-    row_start = blockIdx.x * ROWS;
+    // Implicit grid: x = KV head, y = row tile, last row tiles first. Under causal masking they see the
+    // most keys, so the longest CTAs start in the first wave instead of forming the tail.
+    kv_head = blockIdx.x;
+    row_start = (gridDim.y - 1 - blockIdx.y) * ROWS;
     qo_len = p.implicit_qo_len;
     kv_len = p.implicit_kv_len;
     pod_tile_kv_range(row_start, ROWS, p.group, qo_len, kv_len, p.causal, p.window_left, &kv_begin, &kv_end);

@@ -68,7 +68,7 @@ typedef struct pod_attn_params {
   int64_t mask_s0, mask_s1;           /* dense 2-dim mask strides; 1-dim: mask_s0 only */
   /* Tables on the device (int32; mask_offsets int64). qo_indptr 0: one implicit request. */
   uint64_t qo_indptr, kv_lens, kv_indptr, kv_indices, mask_offsets;
-  uint64_t work;                      /* pod_work_item[]; 0: implicit grid (x: row tile, y: KV head) */
+  uint64_t work;                      /* pod_work_item[]; 0: implicit grid (x: KV head, y: row tile) */
   uint64_t merge;                     /* pod_merge_item[] */
   uint64_t partial_o, partial_lse;    /* fp32 [slot][rows][head_dim], [slot][rows] */
   int32_t num_qo_heads, num_kv_heads, group, head_dim;

@@ -137,7 +137,9 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
     grid_x = (unsigned)s->dev.num_work, grid_y = 1;
   } else {
     int32_t rows = pod_tile_rows(tile, s->head_dim);
-    grid_x = (unsigned)((p.implicit_qo_len * p.group + rows - 1) / rows), grid_y = (unsigned)s->num_kv_heads;
+    grid_x = (unsigned)s->num_kv_heads, grid_y = (unsigned)((p.implicit_qo_len * p.group + rows - 1) / rows);
+    if (grid_y == 0) return POD_OK;
+    if (grid_y > 65535) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: %d queries x %d heads per KV head are more rows than one launch covers", side_name, p.implicit_qo_len, p.group);
   }
   if (grid_x == 0) return POD_OK;
   if ((st = pod_cuda_launch(fn, grid_x, grid_y, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name))) return st;
