@@ -32,6 +32,15 @@ __device__ __forceinline__ float fast_exp2(float x) {
 // tanh from one exp2 and one division: 1 - 2 / (e^{2x} + 1), saturating cleanly at +-1.
 __device__ __forceinline__ float fast_tanh(float x) { return 1.0f - 2.0f / (fast_exp2(2.0f * kLog2e * x) + 1.0f); }
 
+// ldmatrix addressing without per-load swizzle arithmetic. A thread's row is R8 + lr with R8 a multiple
+// of 8, its chunk 2 * k + lc (k the compile-time step): the swizzled byte offset is
+// R8 * row_bytes + (lane_offset ^ (k << 5)), lane_offset = lr * row_bytes + ((lc ^ (lr & 7)) << 4),
+// because the XOR only touches bits below row_bytes.
+template <typename T, int D>
+__device__ __forceinline__ uint32_t lane_offset(int lr, int lc) {
+  return static_cast<uint32_t>(lr * (D * (int)sizeof(T)) + ((lc ^ (lr & 7)) << 4));
+}
+
 __device__ __forceinline__ float alibi_slope(int head, int heads) {
   int m = 1 << (31 - __clz(heads));
   return head < m ? exp2f(-8.0f * (head + 1) / m) : exp2f(-4.0f * (2 * (head - m) + 1) / m);
@@ -128,27 +137,30 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
   constexpr int kRowStep = POD_CTA_THREADS / S::kChunks;
   const int r0 = tid / S::kChunks, ch0 = tid % S::kChunks;
   const uint32_t sk0 = smem_addr(sK), sv0 = smem_addr(sV);
-  const int64_t k_head = (int64_t)kv_head * p.k_s2 + ch0 * 8, v_head = (int64_t)kv_head * p.v_s2 + ch0 * 8;
+  // Row strides fit 32 bits (checked by the shim): one wide multiply per row address.
+  const T* k_src = kbase + (int64_t)kv_head * p.k_s2 + ch0 * 8;
+  const T* v_src = vbase + (int64_t)kv_head * p.v_s2 + ch0 * 8;
+  const int ks0 = (int)p.k_s0, ks1 = (int)p.k_s1, vs0 = (int)p.v_s0, vs1 = (int)p.v_s1;
   auto load_kv = [&](int t, int buf) {
     const int first = kv_begin + t * KT + r0;
 #pragma unroll
     for (int i = 0; i < KT / kRowStep; i++) {
       const int j = first + i * kRowStep;
       const bool ok = j < kv_end;
-      int64_t ko = k_head, vo = v_head;
-      if (p.page_size) {
-        const int jj = ok ? j : 0;
+      const int jj = ok ? j : kv_begin;  // rows past the end read a valid row and zero-fill
+      const T *ks, *vs;
+      if (page_ids) {
         const int pi = p.page_shift >= 0 ? jj >> p.page_shift : jj / p.page_size;
-        const int64_t page = page_ids[pi], slot = jj - pi * p.page_size;
-        ko += page * p.k_s0 + slot * p.k_s1;
-        vo += page * p.v_s0 + slot * p.v_s1;
+        const int page = page_ids[pi], slot = jj - pi * p.page_size;
+        ks = k_src + ((int64_t)page * ks0 + slot * ks1);
+        vs = v_src + ((int64_t)page * vs0 + slot * vs1);
       } else {
-        ko += (int64_t)(ok ? j : 0) * p.k_s0;
-        vo += (int64_t)(ok ? j : 0) * p.v_s0;
+        ks = k_src + (int64_t)jj * ks0;
+        vs = v_src + (int64_t)jj * vs0;
       }
       const uint32_t dst = buf * S::kTileBytes + tile_offset<T, D>(r0 + i * kRowStep, ch0);
-      cp_async16(sk0 + dst, kbase + ko, ok ? 16 : 0);
-      cp_async16(sv0 + dst, vbase + vo, ok ? 16 : 0);
+      cp_async16(sk0 + dst, ks, ok ? 16 : 0);
+      cp_async16(sv0 + dst, vs, ok ? 16 : 0);
     }
   };
 
@@ -182,6 +194,12 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
 #pragma unroll
   for (int x = 0; x < 2 * MT; x++) m[x] = -INFINITY, l[x] = 0.0f;
   uint32_t qf[kQInRegs ? MT : 1][kQInRegs ? D / 16 : 1][4];
+  // Per-lane ldmatrix offsets (see lane_offset): Q as the A operand, K as B, V as transposed B.
+  constexpr uint32_t RB = D * sizeof(T);
+  const uint32_t q_lane = lane_offset<T, D>(lane & 15, lane >> 4);
+  const uint32_t k_lane = lane_offset<T, D>((lane & 7) + ((lane >> 4) << 3), (lane >> 3) & 1);
+  const uint32_t v_lane = lane_offset<T, D>((lane & 7) + (((lane >> 3) & 1) << 3), lane >> 4);
+  const uint32_t q_frag_base = smem_addr(sQ) + wm * WROWS * RB;
 
   for (int t = 0; t < num_tiles; t++) {
     cp_async_wait<0>();
@@ -203,7 +221,7 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
         for (int mt = 0; mt < MT; mt++)
 #pragma unroll
           for (int kk = 0; kk < D / 16; kk++)
-            ldmatrix_x4(qf[mt][kk], smem_addr(sQ + tile_offset<T, D>(wm * WROWS + mt * 16 + (lane & 15), kk * 2 + (lane >> 4))));
+            ldmatrix_x4(qf[mt][kk], q_frag_base + mt * 16 * RB + (q_lane ^ (kk << 5)));
       }
     }
 
@@ -211,6 +229,7 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
 #pragma unroll 1
     for (int sb = 0; sb < SB; sb++) {
       const int key0 = wn * S::kKeysPerWarp + sb * NBS * 8;
+      const uint32_t k_frag_base = smem_addr(k_tile) + key0 * RB, v_frag_base = smem_addr(v_tile) + key0 * RB;
       // S = Q K^T for this warp's rows and keys; each K fragment feeds all of the warp's row tiles.
       float s[MT][NBS][4];
   #pragma unroll
@@ -226,14 +245,13 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
   #pragma unroll
             for (int x = 0; x < 4; x++) a[mt][x] = qf[mt][kk][x];
           } else {
-            ldmatrix_x4(a[mt], smem_addr(sQ + tile_offset<T, D>(wm * WROWS + mt * 16 + (lane & 15), kk * 2 + (lane >> 4))));
+            ldmatrix_x4(a[mt], q_frag_base + mt * 16 * RB + (q_lane ^ (kk << 5)));
           }
         }
   #pragma unroll
         for (int nb2 = 0; nb2 < NBS / 2; nb2++) {
           uint32_t b[4];
-          int key = key0 + nb2 * 16 + (lane & 7) + ((lane >> 4) << 3);
-          ldmatrix_x4(b, smem_addr(k_tile + tile_offset<T, D>(key, kk * 2 + ((lane >> 3) & 1))));
+            ldmatrix_x4(b, k_frag_base + nb2 * 16 * RB + (k_lane ^ (kk << 5)));
   #pragma unroll
           for (int mt = 0; mt < MT; mt++) {
             mma16816<T>(s[mt][2 * nb2], a[mt], b[0], b[1]);
@@ -340,11 +358,11 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
           a[mt][2] = pack2<T>(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
           a[mt][3] = pack2<T>(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
         }
-        const int key = key0 + ks * 16 + (lane & 7) + (((lane >> 3) & 1) << 3);
+        const uint32_t v_base = v_frag_base + ks * 16 * RB;
   #pragma unroll
         for (int db2 = 0; db2 < DB / 2; db2++) {
           uint32_t b[4];
-          ldmatrix_x4_trans(b, smem_addr(v_tile + tile_offset<T, D>(key, db2 * 2 + (lane >> 4))));
+          ldmatrix_x4_trans(b, v_base + (v_lane ^ (db2 << 5)));
   #pragma unroll
           for (int mt = 0; mt < MT; mt++) {
             mma16816<T>(o[mt][2 * db2], a[mt], b[0], b[1]);

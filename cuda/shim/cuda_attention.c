@@ -1,5 +1,6 @@
 /* Launching the attention kernels for one planned side on a CUDA device. */
 #include <math.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +106,11 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
     p.k_s0 = s->k.strides[nhd ? 0 : 1], p.k_s2 = s->k.strides[nhd ? 1 : 0];
     p.v_s0 = s->v.strides[nhd ? 0 : 1], p.v_s2 = s->v.strides[nhd ? 1 : 0];
   }
+  const int64_t strides[4] = {p.k_s0, p.k_s1, p.v_s0, p.v_s1};
+  for (int i = 0; i < 4; i++)
+    if (strides[i] > INT32_MAX || strides[i] < INT32_MIN)
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s_%s: a row or page stride of %lld elements is beyond the CUDA kernels' 32-bit strides",
+                      i < 2 ? "k" : "v", side_name, (long long)strides[i]);
   p.mask_mode = s->mask_mode;
   p.mask_2d = s->mask.ndim == 2;
   p.mask_s0 = s->mask.strides[0], p.mask_s1 = s->mask.ndim == 2 ? s->mask.strides[1] : 0;
