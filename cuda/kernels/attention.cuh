@@ -82,7 +82,7 @@ template <typename T, int D, int TILE>
 __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
   using S = AttentionShape<T, D, TILE>;
   constexpr int KT = POD_KV_TILE, ROWS = S::kRows, MT = S::kMTiles, NB = S::kKeysPerWarp / 8, DB = D / 8;
-  constexpr int SB = MT == 2 && D == 128 ? 2 : 1, NBS = NB / SB;
+  constexpr int SB = (MT == 2 && D == 128) || (TILE == POD_TILE_PREFILL && D == 256) ? 2 : 1, NBS = NB / SB;
   constexpr int WROWS = 16 * MT;  // rows per warp
   constexpr bool kQInRegs = MT == 1 && D <= 128;
   extern __shared__ __align__(128) uint8_t smem[];
