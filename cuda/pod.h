@@ -145,14 +145,16 @@ POD_API int32_t pod_event_elapsed_ms(uint64_t start, uint64_t end, float* ms);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Memory. Allocation is stream-ordered on CUDA (the device's default memory pool): the memory may be
- * used on `stream` right away and on other streams after synchronizing with it. Addresses are
- * 256-byte aligned. A stream of 0 makes the call synchronous. */
+ * used on `stream` right away and on other streams after synchronizing with it. Stream 0 is the
+ * legacy default stream, which orders itself with every stream this library creates; calls on it do
+ * not wait for the device, except copies to the host, which return once the data is there.
+ * Addresses are 256-byte aligned. */
 
 POD_API int32_t pod_malloc(int32_t device, uint64_t bytes, uint64_t stream, uint64_t* ptr);
 POD_API int32_t pod_free(int32_t device, uint64_t ptr, uint64_t stream);
 POD_API int32_t pod_memset(int32_t device, uint64_t ptr, uint8_t value, uint64_t bytes, uint64_t stream);
-/* Host addresses are ordinary pointers. Async copies to or from pageable host memory may complete
- * before returning; copies to host wait for the stream when stream is 0. */
+/* Host addresses are ordinary pointers. A copy from pageable host memory has taken the data when it
+ * returns; a copy to the host on stream 0 has finished when it returns. */
 POD_API int32_t pod_memcpy(int32_t device, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind,
                            uint64_t stream);
 

@@ -31,7 +31,6 @@ POD_API int32_t pod_malloc(int32_t device, uint64_t bytes, uint64_t stream, uint
   CUdeviceptr d = 0;
   if (pod_cuda_has_mempool(device)) {
     st = pod_cuda_check(pod_cu.MemAllocAsync(&d, size, (CUstream)s.cu_stream), "cuMemAllocAsync");
-    if (st == POD_OK && stream == 0) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "cuStreamSynchronize");
   } else {
     st = pod_cuda_check(pod_cu.MemAlloc(&d, size), "cuMemAlloc");
   }
@@ -62,9 +61,7 @@ POD_API int32_t pod_memset(int32_t device, uint64_t ptr, uint8_t value, uint64_t
     memset((void*)(uintptr_t)ptr, value, bytes);
     return POD_OK;
   }
-  st = pod_cuda_check(pod_cu.MemsetD8Async(ptr, value, bytes, (CUstream)s.cu_stream), "cuMemsetD8Async");
-  if (st == POD_OK && stream == 0) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "cuStreamSynchronize");
-  return st;
+  return pod_cuda_check(pod_cu.MemsetD8Async(ptr, value, bytes, (CUstream)s.cu_stream), "cuMemsetD8Async");
 }
 
 POD_API int32_t pod_memcpy(int32_t device, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind, uint64_t stream) {
@@ -85,7 +82,8 @@ POD_API int32_t pod_memcpy(int32_t device, uint64_t dst, uint64_t src, uint64_t 
     case POD_DEVICE_TO_HOST: st = pod_cuda_check(pod_cu.MemcpyDtoHAsync((void*)(uintptr_t)dst, src, bytes, cs), "cuMemcpyDtoHAsync"); break;
     default: st = pod_cuda_check(pod_cu.MemcpyDtoDAsync(dst, src, bytes, cs), "cuMemcpyDtoDAsync"); break;
   }
-  if (st == POD_OK && stream == 0) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "cuStreamSynchronize");
+  /* The host reads what a copy to the host wrote: without a stream, wait for it. */
+  if (st == POD_OK && stream == 0 && kind == POD_DEVICE_TO_HOST) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "cuStreamSynchronize");
   return st;
 }
 
@@ -119,9 +117,7 @@ static int32_t fill(const pod_tensor* tensor, double start, double step, uint64_
   int64_t blocks = (total + 255) / 256;
   if (blocks > 65535) blocks = 65535;
   void* params[] = {&p};
-  st = pod_cuda_launch(fn, (unsigned)blocks, 1, 1, 256, 0, (CUstream)s.cu_stream, params, "pod_fill_kernel launch");
-  if (st == POD_OK && stream == 0) st = pod_cuda_check(pod_cu.StreamSynchronize(NULL), "pod_fill_kernel");
-  return st;
+  return pod_cuda_launch(fn, (unsigned)blocks, 1, 1, 256, 0, (CUstream)s.cu_stream, params, "pod_fill_kernel launch");
 }
 
 POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double step, uint64_t stream) {

@@ -21,7 +21,9 @@ POD_API int32_t pod_stream_create(int32_t device, uint64_t* stream) {
   s->device = device;
   if (device != POD_DEVICE_CPU) {
     CUstream cs;
-    st = pod_cuda_check(pod_cu.StreamCreate(&cs, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    /* Blocking with respect to the legacy default stream, so memory allocated or filled there without a
+     * stream is ready for work on this one. */
+    st = pod_cuda_check(pod_cu.StreamCreate(&cs, CU_STREAM_DEFAULT), "cuStreamCreate");
     if (st != POD_OK) {
       free(s);
       return st;
