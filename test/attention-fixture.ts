@@ -3,7 +3,16 @@
  * differential tests. Inputs are rounded to their dtype on the host first, so the reference sees
  * exactly what the device sees.
  */
-import { BatchPODWithPagedKVCacheWrapper, Device, PODWithPagedKVCacheWrapper, Tensor, referenceAttention } from "../src/index.ts";
+import {
+  BatchDecodeWithPagedKVCacheWrapper,
+  BatchPODWithPagedKVCacheWrapper,
+  BatchPrefillWithPagedKVCacheWrapper,
+  Device,
+  PODWithPagedKVCacheWrapper,
+  Tensor,
+  referenceAttention,
+  singlePrefillWithKVCache,
+} from "../src/index.ts";
 import type { KvLayout, PodRunResult } from "../src/pod.ts";
 import { roundTo, type DType } from "../src/dtype.ts";
 import type { PosEncoding, ReferenceOptions } from "../src/reference.ts";
@@ -147,8 +156,14 @@ export interface PodCase {
   dispose(): void;
 }
 
+/**
+ * Which API runs a configuration: the POD wrapper of cfg.wrapper (both sides in one call), or the
+ * standalone kernels (BatchDecode for the decode side; singlePrefill or BatchPrefill for the prefill).
+ */
+export type AttentionApi = "pod" | "standalone";
+
 /** Plans and runs one configuration on `device` and computes the reference. */
-export function runPodCase(cfg: PodConfig, device: Device, withReference = true): PodCase {
+export function runPodCase(cfg: PodConfig, device: Device, withReference = true, api: AttentionApi = "pod"): PodCase {
   const next = rng(cfg.seed);
   const { dtype, headDim: D, numKvHeads: KH } = cfg;
   const H = KH * cfg.group;
@@ -200,6 +215,22 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true)
   };
 
   let result: PodRunResult;
+  // The standalone decode kernel on the same page table; its own workspace.
+  const runDecodeStandalone = (q: Tensor | null): { out: Tensor; lse?: Tensor } | undefined => {
+    if (!q) return undefined;
+    const dw = keep(new BatchDecodeWithPagedKVCacheWrapper(keep(Tensor.empty([8 << 20], "uint8", { device })), cfg.layout));
+    dw.plan({ indptr: dec.indptr, indices: dec.indices, lastPageLen: dec.last, numQoHeads: H, numKvHeads: KH, headDim: D,
+      pageSize: cfg.pageSize, qDataType: dtype, ...apiOptions(cfg.decodeOptions, "", false) } as never);
+    const run: Record<string, unknown> = { q, pagedKvCache: dec.cache, returnLse: cfg.returnLse };
+    if (cfg.preallocate) run.out = keep(Tensor.empty(q.shape, dtype, { device }));
+    return dw.run(run as never);
+  };
+  const combine = (p?: { out: Tensor; lse?: Tensor }, d?: { out: Tensor; lse?: Tensor }): PodRunResult => {
+    const r: PodRunResult = { oP: p?.out ?? null, oD: d?.out ?? null };
+    if (p?.lse) r.lseP = p.lse;
+    if (d?.lse) r.lseD = d.lse;
+    return r;
+  };
   const outputs = (qP: Tensor | null, qDt: Tensor | null) => {
     const o: Record<string, unknown> = { returnLseP: cfg.returnLse, returnLseD: cfg.returnLse };
     if (cfg.preallocate) {
@@ -238,9 +269,21 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true)
         [kP, vP] = [toLayout(k), toLayout(v)];
       }
     }
-    const run: Record<string, unknown> = { qP, kP, vP, qD, pagedKvCacheD: dec.cache, ...apiOptions(cfg.prefillOptions, "P", true), ...outputs(qP, qD) };
-    if (maskTensor) run[cfg.prefillOptions.mask === "dense" ? "customMaskP" : "packedCustomMaskP"] = maskTensor;
-    result = w.run(run as never);
+    if (api === "standalone") {
+      const decoded = runDecodeStandalone(qD);
+      let prefilled: { out: Tensor; lse?: Tensor } | undefined;
+      if (qP) {
+        const opts: Record<string, unknown> = { ...apiOptions(cfg.prefillOptions, "", true), kvLayout: cfg.layout, returnLse: cfg.returnLse };
+        if (cfg.preallocate) opts.out = keep(Tensor.empty(qP.shape, dtype, { device }));
+        if (maskTensor) opts[cfg.prefillOptions.mask === "dense" ? "customMask" : "packedCustomMask"] = maskTensor;
+        prefilled = singlePrefillWithKVCache(qP, kP!, vP!, opts as never);
+      }
+      result = combine(prefilled, decoded);
+    } else {
+      const run: Record<string, unknown> = { qP, kP, vP, qD, pagedKvCacheD: dec.cache, ...apiOptions(cfg.prefillOptions, "P", true), ...outputs(qP, qD) };
+      if (maskTensor) run[cfg.prefillOptions.mask === "dense" ? "customMaskP" : "packedCustomMaskP"] = maskTensor;
+      result = w.run(run as never);
+    }
   } else {
     const pre = buildPagedCache(reqs.map(([, kv]) => kv), cfg, next, device);
     for (const t of [pre.cache].flat()) keep(t);
@@ -259,9 +302,24 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true)
       kvIndicesD: dec.indices, lastPageLenD: dec.last, numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: cfg.pageSize,
       qDataType: dtype, ...apiOptions(cfg.prefillOptions, "P", true), ...apiOptions(cfg.decodeOptions, "D", false) } as never);
     const qP = reqs.length > 0 ? keep(Tensor.from(qPData, [tokens, H, D], dtype, { device })) : null;
-    const run: Record<string, unknown> = { qP, pagedKvCacheP: reqs.length > 0 ? pre.cache : null, qD, pagedKvCacheD: dec.cache, ...outputs(qP, qD) };
-    if (maskTensor) run[cfg.prefillOptions.mask === "dense" ? "customMaskP" : "packedCustomMaskP"] = maskTensor;
-    result = w.run(run as never);
+    if (api === "standalone") {
+      const decoded = runDecodeStandalone(qD);
+      let prefilled: { out: Tensor; lse?: Tensor } | undefined;
+      if (qP) {
+        const bw = keep(new BatchPrefillWithPagedKVCacheWrapper(keep(Tensor.empty([8 << 20], "uint8", { device })), cfg.layout));
+        bw.plan({ qoIndptr, pagedKvIndptr: pre.indptr, pagedKvIndices: pre.indices, pagedKvLastPageLen: pre.last, numQoHeads: H,
+          numKvHeads: KH, headDim: D, pageSize: cfg.pageSize, qDataType: dtype, ...apiOptions(cfg.prefillOptions, "", true) } as never);
+        const run: Record<string, unknown> = { q: qP, pagedKvCache: pre.cache, returnLse: cfg.returnLse };
+        if (cfg.preallocate) run.out = keep(Tensor.empty(qP.shape, dtype, { device }));
+        if (maskTensor) run[cfg.prefillOptions.mask === "dense" ? "customMask" : "packedCustomMask"] = maskTensor;
+        prefilled = bw.run(run as never);
+      }
+      result = combine(prefilled, decoded);
+    } else {
+      const run: Record<string, unknown> = { qP, pagedKvCacheP: reqs.length > 0 ? pre.cache : null, qD, pagedKvCacheD: dec.cache, ...outputs(qP, qD) };
+      if (maskTensor) run[cfg.prefillOptions.mask === "dense" ? "customMaskP" : "packedCustomMaskP"] = maskTensor;
+      result = w.run(run as never);
+    }
   }
   for (const t of [result.oP, result.oD, result.lseP, result.lseD]) if (t) owned.push(t);
   return { result, expected, dispose: () => owned.reverse().forEach((t) => t.destroy()) };
@@ -287,8 +345,8 @@ export function worstError(actual: Float32Array, expected: Float64Array, atol: n
 export const TOLERANCE = { float16: { atol: 2e-3, rtol: 4e-3 }, bfloat16: { atol: 8e-3, rtol: 1.6e-2 }, lse: { atol: 2e-4, rtol: 2e-4 } };
 
 /** Runs a configuration and throws, naming the output and the configuration, if any output misses the reference. */
-export function checkConfig(cfg: PodConfig, dev: Device): void {
-  const c = runPodCase(cfg, dev);
+export function checkConfig(cfg: PodConfig, dev: Device, api: AttentionApi = "pod"): void {
+  const c = runPodCase(cfg, dev, true, api);
   try {
     const tol = TOLERANCE[cfg.dtype];
     const sides = [
@@ -326,9 +384,9 @@ export const GPU_TOLERANCE = {
 };
 
 /** Runs a configuration on `gpu` and on the CPU backend and throws if any output differs beyond GPU_TOLERANCE. */
-export function checkGpuAgainstCpu(cfg: PodConfig, gpu: Device): void {
-  const a = runPodCase(cfg, gpu, false);
-  const b = runPodCase(cfg, Device.cpu(), false);
+export function checkGpuAgainstCpu(cfg: PodConfig, gpu: Device, api: AttentionApi = "pod"): void {
+  const a = runPodCase(cfg, gpu, false, api);
+  const b = runPodCase(cfg, Device.cpu(), false, api);
   try {
     const tol = GPU_TOLERANCE[cfg.dtype];
     const pairs = [
