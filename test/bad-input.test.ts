@@ -250,6 +250,24 @@ const rows: Row[] = [
 
   // ---- lifecycle
   {
+    name: "run after another wrapper planned into the same workspace",
+    call: () => {
+      const ws = Tensor.empty([1 << 16], "uint8", on);
+      const first = new PODWithPagedKVCacheWrapper(ws);
+      const second = new PODWithPagedKVCacheWrapper(ws);
+      try {
+        first.plan(plan);
+        second.plan(plan);
+        second.run({ qP, kP, vP, qD, pagedKvCacheD: cacheD }); // the latest plan owns the workspace
+        return first.run({ qP, kP, vP, qD, pagedKvCacheD: cacheD });
+      } finally {
+        first.destroy(), second.destroy(), ws.destroy();
+      }
+    },
+    status: "NOT_PLANNED",
+    message: /workspace: another wrapper planned into this workspace/,
+  },
+  {
     name: "run before plan",
     call: () => withSingle((w) => w.run({ qP, kP, vP, qD, pagedKvCacheD: cacheD })),
     status: "NOT_PLANNED",

@@ -79,7 +79,7 @@ struct AttentionShape {
 };
 
 template <typename T, int D, int TILE>
-__device__ __forceinline__ void attention_body(const pod_attn_params& p) {
+__device__ __forceinline__ void attention_body(const pod_attn_params& p, const int cta) {
   using S = AttentionShape<T, D, TILE>;
   constexpr int KT = POD_KV_TILE, ROWS = S::kRows, MT = S::kMTiles, NB = S::kKeysPerWarp / 8, DB = D / 8;
   constexpr int SB = (MT == 2 && D == 128) || (TILE == POD_TILE_PREFILL && D == 256) ? 2 : 1, NBS = NB / SB;
@@ -99,17 +99,17 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p) {
   // The work item.
   int request = 0, kv_head, row_start, kv_begin, kv_end, partial = -1, q_start = 0, qo_len, kv_len;
   if (p.work) {
-    const pod_work_item w = reinterpret_cast<const pod_work_item*>(p.work)[blockIdx.x];
+    const pod_work_item w = reinterpret_cast<const pod_work_item*>(p.work)[cta];
     request = w.request, kv_head = w.kv_head, row_start = w.row_start, kv_begin = w.kv_begin, kv_end = w.kv_end, partial = w.partial;
     const int* qo_indptr = reinterpret_cast<const int*>(p.qo_indptr);
     q_start = qo_indptr[request];
     qo_len = qo_indptr[request + 1] - q_start;
     kv_len = reinterpret_cast<const int*>(p.kv_lens)[request];
   } else {
-    // Implicit grid: x = KV head, y = row tile, last row tiles first. Under causal masking they see the
-    // most keys, so the longest CTAs start in the first wave instead of forming the tail.
-    kv_head = blockIdx.x;
-    row_start = (gridDim.y - 1 - blockIdx.y) * ROWS;
+    // Implicit grid: CTA = row tile (last ones first) x KV head. Under causal masking the last row
+    // tiles see the most keys, so the longest CTAs start in the first wave instead of forming the tail.
+    kv_head = cta % p.num_kv_heads;
+    row_start = (p.implicit_row_tiles - 1 - cta / p.num_kv_heads) * ROWS;
     qo_len = p.implicit_qo_len;
     kv_len = p.implicit_kv_len;
     pod_tile_kv_range(row_start, ROWS, p.group, qo_len, kv_len, p.causal, p.window_left, &kv_begin, &kv_end);
@@ -473,13 +473,31 @@ __device__ __forceinline__ void merge_body(const pod_attn_params& p) {
 #define POD_DEFINE_KERNELS(T, NAME, D, TILE, TILE_NAME)                                                          \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
       pod_attention_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                     \
-    pod::attention_body<T, D, TILE>(p);                                                                          \
+    pod::attention_body<T, D, TILE>(p, blockIdx.x);                                                              \
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
       pod_merge_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                         \
     pod::merge_body<T, D, TILE>(p);                                                                              \
   }
 
+// POD: one launch for both sides. CTAs are interleaved in proportion to each side's CTA count, so the
+// hardware's in-order dispatch keeps compute-bound prefill tiles and bandwidth-bound decode tiles
+// resident on every SM together. No counters: the order is a pure function of the CTA index.
+#define POD_DEFINE_FUSED(T, NAME, D)                                                                            \
+  extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS) pod_fused_##NAME##_##D(const __grid_constant__ pod_fused_params f) { \
+    const long long total = (long long)f.num_cta[0] + f.num_cta[1];                                             \
+    const int before = (int)((long long)blockIdx.x * f.num_cta[1] / total);                                     \
+    const int after = (int)((long long)(blockIdx.x + 1) * f.num_cta[1] / total);                                \
+    const int side = after > before ? 1 : 0;                                                                     \
+    const int cta = side ? before : (int)blockIdx.x - before;                                                   \
+    const pod_attn_params& p = f.side[side];                                                                     \
+    if (f.tile[side] == POD_TILE_PREFILL)                                                                        \
+      pod::attention_body<T, D, POD_TILE_PREFILL>(p, cta);                                                      \
+    else                                                                                                         \
+      pod::attention_body<T, D, POD_TILE_DECODE>(p, cta);                                                       \
+  }
+
 #define POD_DEFINE_HEAD_DIM(T, NAME, D)                      \
   POD_DEFINE_KERNELS(T, NAME, D, POD_TILE_PREFILL, prefill) \
-  POD_DEFINE_KERNELS(T, NAME, D, POD_TILE_DECODE, decode)
+  POD_DEFINE_KERNELS(T, NAME, D, POD_TILE_DECODE, decode)   \
+  POD_DEFINE_FUSED(T, NAME, D)

@@ -68,13 +68,13 @@ typedef struct pod_attn_params {
   int64_t mask_s0, mask_s1;           /* dense 2-dim mask strides; 1-dim: mask_s0 only */
   /* Tables on the device (int32; mask_offsets int64). qo_indptr 0: one implicit request. */
   uint64_t qo_indptr, kv_lens, kv_indptr, kv_indices, mask_offsets;
-  uint64_t work;                      /* pod_work_item[]; 0: implicit grid (x: KV head, y: row tile) */
+  uint64_t work;                      /* pod_work_item[]; 0: implicit grid, CTA = row tile x KV head */
   uint64_t merge;                     /* pod_merge_item[] */
   uint64_t partial_o, partial_lse;    /* fp32 [slot][rows][head_dim], [slot][rows] */
   int32_t num_qo_heads, num_kv_heads, group, head_dim;
   int32_t page_size;                  /* 0: contiguous keys and values */
   int32_t page_shift;                 /* log2(page_size) when a power of two, else -1 */
-  int32_t implicit_qo_len, implicit_kv_len;
+  int32_t implicit_qo_len, implicit_kv_len, implicit_row_tiles;
   int32_t causal, window_left, pos_encoding, mask_mode, mask_2d;
   float sm_scale_log2;                /* sm_scale * log2(e) */
   float sm_scale;
@@ -83,5 +83,12 @@ typedef struct pod_attn_params {
   int32_t num_work, num_merge;
   int32_t reserved;
 } pod_attn_params;
+
+/* One POD launch: the prefill side (0) and the decode side (1) with their CTA counts and tile shapes. */
+typedef struct pod_fused_params {
+  pod_attn_params side[2];
+  int32_t num_cta[2];
+  int32_t tile[2];
+} pod_fused_params;
 
 #endif

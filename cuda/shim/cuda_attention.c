@@ -21,8 +21,12 @@ static int kernel_count;
 static pthread_mutex_t kernels_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Attention kernels live in the module attention_<dtype>_<head_dim>: the kernel name minus its
- * "pod_attention_" / "pod_merge_" prefix and "_<tile>" suffix. */
+ * "pod_attention_" / "pod_merge_" prefix and "_<tile>" suffix, or minus "pod_fused_". */
 static void module_of(const char* name, char* module, size_t size) {
+  if (strncmp(name, "pod_fused_", 10) == 0) {  /* pod_fused_<dtype>_<head_dim> */
+    snprintf(module, size, "attention_%s", name + 10);
+    return;
+  }
   const char* rest = strncmp(name, "pod_merge_", 10) == 0 ? name + 10 : name + 14;
   const char* tile = strrchr(rest, '_');
   snprintf(module, size, "attention_%.*s", (int)(tile - rest), rest);
@@ -75,18 +79,16 @@ int32_t pod_attention_ctas_per_sm(int32_t device, int32_t dtype, int32_t head_di
   return st;
 }
 
-int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_name, void* stream) {
+/* The kernel parameters of one side, its tile shape and its CTA count. */
+static int32_t build_params(const pod_side* s, const char* side_name, pod_attn_params* out, int32_t* tile_out, int64_t* ctas) {
   char what[64];
   int32_t st;
-  snprintf(what, sizeof what, "q_%s", side_name);
-  if ((st = check_aligned(&s->q, what))) return st;
-  snprintf(what, sizeof what, "o_%s", side_name);
-  if ((st = check_aligned(&s->o, what))) return st;
-  snprintf(what, sizeof what, "k_%s", side_name);
-  if ((st = check_aligned(&s->k, what))) return st;
-  snprintf(what, sizeof what, "v_%s", side_name);
-  if ((st = check_aligned(&s->v, what))) return st;
-
+  const pod_tensor* checked[4] = {&s->q, &s->o, &s->k, &s->v};
+  const char* names[4] = {"q", "o", "k", "v"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(what, sizeof what, "%s_%s", names[i], side_name);
+    if ((st = check_aligned(checked[i], what))) return st;
+  }
   pod_attn_params p;
   memset(&p, 0, sizeof p);
   p.q = s->q.data, p.o = s->o.data, p.lse = s->lse.data, p.mask = s->mask.data;
@@ -128,31 +130,78 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   p.soft_cap = s->options.logits_soft_cap;
   p.rope_rcp_scale = 1.0f / s->options.rope_scale;
   p.rope_theta = s->options.rope_theta;
+  const int32_t tile = s->dev.work ? s->dev.tile : pod_schedule_tile(p.implicit_qo_len * p.group);
+  if (s->dev.work) {
+    *ctas = s->dev.num_work;
+  } else {
+    const int32_t rows = pod_tile_rows(tile, s->head_dim);
+    p.implicit_row_tiles = (p.implicit_qo_len * p.group + rows - 1) / rows;
+    *ctas = (int64_t)p.implicit_row_tiles * s->num_kv_heads;
+    if (*ctas > INT32_MAX)
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: %d queries x %d heads per KV head are more rows than one launch covers", side_name,
+                      p.implicit_qo_len, p.group);
+  }
+  *out = p;
+  *tile_out = tile;
+  return POD_OK;
+}
 
-  int32_t tile = s->dev.work ? s->dev.tile : pod_schedule_tile(p.implicit_qo_len * p.group);
-  const char* dtype = s->q.dtype == POD_BFLOAT16 ? "bf16" : "f16";
-  const char* tile_name = tile == POD_TILE_PREFILL ? "prefill" : "decode";
-  int32_t smem = pod_attention_smem_bytes(tile, s->head_dim);
+/* The merge of a side whose key ranges were split, after its attention CTAs. */
+static int32_t launch_merge(int32_t device, const pod_side* s, pod_attn_params* p, int32_t tile, void* stream) {
+  if (s->dev.num_merge == 0) return POD_OK;
   char name[48];
-  snprintf(name, sizeof name, "pod_attention_%s_%d_%s", dtype, s->head_dim, tile_name);
+  snprintf(name, sizeof name, "pod_merge_%s_%d_%s", s->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", s->head_dim,
+           tile == POD_TILE_PREFILL ? "prefill" : "decode");
+  CUfunction fn;
+  int32_t st = get_kernel(device, name, 0, &fn);
+  void* params[] = {p};
+  if (st == POD_OK) st = pod_cuda_launch(fn, (unsigned)s->dev.num_merge, 1, 1, POD_CTA_THREADS, 0, (CUstream)stream, params, name);
+  return st;
+}
+
+int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_name, void* stream) {
+  pod_attn_params p;
+  int32_t tile, st;
+  int64_t ctas;
+  if ((st = build_params(s, side_name, &p, &tile, &ctas))) return st;
+  if (ctas == 0) return POD_OK;
+  char name[48];
+  snprintf(name, sizeof name, "pod_attention_%s_%d_%s", s->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", s->head_dim,
+           tile == POD_TILE_PREFILL ? "prefill" : "decode");
+  const int32_t smem = pod_attention_smem_bytes(tile, s->head_dim);
   CUfunction fn;
   if ((st = get_kernel(device, name, smem, &fn))) return st;
   void* params[] = {&p};
-  unsigned grid_x, grid_y;
-  if (s->dev.work) {
-    grid_x = (unsigned)s->dev.num_work, grid_y = 1;
-  } else {
-    int32_t rows = pod_tile_rows(tile, s->head_dim);
-    grid_x = (unsigned)s->num_kv_heads, grid_y = (unsigned)((p.implicit_qo_len * p.group + rows - 1) / rows);
-    if (grid_y == 0) return POD_OK;
-    if (grid_y > 65535) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: %d queries x %d heads per KV head are more rows than one launch covers", side_name, p.implicit_qo_len, p.group);
+  if ((st = pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name))) return st;
+  return launch_merge(device, s, &p, tile, stream);
+}
+
+int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, void* stream) {
+  if (prefill->q.dtype != decode->q.dtype || prefill->head_dim != decode->head_dim) {
+    /* The fused kernel is compiled per (dtype, head_dim): sides that differ run one after the other. */
+    int32_t st = pod_cuda_attention(device, prefill, "p", stream);
+    return st ? st : pod_cuda_attention(device, decode, "d", stream);
   }
-  if (grid_x == 0) return POD_OK;
-  if ((st = pod_cuda_launch(fn, grid_x, grid_y, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name))) return st;
-  if (s->dev.num_merge > 0) {
-    snprintf(name, sizeof name, "pod_merge_%s_%d_%s", dtype, s->head_dim, tile_name);
-    if ((st = get_kernel(device, name, 0, &fn))) return st;
-    if ((st = pod_cuda_launch(fn, (unsigned)s->dev.num_merge, 1, 1, POD_CTA_THREADS, 0, (CUstream)stream, params, name))) return st;
+  pod_fused_params f;
+  memset(&f, 0, sizeof f);
+  int64_t ctas[2];
+  int32_t st;
+  if ((st = build_params(prefill, "p", &f.side[0], &f.tile[0], &ctas[0])) || (st = build_params(decode, "d", &f.side[1], &f.tile[1], &ctas[1])))
+    return st;
+  if (ctas[0] + ctas[1] > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: the two sides need more CTAs than one launch holds");
+  f.num_cta[0] = (int32_t)ctas[0], f.num_cta[1] = (int32_t)ctas[1];
+  if (ctas[0] + ctas[1] > 0) {
+    char name[48];
+    snprintf(name, sizeof name, "pod_fused_%s_%d", prefill->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", prefill->head_dim);
+    int32_t smem = pod_attention_smem_bytes(POD_TILE_PREFILL, prefill->head_dim);
+    const int32_t smem_decode = pod_attention_smem_bytes(POD_TILE_DECODE, prefill->head_dim);
+    if (smem_decode > smem) smem = smem_decode;
+    CUfunction fn;
+    if ((st = get_kernel(device, name, smem, &fn))) return st;
+    void* params[] = {&f};
+    if ((st = pod_cuda_launch(fn, (unsigned)(ctas[0] + ctas[1]), 1, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name)))
+      return st;
   }
-  return POD_OK;
+  if ((st = launch_merge(device, prefill, &f.side[0], f.tile[0], stream))) return st;
+  return launch_merge(device, decode, &f.side[1], f.tile[1], stream);
 }

@@ -12,6 +12,7 @@
 #include "shim/paged_table.h"
 #include "shim/schedule.h"
 #include "shim/tensor_check.h"
+#include "shim/workspace_claims.h"
 
 typedef struct wrapper {
   int32_t kind;
@@ -30,6 +31,8 @@ typedef struct wrapper {
   pod_schedule decode_sched, prefill_sched;
   int64_t off_sched[4];    /* decode work, decode merge, prefill work, prefill merge */
   int64_t off_partial[4];  /* decode o, decode lse, prefill o, prefill lse */
+  int64_t workspace_used;  /* bytes of the workspace this plan claims */
+  uint64_t handle;
 } wrapper;
 
 static const int32_t half_types[] = {POD_FLOAT16, POD_BFLOAT16};
@@ -78,6 +81,7 @@ POD_API int32_t pod_wrapper_create(const pod_wrapper_create_args* in, uint64_t* 
   }
   st = pod_handle_new(POD_HANDLE_WRAPPER, w, handle);
   if (st != POD_OK) free(w);
+  else w->handle = *handle;
   return st;
 }
 
@@ -86,6 +90,7 @@ POD_API int32_t pod_wrapper_destroy(uint64_t handle) {
   int32_t st = pod_handle_release(POD_HANDLE_WRAPPER, handle, "wrapper", &obj);
   if (st != POD_OK) return st;
   wrapper* w = obj;
+  pod_workspace_release(handle);
   pod_table_free(&w->decode);
   pod_table_free(&w->prefill);
   pod_schedule_free(&w->decode_sched);
@@ -236,6 +241,7 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   }
   st = pod_memcpy(w->device, w->workspace.data, (uint64_t)(uintptr_t)image, total, POD_HOST_TO_DEVICE, d.a.stream);
   free(image);
+  if (st == POD_OK) st = pod_workspace_claim(w->device, w->workspace.data, (uint64_t)d.workspace_needed, w->handle);
   if (st != POD_OK) {
     free_draft(&d);
     return st;
@@ -261,6 +267,7 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   unsigned char* ws = (unsigned char*)(uintptr_t)w->workspace.data;
   w->decode_ws = pod_table_rebase(&w->decode, ws);
   w->prefill_ws = pod_table_rebase(&w->prefill, ws + w->decode.storage_bytes);
+  w->workspace_used = d.workspace_needed;
   w->planned = 1;
   return POD_OK;
 }
@@ -479,6 +486,10 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   int32_t st = get_wrapper(handle, &w);
   if (st != POD_OK) return st;
   if (!w->planned) return pod_fail(POD_ERR_NOT_PLANNED, "wrapper: run() called before a successful plan()");
+  if (!pod_workspace_holds(w->device, w->workspace.data, (uint64_t)w->workspace_used, w->handle))
+    return pod_fail(POD_ERR_NOT_PLANNED,
+                    "workspace: another wrapper planned into this workspace after this wrapper's plan(); give each wrapper its own "
+                    "workspace, or plan again");
   pod_run_args a;
   memset(&a, 0, sizeof a);
   a.kv_layout_p = POD_UNSET;
@@ -517,8 +528,9 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
     if ((st = pod_cuda_use(w->device))) return st;
     if (w->kind == POD_WRAPPER_BATCH_PREFILL) attach_schedule(w, &prefill, &w->prefill_ws, &w->prefill_sched, 1, a.mask_p_packed);
     attach_schedule(w, &decode, &w->decode_ws, &w->decode_sched, 0, 0);
-    if (prefill.num_requests > 0 && (st = pod_cuda_attention(w->device, &prefill, "p", stream.cu_stream))) return st;
-    if (decode.num_requests > 0 && (st = pod_cuda_attention(w->device, &decode, "d", stream.cu_stream))) return st;
+    if (prefill.num_requests > 0 && decode.num_requests > 0) return pod_cuda_pod(w->device, &prefill, &decode, stream.cu_stream);
+    if (prefill.num_requests > 0) return pod_cuda_attention(w->device, &prefill, "p", stream.cu_stream);
+    if (decode.num_requests > 0) return pod_cuda_attention(w->device, &decode, "d", stream.cu_stream);
     return POD_OK;
   }
   if (prefill.num_requests > 0 && (st = pod_cpu_attention(&prefill))) return st;
