@@ -480,16 +480,16 @@ __device__ __forceinline__ void merge_body(const pod_attn_params& p) {
     pod::merge_body<T, D, TILE>(p);                                                                              \
   }
 
-// POD: one launch for both sides. CTAs are interleaved in proportion to each side's CTA count, so the
-// hardware's in-order dispatch keeps compute-bound prefill tiles and bandwidth-bound decode tiles
-// resident on every SM together. No counters: the order is a pure function of the CTA index.
+// POD: one launch for both sides. The CTA order alternates prefill and decode CTAs until the smaller
+// side runs out, then continues with the rest: prefill CTAs (long, compute-bound) all start early, each
+// next to decode CTAs (short, bandwidth-bound), and the in-order dispatch keeps both kinds resident on
+// every SM. No counters: the order is a pure function of the CTA index, so launches replay as they are.
 #define POD_DEFINE_FUSED(T, NAME, D)                                                                            \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS) pod_fused_##NAME##_##D(const __grid_constant__ pod_fused_params f) { \
-    const long long total = (long long)f.num_cta[0] + f.num_cta[1];                                             \
-    const int before = (int)((long long)blockIdx.x * f.num_cta[1] / total);                                     \
-    const int after = (int)((long long)(blockIdx.x + 1) * f.num_cta[1] / total);                                \
-    const int side = after > before ? 1 : 0;                                                                     \
-    const int cta = side ? before : (int)blockIdx.x - before;                                                   \
+    const int paired = 2 * min(f.num_cta[0], f.num_cta[1]);                                                     \
+    const int b = (int)blockIdx.x;                                                                               \
+    const int side = b < paired ? (b & 1) : (f.num_cta[0] > f.num_cta[1] ? 0 : 1);                              \
+    const int cta = b < paired ? (b >> 1) : b - paired / 2;                                                     \
     const pod_attn_params& p = f.side[side];                                                                     \
     if (f.tile[side] == POD_TILE_PREFILL)                                                                        \
       pod::attention_body<T, D, POD_TILE_PREFILL>(p, cta);                                                      \

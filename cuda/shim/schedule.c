@@ -65,13 +65,15 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
   for (int64_t parts = 1; parts <= 8 && n > 0; parts++) {
     int64_t c = (max_tiles + parts - 1) / parts;
     if (c < 2 && parts > 1) break; /* no point splitting below two tiles */
-    int64_t items = 0, work_tiles = 0, longest = 0;
+    int64_t items = 0, work_tiles = 0, longest = 0, partial_slots = 0;
     for (int64_t i = 0; i < n; i++) {
       int64_t k = base[i].tiles > c ? (base[i].tiles + c - 1) / c : 1;
       items += k;
+      partial_slots += k > 1 ? k : 0;
       work_tiles += base[i].tiles > 0 ? base[i].tiles : 1;
       if ((base[i].tiles + k - 1) / k > longest) longest = (base[i].tiles + k - 1) / k;
     }
+    if (partial_slots * R * (in->head_dim + 1) * 4 > in->partial_budget) continue; /* the workspace holds the parts */
     /* Time ~ waves of the longest item; useful work ~ all tiles spread over the slots. */
     double waves = (double)((items + slots - 1) / slots);
     double efficiency = (double)work_tiles / (waves * (double)slots * (double)(longest > 0 ? longest : 1));

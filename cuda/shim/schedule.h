@@ -24,6 +24,7 @@ typedef struct pod_schedule_input {
   int32_t causal, window_left;
   int32_t sm_count;
   int32_t ctas_per_sm[2]; /* resident CTAs per SM of the prefill and the decode tile shape */
+  int64_t partial_budget; /* workspace bytes the partial results of split key ranges may take */
 } pod_schedule_input;
 
 int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out);

@@ -121,7 +121,8 @@ static int32_t schedule_draft(const wrapper* w, draft* d) {
   int64_t at = pod_align_up((int64_t)(d->decode.storage_bytes + d->prefill.storage_bytes), 256);
   if (w->device != POD_DEVICE_CPU) {
     pod_schedule_input in = {d->decode.batch, d->decode.qo_indptr, d->decode.kv_lens, d->a.num_kv_heads,
-                             d->a.num_qo_heads / d->a.num_kv_heads, d->a.head_dim, 0, d->decode_options.window_left, w->sm_count, {1, 1}};
+                             d->a.num_qo_heads / d->a.num_kv_heads, d->a.head_dim, 0, d->decode_options.window_left, w->sm_count, {1, 1},
+                             /* each side may fill a quarter of the workspace with partial results */ w->workspace_bytes / 4};
     int32_t st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.head_dim, POD_TILE_PREFILL, &in.ctas_per_sm[0]);
     if (st == POD_OK) st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.head_dim, POD_TILE_DECODE, &in.ctas_per_sm[1]);
     if (st == POD_OK) st = pod_schedule_build(&in, &d->decode_sched);
