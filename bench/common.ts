@@ -1,7 +1,7 @@
 /** Shared helpers of the benchmarks: timing with device events, medians, result files. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Device, Event } from "../src/index.ts";
+import { Device, Event, measureCopyBandwidth, probeMma } from "../src/index.ts";
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -57,4 +57,16 @@ export function shuffledPages(count: number, seed = 1): Int32Array {
 
 export function progress(message: string): void {
   process.stderr.write(`${message}\n`);
+}
+
+/** The first CUDA device and its practical bounds (copy TB/s, fp16 mma.sync TFLOP/s), measured now;
+ * exits, saying why, where there is no CUDA device. */
+export function benchDevice(): { device: Device; copyTBs: number; mmaTflops: number } {
+  if (Device.cudaCount() === 0) {
+    console.log(`no CUDA device: ${Device.cudaUnavailableReason()}`);
+    process.exit(0);
+  }
+  const device = Device.cuda(0);
+  progress(`measuring bounds on ${device.properties.name}`);
+  return { device, copyTBs: measureCopyBandwidth(device), mmaTflops: probeMma(device) };
 }

@@ -6,29 +6,19 @@
  */
 import {
   BatchDecodeWithPagedKVCacheWrapper,
-  Device,
-  measureCopyBandwidth,
-  probeMma,
   singlePrefillWithKVCache,
   Tensor,
   version,
   type HalfDType,
 } from "../src/index.ts";
-import { progress, shuffledPages, timeMs, writeResults } from "./common.ts";
+import { benchDevice, progress, shuffledPages, timeMs, writeResults } from "./common.ts";
 
 const QO_HEADS = 32, KV_HEADS = 8, HEAD_DIM = 128, PAGE = 16;
 // A widely used library on this card (fp16, same shapes), in ms.
 const REFERENCE_DECODE: Record<string, number> = { "64@4096": 0.456, "128@4096": 0.787, "256@2048": 0.818, "16@2048": 0.112 };
 const REFERENCE_PREFILL: Record<string, number> = { "1024/1024": 0.082, "2048/2048": 0.192, "4096/4096": 0.496, "8192/8192": 1.638, "1024/8192": 0.397 };
 
-if (Device.cudaCount() === 0) {
-  console.log(`no CUDA device: ${Device.cudaUnavailableReason()}`);
-  process.exit(0);
-}
-const device = Device.cuda(0);
-progress(`measuring bounds on ${device.properties.name}`);
-const copyTBs = measureCopyBandwidth(device);
-const mmaTflops = probeMma(device);
+const { device, copyTBs, mmaTflops } = benchDevice();
 
 interface DecodeRow { dtype: HalfDType; batch: number; kvLen: number; ms: number; tbs: number; ofCopy: number; referenceMs?: number }
 interface PrefillRow { dtype: HalfDType; qoLen: number; kvLen: number; ms: number; tflops: number; ofPeak: number; referenceMs?: number }

@@ -12,18 +12,15 @@ import {
   BatchDecodeWithPagedKVCacheWrapper,
   BatchPODWithPagedKVCacheWrapper,
   BatchPrefillWithPagedKVCacheWrapper,
-  Device,
   Event,
-  measureCopyBandwidth,
   PODWithPagedKVCacheWrapper,
-  probeMma,
   singlePrefillWithKVCache,
   Stream,
   Tensor,
   version,
   type HalfDType,
 } from "../src/index.ts";
-import { median, progress, shuffledPages, timeMs, writeResults } from "./common.ts";
+import { benchDevice, median, progress, shuffledPages, timeMs, writeResults } from "./common.ts";
 
 const H = 32, KH = 8, D = 128, PAGE = 16;
 const CONFIGS = [
@@ -37,14 +34,7 @@ const CONFIGS = [
   { name: "C8", qo: 8192, kv: 8192, batch: 16, decodeKv: 2048, reference: 1.691 },
 ];
 
-if (Device.cudaCount() === 0) {
-  console.log(`no CUDA device: ${Device.cudaUnavailableReason()}`);
-  process.exit(0);
-}
-const device = Device.cuda(0);
-progress(`measuring bounds on ${device.properties.name}`);
-const copyTBs = measureCopyBandwidth(device);
-const mmaTflops = probeMma(device);
+const { device, copyTBs, mmaTflops } = benchDevice();
 // One workspace per live wrapper: a plan owns the workspace it was written into.
 const workspace = Tensor.empty([256 << 20], "uint8", { device });
 const workspace2 = Tensor.empty([256 << 20], "uint8", { device });

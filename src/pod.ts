@@ -24,17 +24,6 @@ const POS_CODE: Record<PosEncoding, number> = { NONE: 0, ROPE_LLAMA: 1, ALIBI: 2
 const LAYOUTS: readonly KvLayout[] = ["NHD", "HND"];
 const HALF_TYPES: readonly HalfDType[] = ["float16", "bfloat16"];
 
-/** Options of one side, as both wrappers spell them (suffix P or D stripped). */
-interface SideOptions {
-  causal?: boolean;
-  posEncodingMode?: PosEncoding;
-  windowLeft?: number;
-  smScale?: number;
-  ropeScale?: number;
-  ropeTheta?: number;
-  logitsSoftCap?: number;
-}
-
 export interface WrapperOptions {
   /** Not supported yet: rejected when true. */
   useCudaGraph?: boolean;

@@ -15,6 +15,7 @@ import {
 } from "../src/index.ts";
 import type { KvLayout, PodRunResult } from "../src/pod.ts";
 import { roundTo, type DType } from "../src/dtype.ts";
+import { rng } from "./rng.ts";
 import type { PosEncoding, ReferenceOptions } from "../src/reference.ts";
 
 export interface SideConfig {
@@ -46,18 +47,6 @@ export interface PodConfig {
   fusedQkv: boolean;
   cachePair: boolean;
   preallocate: boolean;
-}
-
-/** Small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomValues(n: number, dtype: DType, next: () => number): Float64Array {

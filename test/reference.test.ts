@@ -1,17 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { alibiSlopes, applyRopeLlama, referenceAttention, type AttentionDims } from "../src/reference";
-
-// Small deterministic PRNG (mulberry32) so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./rng.ts";
 
 function randomArray(n: number, rand: () => number): number[] {
   return Array.from({ length: n }, () => rand() * 2 - 1);
