@@ -228,7 +228,11 @@ POD_API void pod_attention_options_init(pod_attention_options* options);
  * and singlePrefillWithKVCache are exactly that.
  *
  * On CUDA devices, q, k, v and o rows must be 16-byte aligned (address a multiple of 16 bytes and
- * strides multiples of 8 elements); run() is asynchronous on its stream and never synchronizes.
+ * strides multiples of 8 elements); run() is asynchronous on its stream and never synchronizes. With
+ * both sides present it is one kernel launch (plus a merge launch where key ranges were split).
+ *
+ * A plan owns the workspace bytes it wrote. When another wrapper plans into overlapping workspace
+ * memory, run() of the earlier wrapper fails with POD_ERR_NOT_PLANNED until it plans again.
  */
 
 typedef enum pod_wrapper_kind {
