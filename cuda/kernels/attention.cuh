@@ -88,7 +88,6 @@ struct AttentionShape {
   static constexpr int kKeysPerWarp = POD_KV_TILE / kWarpsN;
   static constexpr int kChunks = D * (int)sizeof(T) / 16;  // 16-byte chunks per row
   static constexpr int kTileBytes = POD_KV_TILE * D * (int)sizeof(T);
-  static constexpr int kSmemBytes = kRows * D * (int)sizeof(T) + 4 * kTileBytes;
   // Row of the CTA tile held by a thread of warp wm as row g (+ 8 * i) of its 16-row MMA tile mt.
   static __device__ __forceinline__ int row_of(int wm, int mt, int g, int i) {
     return kWgmma ? mt * 64 + wm * 16 + g + 8 * i : wm * 16 * kMTiles + mt * 16 + g + 8 * i;
@@ -96,7 +95,9 @@ struct AttentionShape {
   static_assert(kWarpsN * kRows * D * 4 <= 4 * kTileBytes, "the epilogue reuses the K/V buffers");
 };
 
-template <typename T, int D, int TILE>
+// STAGES: key/value tiles in flight (double buffering by default; a POD launch's decode CTAs, which
+// share their SM with a prefill CTA, keep three tiles in flight to pull more bandwidth per CTA).
+template <typename T, int D, int TILE, int STAGES = 2>
 __device__ __forceinline__ void attention_body(const pod_attn_params& p, const int cta) {
   using S = AttentionShape<T, D, TILE>;
   constexpr int KT = POD_KV_TILE, ROWS = S::kRows, MT = S::kMTiles, NB = S::kKeysPerWarp / 8, DB = D / 8;
@@ -109,7 +110,7 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
   uint8_t* smem = W ? smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023) : smem_raw;
   uint8_t* sQ = smem;
   uint8_t* sK = smem + ROWS * D * sizeof(T);
-  uint8_t* sV = sK + 2 * S::kTileBytes;
+  uint8_t* sV = sK + STAGES * S::kTileBytes;
   __shared__ int q_pos[ROWS];                 // position of each row's query, kNoPosition for padding rows
   __shared__ int kv_pos[KT];                  // scratch: positions for RoPE of a key tile
   __shared__ float sM[S::kWarpsN * ROWS], sL[S::kWarpsN * ROWS];
@@ -186,8 +187,11 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
   };
 
   const int num_tiles = (kv_end - kv_begin + KT - 1) / KT;
-  if (num_tiles > 0) load_kv(0, 0);
-  cp_async_commit();
+#pragma unroll
+  for (int i = 0; i < STAGES - 1; i++) {  // the first group also carries Q
+    if (i < num_tiles) load_kv(i, i);
+    cp_async_commit();
+  }
 
   // Per-thread rows: g and g + 8 of each of the warp's 16-row MMA tiles (index mt * 2 + i).
   const int g = lane >> 2, t4 = lane & 3;
@@ -362,13 +366,14 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
   };
 
   for (int t = 0; t < num_tiles; t++) {
-    cp_async_wait<0>();
+    cp_async_wait<STAGES - 2>();
     if constexpr (W) fence_async_shared();
     __syncthreads();  // tile t (and Q) in shared memory; every warp is done with tile t - 1
-    if (t + 1 < num_tiles) load_kv(t + 1, (t + 1) & 1);
+    if (t + STAGES - 1 < num_tiles) load_kv(t + STAGES - 1, (t + STAGES - 1) % STAGES);
     cp_async_commit();
-    const uint8_t* k_tile = sK + (t & 1) * S::kTileBytes;
-    const uint8_t* v_tile = sV + (t & 1) * S::kTileBytes;
+    const int buf = t % STAGES;
+    const uint8_t* k_tile = sK + buf * S::kTileBytes;
+    const uint8_t* v_tile = sV + buf * S::kTileBytes;
     if (p.pos_encoding == 1) {
       if (t == 0) rope_rows<T, D, W>(sQ, ROWS, q_pos, p);
       if (tid < KT) kv_pos[tid] = kv_begin + t * KT + tid < kv_end ? kv_begin + t * KT + tid : kNoPosition;
@@ -383,7 +388,6 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
       // while half 1's softmax runs; half 1's P V ends the tile. Issuing both halves' Q K^T up front
       // would overlap more but keeps both score blocks live, and the spills cost more than it gains.
       static_assert(MT == 2, "the wgmma path pipelines two 64-row halves");
-      const int buf = t & 1;
       float s0[1][8][4], s1[1][8][4];
       uint32_t pa0[4][4], pa1[4][4];
       wgmma_fence();
@@ -584,21 +588,39 @@ __device__ __forceinline__ void merge_body(const pod_attn_params& p) {
     pod::merge_body<T, D, TILE>(p);                                                                              \
   }
 
+namespace pod {
+template <typename T, int D>
+__device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const int tile, const int cta) {
+  if (tile == POD_TILE_PREFILL)
+    attention_body<T, D, POD_TILE_PREFILL>(p, cta);
+  else
+    attention_body<T, D, POD_TILE_DECODE, pod_kv_stages(POD_TILE_DECODE, D, 1)>(p, cta);
+}
+}  // namespace pod
+
 // POD: one launch for both sides. The CTA order alternates prefill and decode CTAs until the smaller
 // side runs out, then continues with the rest: prefill CTAs (long, compute-bound) all start early, each
 // next to decode CTAs (short, bandwidth-bound), and the in-order dispatch keeps both kinds resident on
 // every SM. No counters: the order is a pure function of the CTA index, so launches replay as they are.
 #define POD_DEFINE_FUSED(T, NAME, D)                                                                            \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS) pod_fused_##NAME##_##D(const __grid_constant__ pod_fused_params f) { \
-    const int paired = 2 * min(f.num_cta[0], f.num_cta[1]);                                                     \
     const int b = (int)blockIdx.x;                                                                               \
-    const int side = b < paired ? (b & 1) : (f.num_cta[0] > f.num_cta[1] ? 0 : 1);                              \
-    const int cta = b < paired ? (b >> 1) : b - paired / 2;                                                     \
-    const pod_attn_params& p = f.side[side];                                                                     \
-    if (f.tile[side] == POD_TILE_PREFILL)                                                                        \
-      pod::attention_body<T, D, POD_TILE_PREFILL>(p, cta);                                                      \
-    else                                                                                                         \
-      pod::attention_body<T, D, POD_TILE_DECODE>(p, cta);                                                       \
+    int side, cta;                                                                                               \
+    if (f.order == POD_ORDER_ALTERNATE) {                                                                        \
+      const int paired = 2 * min(f.num_cta[0], f.num_cta[1]);                                                   \
+      side = b < paired ? (b & 1) : (f.num_cta[0] > f.num_cta[1] ? 0 : 1);                                      \
+      cta = b < paired ? (b >> 1) : b - paired / 2;                                                             \
+    } else {                                                                                                     \
+      const int first = f.order == POD_ORDER_PREFILL_FIRST ? 0 : 1;                                             \
+      side = b < f.num_cta[first] ? first : 1 - first;                                                          \
+      cta = b < f.num_cta[first] ? b : b - f.num_cta[first];                                                    \
+    }                                                                                                            \
+    /* Each side's parameters by a constant index, so that kernel code reads them from the constant   \
+     * bank in place instead of through computed addresses. */                                          \
+    if (side == 0)                                                                                       \
+      pod::pod_fused_role<T, D>(f.side[0], f.tile[0], cta);                                                  \
+    else                                                                                                 \
+      pod::pod_fused_role<T, D>(f.side[1], f.tile[1], cta);                                                  \
   }
 
 #define POD_DEFINE_HEAD_DIM(T, NAME, D)                      \

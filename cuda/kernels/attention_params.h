@@ -37,10 +37,14 @@ typedef struct pod_merge_item {
 } pod_merge_item;
 
 #ifdef __CUDACC__
-#define POD_HD __host__ __device__ __forceinline__
+#define POD_HD __host__ __device__ __forceinline__ constexpr
 #else
 #define POD_HD static inline
 #endif
+
+/* Key/value tiles in flight: two, except for the decode CTAs of a POD launch, which share an SM with
+ * a prefill CTA and keep three in flight (up to head_dim 128, where that fits the prefill's memory). */
+POD_HD int pod_kv_stages(int tile, int head_dim, int fused) { return fused && tile == POD_TILE_DECODE && head_dim <= 128 ? 3 : 2; }
 
 /* The keys a tile of packed rows [row_start, row_start + rows) can see: causal attention ends at the
  * last row's position, a left window starts at the first row's position minus the window. */
@@ -89,6 +93,12 @@ typedef struct pod_fused_params {
   pod_attn_params side[2];
   int32_t num_cta[2];
   int32_t tile[2];
+  int32_t order; /* POD_ORDER_*: how the CTA index maps to the sides */
+  int32_t reserved;
 } pod_fused_params;
+
+/* CTA orders of a POD launch: alternate prefill and decode CTAs until the smaller side runs out, or
+ * one side's CTAs all before the other's. */
+enum { POD_ORDER_ALTERNATE = 0, POD_ORDER_PREFILL_FIRST = 1, POD_ORDER_DECODE_FIRST = 2 };
 
 #endif

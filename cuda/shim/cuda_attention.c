@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda_driver.h"
@@ -70,7 +71,7 @@ int32_t pod_attention_ctas_per_sm(int32_t device, int32_t dtype, int32_t head_di
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", dtype == POD_BFLOAT16 ? "bf16" : "f16", head_dim,
            tile == POD_TILE_PREFILL ? "prefill" : "decode");
-  int32_t smem = pod_attention_smem_bytes(tile, head_dim);
+  int32_t smem = pod_attention_smem_bytes(tile, head_dim, 0);
   CUfunction fn;
   int32_t st = get_kernel(device, name, smem, &fn);
   int n = 0;
@@ -168,7 +169,7 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", s->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", s->head_dim,
            tile == POD_TILE_PREFILL ? "prefill" : "decode");
-  const int32_t smem = pod_attention_smem_bytes(tile, s->head_dim);
+  const int32_t smem = pod_attention_smem_bytes(tile, s->head_dim, 0);
   CUfunction fn;
   if ((st = get_kernel(device, name, smem, &fn))) return st;
   void* params[] = {&p};
@@ -190,11 +191,13 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
     return st;
   if (ctas[0] + ctas[1] > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: the two sides need more CTAs than one launch holds");
   f.num_cta[0] = (int32_t)ctas[0], f.num_cta[1] = (int32_t)ctas[1];
+  const char* order = getenv("POD_FUSED_ORDER");
+  f.order = order ? atoi(order) : POD_ORDER_ALTERNATE;
   if (ctas[0] + ctas[1] > 0) {
     char name[48];
     snprintf(name, sizeof name, "pod_fused_%s_%d", prefill->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", prefill->head_dim);
-    int32_t smem = pod_attention_smem_bytes(POD_TILE_PREFILL, prefill->head_dim);
-    const int32_t smem_decode = pod_attention_smem_bytes(POD_TILE_DECODE, prefill->head_dim);
+    int32_t smem = pod_attention_smem_bytes(POD_TILE_PREFILL, prefill->head_dim, 1);
+    const int32_t smem_decode = pod_attention_smem_bytes(POD_TILE_DECODE, prefill->head_dim, 1);
     if (smem_decode > smem) smem = smem_decode;
     CUfunction fn;
     if ((st = get_kernel(device, name, smem, &fn))) return st;

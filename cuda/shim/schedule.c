@@ -5,10 +5,11 @@
 
 int32_t pod_schedule_tile(int32_t max_rows) { return max_rows <= pod_tile_rows(POD_TILE_DECODE, 0) ? POD_TILE_DECODE : POD_TILE_PREFILL; }
 
-int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim) {
-  /* query rows plus double-buffered key and value tiles, 2 bytes an element; prefill tiles add the
+int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim, int32_t fused) {
+  /* query rows plus the key and value tiles in flight, 2 bytes an element; prefill tiles add the
    * slack that aligns wgmma's swizzle patterns to 1024 bytes */
-  return (pod_tile_rows(tile, head_dim) + 4 * POD_KV_TILE) * head_dim * 2 + (tile == POD_TILE_PREFILL ? 1024 : 0);
+  return (pod_tile_rows(tile, head_dim) + 2 * pod_kv_stages(tile, head_dim, fused) * POD_KV_TILE) * head_dim * 2 +
+         (tile == POD_TILE_PREFILL ? 1024 : 0);
 }
 
 typedef struct base_item {
