@@ -589,6 +589,45 @@ __device__ __forceinline__ void merge_body(const pod_attn_params& p) {
   }
 
 namespace pod {
+__device__ __forceinline__ int sm_id() {
+  int id;
+  asm volatile("mov.u32 %0, %%smid;" : "=r"(id));
+  return id;
+}
+
+// PER_SM order, thread 0 of a starting CTA: the role by what runs on this SM, then the next item of
+// that role's queue, or of the other role's when it is empty (an item is always left: as many CTAs
+// as items, each takes one).
+__device__ __noinline__ void claim_role(const pod_fused_params& f, int* claim) {
+  pod_fused_counters* c = reinterpret_cast<pod_fused_counters*>(f.counters);
+  int* running = &c->running[sm_id() % POD_MAX_SMS];
+  int seen = *reinterpret_cast<volatile int*>(running), side;
+  for (;;) {
+    side = (seen & 0xffff) < f.prefill_slots ? 0 : 1;
+    const int prev = atomicCAS(running, seen, seen + (side ? 0x10000 : 1));
+    if (prev == seen) break;
+    seen = prev;
+  }
+  int item = atomicAdd(&c->next[side], 1);
+  if (item >= f.num_cta[side]) {
+    atomicAdd(running, side ? 1 - 0x10000 : 0x10000 - 1);
+    side = 1 - side;
+    item = atomicAdd(&c->next[side], 1);
+  }
+  claim[0] = side, claim[1] = item;
+}
+
+// PER_SM order, thread 0 of a finished CTA: leaves the SM's count; the last CTA resets the queues.
+__device__ __noinline__ void release_role(const pod_fused_params& f, const int side) {
+  pod_fused_counters* c = reinterpret_cast<pod_fused_counters*>(f.counters);
+  atomicSub(&c->running[sm_id() % POD_MAX_SMS], side ? 0x10000 : 1);
+  __threadfence();
+  if (atomicAdd(&c->done, 1) == f.num_cta[0] + f.num_cta[1] - 1) {
+    c->next[0] = 0, c->next[1] = 0, c->done = 0;
+    __threadfence();
+  }
+}
+
 template <typename T, int D>
 __device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const int tile, const int cta) {
   if (tile == POD_TILE_PREFILL)
@@ -598,15 +637,19 @@ __device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const i
 }
 }  // namespace pod
 
-// POD: one launch for both sides. The CTA order alternates prefill and decode CTAs until the smaller
-// side runs out, then continues with the rest: prefill CTAs (long, compute-bound) all start early, each
-// next to decode CTAs (short, bandwidth-bound), and the in-order dispatch keeps both kinds resident on
-// every SM. No counters: the order is a pure function of the CTA index, so launches replay as they are.
+// POD: one launch for both sides. The planner picks the order (pod_fused_params.order): per SM,
+// each CTA takes the role that SM lacks (device counters, reset by the last CTA); or alternating
+// prefill and decode CTAs until the smaller side runs out, a pure function of the CTA index.
 #define POD_DEFINE_FUSED(T, NAME, D)                                                                            \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS) pod_fused_##NAME##_##D(const __grid_constant__ pod_fused_params f) { \
     const int b = (int)blockIdx.x;                                                                               \
     int side, cta;                                                                                               \
-    if (f.order == POD_ORDER_ALTERNATE) {                                                                        \
+    if (f.order == POD_ORDER_PER_SM) {                                                                          \
+      __shared__ int claim[2];                                                                                   \
+      if (threadIdx.x == 0) pod::claim_role(f, claim);                                                          \
+      __syncthreads();                                                                                           \
+      side = claim[0], cta = claim[1];                                                                           \
+    } else if (f.order == POD_ORDER_ALTERNATE) {                                                                 \
       const int paired = 2 * min(f.num_cta[0], f.num_cta[1]);                                                   \
       side = b < paired ? (b & 1) : (f.num_cta[0] > f.num_cta[1] ? 0 : 1);                                      \
       cta = b < paired ? (b >> 1) : b - paired / 2;                                                             \
@@ -621,6 +664,10 @@ __device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const i
       pod::pod_fused_role<T, D>(f.side[0], f.tile[0], cta);                                                  \
     else                                                                                                 \
       pod::pod_fused_role<T, D>(f.side[1], f.tile[1], cta);                                                  \
+    if (f.order == POD_ORDER_PER_SM) {                                                                          \
+      __syncthreads();                                                                                           \
+      if (threadIdx.x == 0) pod::release_role(f, side);                                                         \
+    }                                                                                                            \
   }
 
 #define POD_DEFINE_HEAD_DIM(T, NAME, D)                      \

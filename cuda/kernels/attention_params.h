@@ -93,12 +93,26 @@ typedef struct pod_fused_params {
   pod_attn_params side[2];
   int32_t num_cta[2];
   int32_t tile[2];
-  int32_t order; /* POD_ORDER_*: how the CTA index maps to the sides */
-  int32_t reserved;
+  int32_t order;         /* POD_ORDER_*: how CTAs find their side and work */
+  int32_t prefill_slots; /* POD_ORDER_PER_SM: prefill CTAs an SM runs at once while both sides have work */
+  uint64_t counters;     /* POD_ORDER_PER_SM: pod_fused_counters in the workspace, zero between launches */
 } pod_fused_params;
 
-/* CTA orders of a POD launch: alternate prefill and decode CTAs until the smaller side runs out, or
- * one side's CTAs all before the other's. */
-enum { POD_ORDER_ALTERNATE = 0, POD_ORDER_PREFILL_FIRST = 1, POD_ORDER_DECODE_FIRST = 2 };
+/* How the CTAs of a POD launch take roles. Static orders map the CTA index: alternate prefill and
+ * decode CTAs until the smaller side runs out, or one side's CTAs all before the other's. PER_SM: each
+ * CTA looks at the roles running on its SM, takes prefill while fewer than prefill_slots prefill CTAs
+ * run there and decode otherwise, then the next item of that role's queue (the other role's once its
+ * own is empty). That keeps both roles on every SM however long their CTAs last. */
+enum { POD_ORDER_ALTERNATE = 0, POD_ORDER_PREFILL_FIRST = 1, POD_ORDER_DECODE_FIRST = 2, POD_ORDER_PER_SM = 3 };
+
+#define POD_MAX_SMS 256
+/* Device counters of a PER_SM launch. The last CTA to finish puts them back to zero, so launches
+ * (and graph replays) need no host reset. */
+typedef struct pod_fused_counters {
+  int32_t next[2];                /* queue heads: prefill, decode */
+  int32_t done;                   /* CTAs finished */
+  int32_t reserved;
+  int32_t running[POD_MAX_SMS];   /* per SM: prefill CTAs running (low 16 bits), decode (high 16 bits) */
+} pod_fused_counters;
 
 #endif

@@ -30,6 +30,7 @@ typedef struct wrapper {
   int32_t sm_count;
   pod_schedule decode_sched, prefill_sched;
   int64_t off_sched[4];    /* decode work, decode merge, prefill work, prefill merge */
+  int64_t off_counters;    /* the POD launch's device counters (zeroed by plan) */
   int64_t off_partial[4];  /* decode o, decode lse, prefill o, prefill lse */
   int64_t workspace_used;  /* bytes of the workspace this plan claims */
   uint64_t handle;
@@ -106,7 +107,7 @@ typedef struct draft {
   pod_table decode, prefill;
   pod_schedule decode_sched, prefill_sched;
   int64_t image_bytes;     /* tables and schedules, copied at plan */
-  int64_t off_sched[4], off_partial[4];
+  int64_t off_sched[4], off_partial[4], off_counters;
   int64_t workspace_needed; /* image and partial results */
 } draft;
 
@@ -138,6 +139,7 @@ static int32_t schedule_draft(const wrapper* w, draft* d) {
     d->off_sched[2 * i] = take(&at, (int64_t)sched[i]->num_work * (int64_t)sizeof(pod_work_item));
     d->off_sched[2 * i + 1] = take(&at, (int64_t)sched[i]->num_merge * (int64_t)sizeof(pod_merge_item));
   }
+  d->off_counters = take(&at, (int64_t)sizeof(pod_fused_counters)); /* zeros in the image */
   d->image_bytes = at;
   for (int i = 0; i < 2; i++) {
     int64_t rows = (int64_t)sched[i]->num_partial * pod_tile_rows(sched[i]->tile, d->a.head_dim);
@@ -255,6 +257,7 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   w->prefill_sched = d.prefill_sched;
   memcpy(w->off_sched, d.off_sched, sizeof w->off_sched);
   memcpy(w->off_partial, d.off_partial, sizeof w->off_partial);
+  w->off_counters = d.off_counters;
   w->num_qo_heads = d.a.num_qo_heads;
   w->num_kv_heads = d.a.num_kv_heads;
   w->head_dim = d.a.head_dim;
@@ -529,7 +532,7 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
     if ((st = pod_cuda_use(w->device))) return st;
     if (w->kind == POD_WRAPPER_BATCH_PREFILL) attach_schedule(w, &prefill, &w->prefill_ws, &w->prefill_sched, 1, a.mask_p_packed);
     attach_schedule(w, &decode, &w->decode_ws, &w->decode_sched, 0, 0);
-    if (prefill.num_requests > 0 && decode.num_requests > 0) return pod_cuda_pod(w->device, &prefill, &decode, stream.cu_stream);
+    if (prefill.num_requests > 0 && decode.num_requests > 0) return pod_cuda_pod(w->device, &prefill, &decode, w->workspace.data + (uint64_t)w->off_counters, stream.cu_stream);
     if (prefill.num_requests > 0) return pod_cuda_attention(w->device, &prefill, "p", stream.cu_stream);
     if (decode.num_requests > 0) return pod_cuda_attention(w->device, &decode, "d", stream.cu_stream);
     return POD_OK;
