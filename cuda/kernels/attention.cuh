@@ -6,6 +6,7 @@
 #pragma once
 #include "kernels/attention_params.h"
 #include "kernels/mma.cuh"
+#include "kernels/pdl.cuh"
 
 namespace pod {
 
@@ -473,10 +474,14 @@ __device__ __forceinline__ void merge_body(const pod_attn_params& p) {
 #define POD_DEFINE_KERNELS(T, NAME, D, TILE, TILE_NAME)                                                          \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
       pod_attention_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                     \
+    pod_pdl_enter();                                                                                             \
+    if (p.work && reinterpret_cast<const pod_work_item*>(p.work)[blockIdx.x].skip) return;                       \
     pod::attention_body<T, D, TILE>(p, blockIdx.x);                                                              \
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
       pod_merge_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                         \
+    pod_pdl_enter();                                                                                             \
+    if (reinterpret_cast<const pod_merge_item*>(p.merge)[blockIdx.x].skip) return;                               \
     pod::merge_body<T, D, TILE>(p);                                                                              \
   }
 
@@ -486,11 +491,13 @@ __device__ __forceinline__ void merge_body(const pod_attn_params& p) {
 // every SM. No counters: the order is a pure function of the CTA index, so launches replay as they are.
 #define POD_DEFINE_FUSED(T, NAME, D)                                                                            \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS) pod_fused_##NAME##_##D(const __grid_constant__ pod_fused_params f) { \
+    pod_pdl_enter();                                                                                             \
     const int paired = 2 * min(f.num_cta[0], f.num_cta[1]);                                                     \
     const int b = (int)blockIdx.x;                                                                               \
     const int side = b < paired ? (b & 1) : (f.num_cta[0] > f.num_cta[1] ? 0 : 1);                              \
     const int cta = b < paired ? (b >> 1) : b - paired / 2;                                                     \
     const pod_attn_params& p = f.side[side];                                                                     \
+    if (p.work && reinterpret_cast<const pod_work_item*>(p.work)[cta].skip) return;                              \
     if (f.tile[side] == POD_TILE_PREFILL)                                                                        \
       pod::attention_body<T, D, POD_TILE_PREFILL>(p, cta);                                                      \
     else                                                                                                         \

@@ -23,6 +23,29 @@ static int by_tiles_desc(const void* a, const void* b) {
   return x->row_start - y->row_start;
 }
 
+/* Longest first, stable: a counting sort of items already in (request, head, row) order gives the
+ * order of by_tiles_desc in linear time (plan() of large batches stays cheap). 0 when the range of
+ * lengths is too wide for buckets, or on allocation failure: the caller sorts with qsort. */
+static int sort_by_tiles(base_item* items, int64_t n, int64_t max_tiles) {
+  if (n < 2) return 1;
+  if (max_tiles > 4 * n + 4096) return 0;
+  int64_t* start = calloc((size_t)max_tiles + 2, sizeof *start);
+  base_item* sorted = malloc((size_t)n * sizeof *sorted);
+  if (!start || !sorted) {
+    free(start);
+    free(sorted);
+    return 0;
+  }
+  /* bucket k holds the items with max_tiles - k tiles */
+  for (int64_t i = 0; i < n; i++) start[max_tiles - items[i].tiles + 1]++;
+  for (int64_t k = 1; k <= max_tiles + 1; k++) start[k] += start[k - 1];
+  for (int64_t i = 0; i < n; i++) sorted[start[max_tiles - items[i].tiles]++] = items[i];
+  memcpy(items, sorted, (size_t)n * sizeof *items);
+  free(start);
+  free(sorted);
+  return 1;
+}
+
 int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
   memset(out, 0, sizeof *out);
   int32_t max_rows = 0;
@@ -30,7 +53,7 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
     int32_t rows = (in->qo_indptr[r + 1] - in->qo_indptr[r]) * in->group;
     if (rows > max_rows) max_rows = rows;
   }
-  out->tile = pod_schedule_tile(max_rows);
+  out->tile = in->fixed_tile == POD_SCHEDULE_ANY_TILE ? pod_schedule_tile(max_rows) : in->fixed_tile;
   const int32_t R = pod_tile_rows(out->tile, in->head_dim);
 
   /* One base item per (request, KV head, row tile) with its visible key range. */
@@ -45,8 +68,9 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
   int64_t n = 0;
   for (int32_t r = 0; r < in->batch; r++) {
     int32_t qo = in->qo_indptr[r + 1] - in->qo_indptr[r], kv = in->kv_lens[r];
-    for (int32_t row = 0; row < qo * in->group; row += R)
-      for (int32_t h = 0; h < in->num_kv_heads; h++) {
+    /* (request, KV head, row) order: the order sort_by_tiles keeps among equal lengths. */
+    for (int32_t h = 0; h < in->num_kv_heads; h++)
+      for (int32_t row = 0; row < qo * in->group; row += R) {
         base_item* b = &base[n++];
         b->request = r, b->kv_head = h, b->row_start = row;
         pod_tile_kv_range(row, R, in->group, qo, kv, in->causal, in->window_left, &b->kv_begin, &b->kv_end);
@@ -74,13 +98,14 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
       if ((base[i].tiles + k - 1) / k > longest) longest = (base[i].tiles + k - 1) / k;
     }
     if (partial_slots * R * (in->head_dim + 1) * 4 > in->partial_budget) continue; /* the workspace holds the parts */
+    if (in->max_work > 0 && items > in->max_work) continue;                         /* the fixed launch holds them */
     /* Time ~ waves of the longest item; useful work ~ all tiles spread over the slots. */
     double waves = (double)((items + slots - 1) / slots);
     double efficiency = (double)work_tiles / (waves * (double)slots * (double)(longest > 0 ? longest : 1));
     efficiency *= 1.0 - 0.02 * (double)(parts - 1);
     if (efficiency > best) best = efficiency, chunk = c;
   }
-  qsort(base, (size_t)n, sizeof *base, by_tiles_desc);
+  if (!sort_by_tiles(base, n, max_tiles)) qsort(base, (size_t)n, sizeof *base, by_tiles_desc);
 
   int64_t work = 0, merges = 0;
   for (int64_t i = 0; i < n; i++) {
@@ -103,12 +128,12 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
   for (int64_t i = 0; i < n; i++) {
     const base_item* b = &base[i];
     int64_t parts = b->tiles > chunk ? (b->tiles + chunk - 1) / chunk : 1;
-    if (parts > 1) out->merge[m++] = (pod_merge_item){b->request, b->kv_head, b->row_start, slot, (int32_t)parts, {0, 0, 0}};
+    if (parts > 1) out->merge[m++] = (pod_merge_item){b->request, b->kv_head, b->row_start, slot, (int32_t)parts, 0, {0, 0}};
     for (int64_t k = 0; k < parts; k++) {
       int32_t begin = b->kv_begin + (int32_t)(k * chunk * POD_KV_TILE);
       int32_t end = parts > 1 ? begin + (int32_t)(chunk * POD_KV_TILE) : b->kv_end;
       if (end > b->kv_end) end = b->kv_end;
-      out->work[w++] = (pod_work_item){b->request, b->kv_head, b->row_start, begin, end, parts > 1 ? slot++ : -1, {0, 0}};
+      out->work[w++] = (pod_work_item){b->request, b->kv_head, b->row_start, begin, end, parts > 1 ? slot++ : -1, 0, 0};
     }
   }
   out->num_work = w;
