@@ -4,7 +4,7 @@
  */
 import { addressOf, cString, lib } from "./ffi.ts";
 
-type Kind = "i32" | "u32" | "f32" | "u64" | "tensor" | "options" | "host_i32" | "table" | "name256";
+type Kind = "i32" | "u32" | "f32" | "u64" | "tensor" | "options" | "host_i32" | "table" | "name256" | "buffers";
 const KIND_SIZE: Record<Kind, [size: number, align: number]> = {
   i32: [4, 4],
   u32: [4, 4],
@@ -15,6 +15,7 @@ const KIND_SIZE: Record<Kind, [size: number, align: number]> = {
   host_i32: [16, 8],
   table: [64, 8],
   name256: [256, 1],
+  buffers: [480, 8],
 };
 
 interface Layout<F extends string> {
@@ -81,9 +82,16 @@ export const DEVICE_PROPS = layout("pod_device_props", [
   ["ccMinor", "i32"],
   ["maxSmemPerBlockOptin", "i32"],
   ["l2Bytes", "i32"],
-  ["reserved", "i32"],
+  ["pdl", "i32"],
   ["totalMemory", "u64"],
   ["name", "name256"],
+]);
+
+export const GRAPH_BUFFERS = layout("pod_graph_buffers", [
+  ["qoIndptr", "tensor"],
+  ["kvIndptr", "tensor"],
+  ["kvIndices", "tensor"],
+  ["kvLastPageLen", "tensor"],
 ]);
 
 export const CREATE_ARGS = layout("pod_wrapper_create_args", [
@@ -92,6 +100,19 @@ export const CREATE_ARGS = layout("pod_wrapper_create_args", [
   ["kvLayout", "i32"],
   ["reserved", "i32"],
   ["workspace", "tensor"],
+  ["useCudaGraph", "i32"],
+  ["enablePdl", "i32"],
+  ["decodeBuffers", "buffers"],
+  ["prefillBuffers", "buffers"],
+]);
+
+export const MEMORY_STATS = layout("pod_memory_stats", [
+  ["structSize", "u32"],
+  ["device", "i32"],
+  ["freeBytes", "u64"],
+  ["totalBytes", "u64"],
+  ["poolUsedBytes", "u64"],
+  ["poolReservedBytes", "u64"],
 ]);
 
 export const PLAN_ARGS = layout("pod_plan_args", [
@@ -129,6 +150,8 @@ export const RUN_ARGS = layout("pod_run_args", [
   ["optionsD", "options"],
   ["oD", "tensor"],
   ["lseD", "tensor"],
+  ["enablePdl", "i32"],
+  ["reserved2", "i32"],
 ]);
 
 /** What the ABI needs of a tensor. */

@@ -4,7 +4,7 @@
  * arguments into the ABI's structs, rejects what C cannot see (unknown keys, non-integers) and
  * allocates outputs that the caller did not provide.
  */
-import { CREATE_ARGS, PLAN_ARGS, RUN_ARGS, StructBuffer, type OptionsDesc } from "./abi.ts";
+import { CREATE_ARGS, PLAN_ARGS, RUN_ARGS, StructBuffer, UNSET, type OptionsDesc } from "./abi.ts";
 import { DTYPE_CODE } from "./dtype.ts";
 import type { Device } from "./device.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
@@ -222,6 +222,7 @@ abstract class PodWrapperBase {
     buf.i32(CREATE_ARGS.at.kind, kind);
     buf.i32(CREATE_ARGS.at.kvLayout, layout === "NHD" ? 0 : 1);
     buf.tensor(CREATE_ARGS.at.workspace, ws);
+    buf.i32(CREATE_ARGS.at.enablePdl, UNSET);
     const out = new BigUint64Array(1);
     check(lib.pod_wrapper_create(buf.bytes, out));
     this.handleValue = out[0]!;
@@ -293,6 +294,7 @@ abstract class PodWrapperBase {
     const stream = args.stream;
     const streamId = streamHandle(stream, this.device);
     b.u64(at.stream, Number(streamId));
+    b.i32(at.enablePdl, UNSET);
     b.options(at.optionsD, sideOptions(args, "D"));
 
     const qP = fillPrefill(b);

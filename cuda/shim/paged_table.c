@@ -22,10 +22,11 @@ static int32_t check_indptr(const pod_host_i32* a, int64_t batch, const char* na
   return POD_OK;
 }
 
-/* Layout of the workspace image: each array 16-byte aligned. */
+/* Layout of the workspace image: qo_indptr, kv_indptr, kv_lens, dense and packed mask offsets, then
+ * kv_indices, each array 16-byte aligned. Everything before kv_indices depends on the batch only. */
 static size_t layout(int64_t batch, int64_t pages, size_t offsets[6]) {
-  size_t sizes[6] = {(size_t)(batch + 1) * 4, (size_t)(batch + 1) * 4, (size_t)pages * 4, (size_t)batch * 4,
-                     (size_t)(batch + 1) * 8, (size_t)(batch + 1) * 8};
+  size_t sizes[6] = {(size_t)(batch + 1) * 4, (size_t)(batch + 1) * 4, (size_t)batch * 4, (size_t)(batch + 1) * 8,
+                     (size_t)(batch + 1) * 8, (size_t)pages * 4};
   size_t at = 0;
   for (int i = 0; i < 6; i++) {
     offsets[i] = at;
@@ -34,15 +35,21 @@ static size_t layout(int64_t batch, int64_t pages, size_t offsets[6]) {
   return at;
 }
 
+size_t pod_table_fixed_bytes(int32_t batch) {
+  size_t off[6];
+  layout(batch, 0, off);
+  return off[5];
+}
+
 static void point(pod_table* t, unsigned char* base) {
   size_t off[6];
   layout(t->batch, t->num_pages_used, off);
   t->qo_indptr = (int32_t*)(base + off[0]);
   t->kv_indptr = (int32_t*)(base + off[1]);
-  t->kv_indices = (int32_t*)(base + off[2]);
-  t->kv_lens = (int32_t*)(base + off[3]);
-  t->dense_mask_offsets = (int64_t*)(base + off[4]);
-  t->packed_mask_offsets = (int64_t*)(base + off[5]);
+  t->kv_lens = (int32_t*)(base + off[2]);
+  t->dense_mask_offsets = (int64_t*)(base + off[3]);
+  t->packed_mask_offsets = (int64_t*)(base + off[4]);
+  t->kv_indices = (int32_t*)(base + off[5]);
 }
 
 int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode, int causal, const char* name, pod_table* out) {
