@@ -161,6 +161,16 @@ export interface TensorDesc {
   readonly shape: readonly number[];
   readonly strides: readonly number[];
   readonly deviceId: number;
+  /** The packed pod_tensor (TENSOR.size bytes), when the tensor keeps one: packing is then one copy. */
+  readonly descriptor?: Uint8Array;
+}
+
+/** The pod_tensor bytes of a tensor (what StructBuffer.tensor writes). */
+export function packTensor(t: TensorDesc): Uint8Array {
+  const b = new StructBuffer(TENSOR.size);
+  b.bytes.fill(0);
+  b.packTensor(0, t);
+  return b.bytes;
 }
 
 /** Attention options with JS-side "not given" as undefined. */
@@ -198,12 +208,22 @@ export class StructBuffer {
     this.view.setUint32(offset, value % 0x100000000, true);
     this.view.setUint32(offset + 4, Math.floor(value / 0x100000000), true);
   }
-  /** A signed 64-bit integer within ±2^53. */
+  /** A signed 64-bit integer within ±2^53, written as two 32-bit halves without BigInt. */
   i64(offset: number, value: number): void {
-    this.view.setBigInt64(offset, BigInt(value), true);
+    const high = Math.floor(value / 0x100000000);
+    this.view.setUint32(offset, value - high * 0x100000000, true);
+    this.view.setInt32(offset + 4, high, true);
   }
   tensor(offset: number, t: TensorDesc | null | undefined): void {
     if (!t) return; // all zero: absent
+    if (t.descriptor) {
+      this.bytes.set(t.descriptor, offset);
+      return;
+    }
+    this.packTensor(offset, t);
+  }
+  /** Writes the pod_tensor fields of `t` at `offset`. */
+  packTensor(offset: number, t: TensorDesc): void {
     this.u64(offset + TENSOR.at.data, t.ptr);
     this.i32(offset + TENSOR.at.dtype, t.dtypeCode);
     this.i32(offset + TENSOR.at.ndim, t.shape.length);
