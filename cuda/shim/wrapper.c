@@ -272,8 +272,10 @@ static void graph_capacity(const wrapper* w, const draft* d, int side, int32_t t
 static int32_t schedule_draft(const wrapper* w, draft* d) {
   int64_t at = 0;
   const pod_table* tables[2] = {&d->decode, &d->prefill};
-  for (int side = 0; side < 2; side++)
-    d->off_table[side] = take(&at, w->use_graph ? (int64_t)pod_table_fixed_bytes(tables[side]->batch) : (int64_t)tables[side]->storage_bytes);
+  for (int side = 0; side < 2; side++) {
+    int64_t bytes = w->use_graph ? (int64_t)pod_table_fixed_bytes(tables[side]->batch) : (int64_t)tables[side]->storage_bytes;
+    d->off_table[side] = take(&at, tables[side]->storage ? bytes : 0);
+  }
   pod_schedule* sched[2] = {&d->decode_sched, &d->prefill_sched};
   int64_t caps[2][2] = {{0, 0}, {0, 0}};
   if (w->device != POD_DEVICE_CPU) {
@@ -471,6 +473,7 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   }
   const pod_table* tables[2] = {&d.decode, &d.prefill};
   for (int side = 0; side < 2; side++) {
+    if (tables[side]->storage == NULL) continue; /* the single wrapper's prefill side has no table */
     size_t bytes = w->use_graph ? pod_table_fixed_bytes(tables[side]->batch) : tables[side]->storage_bytes;
     if (bytes) memcpy(image + d.off_table[side], tables[side]->storage, bytes);
   }
