@@ -59,7 +59,9 @@
   X(GraphExecDestroy, CUresult, (CUgraphExec))                                                  \
   X(DeviceGetMemPool, CUresult, (CUmemoryPool*, CUdevice))                                      \
   X(MemPoolGetAttribute, CUresult, (CUmemoryPool, CUmemPool_attribute, void*))                  \
-  X(PointerGetAttribute, CUresult, (void*, CUpointer_attribute, CUdeviceptr))
+  X(PointerGetAttribute, CUresult, (void*, CUpointer_attribute, CUdeviceptr))                   \
+  X(MemHostAlloc, CUresult, (void**, size_t, unsigned int))                                     \
+  X(MemFreeHost, CUresult, (void*))
 
 typedef struct pod_cuda_api {
 #define POD_CUDA_MEMBER(name, ret, params) ret(CUDAAPI* name) params;

@@ -22,6 +22,7 @@
 #include "shim/options.h"
 #include "shim/paged_table.h"
 #include "shim/schedule.h"
+#include "shim/staging.h"
 #include "shim/tensor_check.h"
 #include "shim/workspace_claims.h"
 
@@ -64,6 +65,7 @@ typedef struct wrapper {
   int64_t off_partial[4];  /* decode o, decode lse, prefill o, prefill lse */
   int32_t launch_work[2], launch_merge[2]; /* CTAs launched per side (graph mode: the capacities) */
   int64_t workspace_used;  /* bytes of the workspace this plan claims */
+  pod_staging staging;     /* host memory of plan()'s copies, reused */
   uint64_t handle;
 } wrapper;
 
@@ -209,6 +211,7 @@ POD_API int32_t pod_wrapper_destroy(uint64_t handle) {
   if (st != POD_OK) return st;
   wrapper* w = obj;
   drop_plan(w);
+  pod_staging_destroy(&w->staging, w->device);
   free(w);
   return POD_OK;
 }
@@ -431,10 +434,15 @@ POD_API int32_t pod_wrapper_workspace_size(uint64_t handle, const pod_plan_args*
   return st;
 }
 
-/* Copies `count` int32 from the host into a fixed buffer (CUDA graph mode). */
-static int32_t fill_buffer(const wrapper* w, const pod_tensor* buf, const int32_t* data, int64_t count, uint64_t stream) {
-  if (count == 0) return POD_OK;
-  return pod_memcpy(w->device, buf->data, (uint64_t)(uintptr_t)data, (uint64_t)count * 4, POD_HOST_TO_DEVICE, stream);
+/* Stages `count` int32 at *at in the staging buffer and copies them into a fixed buffer (CUDA graph mode). */
+static int32_t fill_buffer(wrapper* w, unsigned char* staging, size_t* at, const pod_tensor* buf, const int32_t* data, int64_t count,
+                           const pod_stream_obj* stream) {
+  size_t bytes = (size_t)count * 4;
+  if (bytes == 0) return POD_OK;
+  memcpy(staging + *at, data, bytes);
+  int32_t st = pod_staging_copy(&w->staging, w->device, buf->data, *at, bytes, stream);
+  *at += (bytes + 15) / 16 * 16;
+  return st;
 }
 
 POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
@@ -464,14 +472,17 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
     free_draft(&d);
     return st;
   }
-  /* One image of the tables and schedules, one copy into the workspace. */
-  size_t total = (size_t)d.image_bytes;
-  unsigned char* image = calloc(1, total ? total : 1);
-  if (image == NULL) {
-    free_draft(&d);
-    return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the plan");
-  }
+  /* One image of the tables and schedules, one copy into the workspace; in graph mode the page tables
+   * for the fixed buffers follow it in the staging memory. */
   const pod_table* tables[2] = {&d.decode, &d.prefill};
+  size_t total = (size_t)d.image_bytes, staged = total;
+  for (int side = 0; side < 2 && w->use_graph; side++)
+    if (w->fixed_batch[side] > 0) staged += 4 * (3 * (size_t)tables[side]->batch + (size_t)tables[side]->num_pages_used + 2) + 64;
+  unsigned char* image;
+  if ((st = pod_staging_acquire(&w->staging, w->device, staged, &image))) {
+    free_draft(&d);
+    return st;
+  }
   for (int side = 0; side < 2; side++) {
     if (tables[side]->storage == NULL) continue; /* the single wrapper's prefill side has no table */
     size_t bytes = w->use_graph ? pod_table_fixed_bytes(tables[side]->batch) : tables[side]->storage_bytes;
@@ -489,20 +500,21 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
     for (int32_t i = sched[side]->num_work; i < d.launch_work[side]; i++) work[i] = (pod_work_item){0, 0, past_end, 0, 0, -1, 1, 0};
     for (int32_t i = sched[side]->num_merge; i < d.launch_merge[side]; i++) merge[i] = (pod_merge_item){0, 0, past_end, 0, 0, 1, {0, 0}};
   }
-  st = pod_memcpy(w->device, w->workspace.data, (uint64_t)(uintptr_t)image, total, POD_HOST_TO_DEVICE, d.a.stream);
-  free(image);
+  st = pod_staging_copy(&w->staging, w->device, w->workspace.data, 0, total, &stream);
   if (st == POD_OK && w->use_graph) {
     const pod_paged_table* in[2] = {&d.a.decode, &d.a.prefill};
+    size_t at = (total + 15) / 16 * 16;
     for (int side = 0; side < 2 && st == POD_OK; side++) {
       if (w->fixed_batch[side] == 0) continue;
       const pod_tensor* b = w->buffers[side];
       const pod_table* t = tables[side];
-      st = fill_buffer(w, &b[BUF_KV_INDPTR], t->kv_indptr, t->batch + 1, d.a.stream);
-      if (st == POD_OK) st = fill_buffer(w, &b[BUF_KV_INDICES], t->kv_indices, t->num_pages_used, d.a.stream);
-      if (st == POD_OK) st = fill_buffer(w, &b[BUF_LAST], in[side]->kv_last_page_len.data, t->batch, d.a.stream);
-      if (st == POD_OK && side == SIDE_PREFILL) st = fill_buffer(w, &b[BUF_QO], t->qo_indptr, t->batch + 1, d.a.stream);
+      st = fill_buffer(w, image, &at, &b[BUF_KV_INDPTR], t->kv_indptr, t->batch + 1, &stream);
+      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_KV_INDICES], t->kv_indices, t->num_pages_used, &stream);
+      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_LAST], in[side]->kv_last_page_len.data, t->batch, &stream);
+      if (st == POD_OK && side == SIDE_PREFILL) st = fill_buffer(w, image, &at, &b[BUF_QO], t->qo_indptr, t->batch + 1, &stream);
     }
   }
+  if (st == POD_OK) st = pod_staging_release(&w->staging, w->device, &stream);
   if (st == POD_OK) st = pod_workspace_claim(w->device, w->workspace.data, (uint64_t)d.workspace_needed, w->handle);
   if (st != POD_OK) {
     free_draft(&d);
