@@ -218,20 +218,32 @@ export interface BatchPodRunArgs extends CommonRunArgs {
   logitsSoftCapP?: number;
 }
 
+/** The option names of each side, made once (run() is called thousands of times a second). */
+const OPTION_BASES = ["causal", "posEncodingMode", "windowLeft", "smScale", "ropeScale", "ropeTheta", "logitsSoftCap"] as const;
+const OPTION_NAMES = {
+  P: OPTION_BASES.map((n) => `${n}P`),
+  D: OPTION_BASES.map((n) => `${n}D`),
+  "": OPTION_BASES.map((n) => n),
+} as const;
+const NO_OPTIONS: OptionsDesc = Object.freeze({});
+
 function sideOptions(args: Record<string, unknown>, suffix: "P" | "D" | ""): OptionsDesc {
-  const get = (name: string): unknown => args[name + suffix];
-  const windowLeft = get("windowLeft");
+  const names = OPTION_NAMES[suffix];
+  const causal = names[0]!, pos = names[1]!, window = names[2]!, smScale = names[3]!, ropeScale = names[4]!, ropeTheta = names[5]!;
+  const softCap = names[6]!;
+  const given = (name: string) => args[name] !== undefined && args[name] !== null;
+  if (!given(causal) && !given(pos) && !given(window) && !given(smScale) && !given(ropeScale) && !given(ropeTheta) && !given(softCap))
+    return NO_OPTIONS;
+  const p = optionalChoice(pos, args[pos], POS_ENCODINGS);
+  const windowLeft = args[window];
   return {
-    causal: optionalBoolean(`causal${suffix}`, get("causal")),
-    posEncoding: (() => {
-      const p = optionalChoice(`posEncodingMode${suffix}`, get("posEncodingMode"), POS_ENCODINGS);
-      return p === undefined ? undefined : POS_CODE[p];
-    })(),
-    windowLeft: windowLeft === undefined || windowLeft === null ? undefined : integer(`windowLeft${suffix}`, windowLeft, -1),
-    smScale: optionalFinite(`smScale${suffix}`, get("smScale")),
-    ropeScale: optionalFinite(`ropeScale${suffix}`, get("ropeScale")),
-    ropeTheta: optionalFinite(`ropeTheta${suffix}`, get("ropeTheta")),
-    logitsSoftCap: optionalFinite(`logitsSoftCap${suffix}`, get("logitsSoftCap")),
+    causal: optionalBoolean(causal, args[causal]),
+    posEncoding: p === undefined ? undefined : POS_CODE[p],
+    windowLeft: windowLeft === undefined || windowLeft === null ? undefined : integer(window, windowLeft, -1),
+    smScale: optionalFinite(smScale, args[smScale]),
+    ropeScale: optionalFinite(ropeScale, args[ropeScale]),
+    ropeTheta: optionalFinite(ropeTheta, args[ropeTheta]),
+    logitsSoftCap: optionalFinite(softCap, args[softCap]),
   };
 }
 
