@@ -348,6 +348,11 @@ typedef struct pod_plan_args {
   pod_attention_options prefill_options; /* batch wrapper only; the single wrapper takes them in run */
 } pod_plan_args;
 
+/* Validates and schedules the plan and copies it into the workspace (and, in CUDA graph mode, the page
+ * tables into the fixed buffers) on args->stream. Not capturable: on a capturing stream it fails. In
+ * CUDA graph mode the first plan fixes heads, head_dim, page size, dtypes, options, query counts and
+ * tile shapes; a later plan that changes any of them fails, one that changes KV lengths and pages
+ * keeps every address and launch shape a captured run() holds. */
 POD_API int32_t pod_wrapper_plan(uint64_t wrapper, const pod_plan_args* args);
 
 /* Bytes of workspace the plan described by args would need, without planning. */
