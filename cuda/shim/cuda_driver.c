@@ -174,8 +174,12 @@ static int32_t load_modules(int32_t device) {
 }
 
 int32_t pod_cuda_kernel(int32_t device, const char* module, const char* name, CUfunction* function) {
+  /* Modules load into the current context: make it the device's (the caller may have used another
+   * device last on this thread). */
+  int32_t st = pod_cuda_use(device);
+  if (st != POD_OK) return st;
   if (!__atomic_load_n(&devices[device].modules_loaded, __ATOMIC_ACQUIRE)) {
-    int32_t st = load_modules(device);
+    st = load_modules(device);
     if (st != POD_OK) return st;
   }
   /* Ask only the module that defines the kernel: a miss is a driver error (and a sanitizer report). */

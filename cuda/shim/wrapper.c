@@ -381,6 +381,8 @@ static int32_t build_draft(const wrapper* w, const pod_plan_args* in, draft* d) 
   d->a.kv_dtype = POD_UNSET;
   int32_t st = pod_copy_versioned(&d->a, sizeof d->a, in, sizeof d->a, "args");
   if (st != POD_OK) return st;
+  /* The occupancy queries of the planner answer for the current context's device. */
+  if (w->device != POD_DEVICE_CPU && (st = pod_cuda_use(w->device))) return st;
   const pod_plan_args* a = &d->a;
   if (a->num_qo_heads <= 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "num_qo_heads: expected a positive count, got %d", a->num_qo_heads);
   if (a->num_kv_heads <= 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "num_kv_heads: expected a positive count, got %d", a->num_kv_heads);
@@ -463,7 +465,9 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   /* plan() is never captured: the copies below would replay stale host memory. */
   pod_stream_obj stream;
   int capturing = 0;
-  if ((st = pod_stream_resolve(w->device, d.a.stream, &stream)) == POD_OK) st = pod_stream_capturing(&stream, &capturing);
+  if (w->device != POD_DEVICE_CPU) st = pod_cuda_use(w->device);
+  if (st == POD_OK) st = pod_stream_resolve(w->device, d.a.stream, &stream);
+  if (st == POD_OK) st = pod_stream_capturing(&stream, &capturing);
   if (st == POD_OK && capturing)
     st = pod_fail(POD_ERR_INVALID_ARGUMENT,
                   "stream: is capturing a graph; plan() cannot be captured (its copies read host memory once). Plan before the capture, "
@@ -823,6 +827,7 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   st = build_paged_side(w, dtab, &w->decode_options, &a.options_d, &a.q_d, &a.paged_k_d, &a.paged_v_d, &a.o_d, &a.lse_d, 0, &decode);
   if (st != POD_OK) return st;
 
+  if (w->device != POD_DEVICE_CPU && (st = pod_cuda_use(w->device))) return st;
   /* A captured run() reads the plan when the graph replays: only a wrapper in CUDA graph mode keeps
    * that plan where the graph looks for it. */
   if (!w->use_graph && (w->decode.batch > 0 || w->prefill.batch > 0)) {
@@ -835,7 +840,6 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   }
 
   if (w->device != POD_DEVICE_CPU) {
-    if ((st = pod_cuda_use(w->device))) return st;
     if (w->kind == POD_WRAPPER_BATCH_PREFILL) attach_schedule(w, &prefill, &w->prefill_ws, SIDE_PREFILL, a.mask_p_packed);
     attach_schedule(w, &decode, &w->decode_ws, SIDE_DECODE, 0);
     int previous = pod_cuda_set_pdl(pdl);
