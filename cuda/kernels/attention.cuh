@@ -6,6 +6,7 @@
 #pragma once
 #include "kernels/attention_params.h"
 #include "kernels/mma.cuh"
+#include "kernels/pdl.cuh"
 #include "kernels/wgmma.cuh"
 
 #include <type_traits>
@@ -581,10 +582,14 @@ __device__ __forceinline__ void merge_body(const pod_attn_params& p) {
 #define POD_DEFINE_KERNELS(T, NAME, D, TILE, TILE_NAME)                                                          \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
       pod_attention_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                     \
+    pod_pdl_enter();                                                                                             \
+    if (p.work && reinterpret_cast<const pod_work_item*>(p.work)[blockIdx.x].skip) return;                       \
     pod::attention_body<T, D, TILE>(p, blockIdx.x);                                                              \
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
       pod_merge_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                         \
+    pod_pdl_enter();                                                                                             \
+    if (reinterpret_cast<const pod_merge_item*>(p.merge)[blockIdx.x].skip) return;                               \
     pod::merge_body<T, D, TILE>(p);                                                                              \
   }
 
@@ -642,6 +647,7 @@ __device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const i
 // prefill and decode CTAs until the smaller side runs out, a pure function of the CTA index.
 #define POD_DEFINE_FUSED(T, NAME, D)                                                                            \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS) pod_fused_##NAME##_##D(const __grid_constant__ pod_fused_params f) { \
+    pod_pdl_enter();                                                                                             \
     const int b = (int)blockIdx.x;                                                                               \
     int side, cta;                                                                                               \
     if (f.order == POD_ORDER_PER_SM) {                                                                          \
@@ -660,10 +666,13 @@ __device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const i
     }                                                                                                            \
     /* Each side's parameters by a constant index, so that kernel code reads them from the constant   \
      * bank in place instead of through computed addresses. */                                          \
-    if (side == 0)                                                                                       \
-      pod::pod_fused_role<T, D>(f.side[0], f.tile[0], cta);                                                  \
-    else                                                                                                 \
-      pod::pod_fused_role<T, D>(f.side[1], f.tile[1], cta);                                                  \
+    const pod_work_item* items = reinterpret_cast<const pod_work_item*>(f.side[side].work);              \
+    if (!(items && items[cta].skip)) { /* graph mode pads work lists with skipped items */              \
+      if (side == 0)                                                                                     \
+        pod::pod_fused_role<T, D>(f.side[0], f.tile[0], cta);                                            \
+      else                                                                                               \
+        pod::pod_fused_role<T, D>(f.side[1], f.tile[1], cta);                                            \
+    }                                                                                                    \
     if (f.order == POD_ORDER_PER_SM) {                                                                          \
       __syncthreads();                                                                                           \
       if (threadIdx.x == 0) pod::release_role(f, side);                                                         \

@@ -15,7 +15,9 @@ enum { POD_TILE_PREFILL = 0, POD_TILE_DECODE = 1 };
 static inline int pod_tile_rows(int tile, int head_dim) { return tile == POD_TILE_PREFILL ? (head_dim <= 128 ? 128 : 64) : 16; }
 
 /* A work item: one CTA's rows and KV range. partial >= 0: write fp32 partial results to that slot
- * (the KV range was split) for the merge kernel to combine. */
+ * (the KV range was split) for the merge kernel to combine. skip != 0: padding of a schedule whose
+ * launch shape is fixed (CUDA graph mode); the CTA returns at once. Padding items also name rows past
+ * the end of request 0 and an empty key range, so they write nothing even where skip is not read. */
 typedef struct pod_work_item {
   int32_t request;
   int32_t kv_head;
@@ -23,17 +25,20 @@ typedef struct pod_work_item {
   int32_t kv_begin;
   int32_t kv_end;
   int32_t partial;
-  int32_t reserved[2];
+  int32_t skip;
+  int32_t reserved;
 } pod_work_item;
 
-/* Combines the partial results of items first .. first + count - 1 for one row tile. */
+/* Combines the partial results of items first .. first + count - 1 for one row tile (skip: as in
+ * pod_work_item). */
 typedef struct pod_merge_item {
   int32_t request;
   int32_t kv_head;
   int32_t row_start;
   int32_t first;
   int32_t count;
-  int32_t reserved[3];
+  int32_t skip;
+  int32_t reserved[2];
 } pod_merge_item;
 
 #ifdef __CUDACC__
