@@ -55,8 +55,18 @@ export function shuffledPages(count: number, seed = 1): Int32Array {
   return out;
 }
 
+const started = performance.now();
+
+/** A progress line on stderr, prefixed with the seconds since the benchmark started. */
 export function progress(message: string): void {
-  process.stderr.write(`${message}\n`);
+  const s = ((performance.now() - started) / 1e3).toFixed(0).padStart(4);
+  process.stderr.write(`[${s} s] ${message}\n`);
+}
+
+/** progress() with a running count: "(3/16) message". */
+export function counter(total: number): (message: string) => void {
+  let done = 0;
+  return (message) => progress(`(${++done}/${total}) ${message}`);
 }
 
 /** The first CUDA device and its practical bounds (copy TB/s, fp16 mma.sync TFLOP/s), measured now;
