@@ -13,10 +13,12 @@ abstract class Handle {
     if (this.handleValue === 0n) throw new PodError(Status.INVALID_HANDLE, `${this.constructor.name}: used after destroy()`);
     return this.handleValue;
   }
+  /** Whether destroy() was called. */
   get destroyed(): boolean {
     return this.handleValue === 0n;
   }
   protected abstract release(handle: bigint): number;
+  /** Releases the handle (idempotent); later use raises INVALID_HANDLE. */
   destroy(): void {
     if (this.handleValue === 0n) return;
     const h = this.handleValue;
@@ -28,9 +30,15 @@ abstract class Handle {
   }
 }
 
+/**
+ * A CUDA stream: work given the same stream runs in order, work on different streams may overlap.
+ * The library's streams also order with the device's default stream (the `stream` left out). On the
+ * CPU device a stream exists but work runs synchronously.
+ */
 export class Stream extends Handle {
   readonly device: Device;
 
+  /** A new stream on `device` (default {@link Device.best}()). */
   constructor(device: Device | string = Device.best()) {
     const d = Device.parse(device);
     const out = new BigUint64Array(1);
@@ -57,9 +65,11 @@ export function streamHandle(stream: Stream | undefined | null, device: Device):
   return stream.handle;
 }
 
+/** A CUDA event, for timing and ordering (on the CPU device it reads the host clock). */
 export class Event extends Handle {
   readonly device: Device;
 
+  /** A new event on `device` (default {@link Device.best}()). */
   constructor(device: Device | string = Device.best()) {
     const d = Device.parse(device);
     const out = new BigUint64Array(1);
@@ -72,11 +82,13 @@ export class Event extends Handle {
     return lib.pod_event_destroy(handle);
   }
 
+  /** Records the event on `stream` (default: the device's default stream). */
   record(stream?: Stream): this {
     check(lib.pod_event_record(this.handle, streamHandle(stream, this.device)));
     return this;
   }
 
+  /** Waits until the work recorded before this event is done. */
   synchronize(): void {
     check(lib.pod_event_synchronize(this.handle));
   }
