@@ -118,7 +118,7 @@ typedef struct pod_device_props {
   int32_t cc_minor;
   int32_t max_smem_per_block_optin;
   int32_t l2_bytes;
-  int32_t reserved;
+  int32_t pdl;             /* 1: programmatic dependent launch (compute capability 9.0 and newer) */
   uint64_t total_memory;
   char name[256];
 } pod_device_props;
@@ -129,19 +129,70 @@ POD_API int32_t pod_device_memory_info(int32_t device, uint64_t* free_bytes, uin
 /* Waits for all work on the device. */
 POD_API int32_t pod_device_synchronize(int32_t device);
 
+typedef struct pod_memory_stats {
+  uint32_t struct_size;
+  int32_t device;
+  uint64_t free_bytes;          /* as pod_device_memory_info */
+  uint64_t total_bytes;
+  uint64_t pool_used_bytes;     /* bytes of live allocations in the pool the library allocates from (CUDA: the
+                                 * device's current memory pool, all its users; CPU: the library's allocations) */
+  uint64_t pool_reserved_bytes; /* bytes the pool holds from the device (CPU: as pool_used_bytes) */
+} pod_memory_stats;
+
+/* Memory in use on the device. CUDA devices without memory pools report pool fields of 0. */
+POD_API int32_t pod_device_memory_stats(int32_t device, pod_memory_stats* stats);
+
+/* The CUDA device whose memory `ptr` is: its ordinal for device memory the driver knows (not managed),
+ * POD_DEVICE_CPU for anything else (host memory, pinned or managed memory, unknown addresses, no driver).
+ * `near`: the device the caller expects (its context answers the query). */
+POD_API int32_t pod_pointer_device(int32_t near, uint64_t ptr, int32_t* device);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Streams and events. CPU streams run every call synchronously; CPU events record the host clock. */
 
 POD_API int32_t pod_stream_create(int32_t device, uint64_t* stream);
+/* A handle for a CUstream created elsewhere (another library), in the primary context of the CUDA
+ * device. The library uses it like its own streams; destroying the handle leaves the CUstream alone. */
+POD_API int32_t pod_stream_wrap(int32_t device, uint64_t cu_stream, uint64_t* stream);
+/* The CUstream behind a handle (0 on the CPU device), for other libraries. */
+POD_API int32_t pod_stream_native(uint64_t stream, uint64_t* cu_stream);
 POD_API int32_t pod_stream_destroy(uint64_t stream);
 /* stream 0: the device's default stream */
 POD_API int32_t pod_stream_synchronize(int32_t device, uint64_t stream);
+/* Whether the stream is capturing a graph (CUDA: any capture, also one begun by another library). */
+POD_API int32_t pod_stream_is_capturing(int32_t device, uint64_t stream, int32_t* capturing);
 
 POD_API int32_t pod_event_create(int32_t device, uint64_t* event);
 POD_API int32_t pod_event_destroy(uint64_t event);
 POD_API int32_t pod_event_record(uint64_t event, uint64_t stream);
 POD_API int32_t pod_event_synchronize(uint64_t event);
 POD_API int32_t pod_event_elapsed_ms(uint64_t start, uint64_t end, float* ms);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Graphs. Between begin and end of a capture, work queued on the stream is recorded instead of run;
+ * the graph is instantiated once and launched (replayed) as often as needed, reading the memory it
+ * names at each launch. CUDA devices: CUDA graphs (stream capture; the default stream cannot capture;
+ * `mode` as CUstreamCaptureMode). CPU device: only wrapper run() calls can be captured (other work on
+ * a capturing CPU stream is POD_ERR_NOT_IMPLEMENTED); a launch runs them again in order.
+ *
+ * A captured run() reads its wrapper's plan from the workspace when it executes. For a wrapper created
+ * with use_cuda_graph, plan() keeps every address and launch shape the graph holds, so a replay after
+ * plan() computes with the new plan (new KV lengths). Capturing run() of a wrapper without
+ * use_cuda_graph is rejected (its next plan() would move what the graph reads), except where run()
+ * reads no plan (the single-prefill wrapper planned with no decode request). */
+
+typedef enum pod_capture_mode { POD_CAPTURE_GLOBAL = 0, POD_CAPTURE_THREAD_LOCAL = 1, POD_CAPTURE_RELAXED = 2 } pod_capture_mode;
+
+POD_API int32_t pod_graph_begin_capture(int32_t device, uint64_t stream, int32_t mode);
+POD_API int32_t pod_graph_end_capture(int32_t device, uint64_t stream, uint64_t* graph);
+POD_API int32_t pod_graph_instantiate(uint64_t graph, uint64_t* exec);
+/* Queues the whole graph on `stream` (any stream of the graph's device). */
+POD_API int32_t pod_graph_launch(uint64_t exec, uint64_t stream);
+/* Gives an executable graph the parameters of `graph`, captured with the same calls in the same order
+ * (cuGraphExecUpdate); otherwise POD_ERR_INVALID_ARGUMENT and the executable graph is unchanged. */
+POD_API int32_t pod_graph_update(uint64_t exec, uint64_t graph);
+POD_API int32_t pod_graph_destroy(uint64_t graph);
+POD_API int32_t pod_graph_exec_destroy(uint64_t exec);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Memory. Allocation is stream-ordered on CUDA (the device's default memory pool): the memory may be
@@ -240,16 +291,37 @@ typedef enum pod_wrapper_kind {
   POD_WRAPPER_BATCH_PREFILL = 1
 } pod_wrapper_kind;
 
+/* CUDA graph mode: fixed int32 device buffers of one paged side, written by every plan() (FlashInfer's
+ * paged_kv_*_buffer). The kernels read the page table (kv_indptr, kv_indices, and the prefill side's
+ * qo_indptr) from them. Their lengths fix the side's batch for the wrapper's life:
+ * kv_indptr [batch + 1], kv_last_page_len [batch], qo_indptr [batch + 1] (prefill side of the batch
+ * wrapper only; absent on the decode side), kv_indices [most pages a plan may use]. All absent: the
+ * side stays empty. */
+typedef struct pod_graph_buffers {
+  pod_tensor qo_indptr;
+  pod_tensor kv_indptr;
+  pod_tensor kv_indices;
+  pod_tensor kv_last_page_len;
+} pod_graph_buffers;
+
 typedef struct pod_wrapper_create_args {
   uint32_t struct_size;
   int32_t kind;          /* pod_wrapper_kind */
   int32_t kv_layout;     /* pod_kv_layout of the paged caches (and the default for k_p/v_p) */
   int32_t reserved;
   pod_tensor workspace;  /* 1-dimensional uint8 buffer on the wrapper's device; the wrapper's device */
+  /* Later fields: older (smaller) structs get their defaults. */
+  int32_t use_cuda_graph;  /* 1: CUDA graph mode (see the graphs section and README "Serving") */
+  int32_t enable_pdl;      /* programmatic dependent launch; POD_UNSET: on where the device supports it */
+  pod_graph_buffers decode_buffers;  /* CUDA graph mode */
+  pod_graph_buffers prefill_buffers; /* CUDA graph mode, batch wrapper only */
 } pod_wrapper_create_args;
 
 POD_API int32_t pod_wrapper_create(const pod_wrapper_create_args* args, uint64_t* wrapper);
 POD_API int32_t pod_wrapper_destroy(uint64_t wrapper);
+/* Gives the wrapper another workspace (same device); the wrapper must plan again before run(). In CUDA
+ * graph mode the fixed plan shape is released too: graphs captured before hold the old addresses. */
+POD_API int32_t pod_wrapper_reset_workspace(uint64_t wrapper, const pod_tensor* workspace);
 
 /* A paged KV table on the host. For the prefill side of the batch wrapper qo_indptr gives the queries
  * of each request; the decode side has one query per request and leaves qo_indptr empty. */
@@ -276,6 +348,11 @@ typedef struct pod_plan_args {
   pod_attention_options prefill_options; /* batch wrapper only; the single wrapper takes them in run */
 } pod_plan_args;
 
+/* Validates and schedules the plan and copies it into the workspace (and, in CUDA graph mode, the page
+ * tables into the fixed buffers) on args->stream. Not capturable: on a capturing stream it fails. In
+ * CUDA graph mode the first plan fixes heads, head_dim, page size, dtypes, options, query counts and
+ * tile shapes; a later plan that changes any of them fails, one that changes KV lengths and pages
+ * keeps every address and launch shape a captured run() holds. */
 POD_API int32_t pod_wrapper_plan(uint64_t wrapper, const pod_plan_args* args);
 
 /* Bytes of workspace the plan described by args would need, without planning. */
@@ -302,6 +379,9 @@ typedef struct pod_run_args {
   pod_attention_options options_d; /* each field unset or equal to the plan's, else rejected */
   pod_tensor o_d;
   pod_tensor lse_d;
+  /* Later fields: older (smaller) structs get their defaults. */
+  int32_t enable_pdl;       /* POD_UNSET: the wrapper's setting; 0 or 1 for this call */
+  int32_t reserved2;
 } pod_run_args;
 
 POD_API int32_t pod_wrapper_run(uint64_t wrapper, const pod_run_args* args);

@@ -4,7 +4,7 @@
  */
 import { addressOf, cString, lib } from "./ffi.ts";
 
-type Kind = "i32" | "u32" | "f32" | "u64" | "tensor" | "options" | "host_i32" | "table" | "name256";
+type Kind = "i32" | "u32" | "f32" | "u64" | "tensor" | "options" | "host_i32" | "table" | "name256" | "buffers";
 const KIND_SIZE: Record<Kind, [size: number, align: number]> = {
   i32: [4, 4],
   u32: [4, 4],
@@ -15,6 +15,7 @@ const KIND_SIZE: Record<Kind, [size: number, align: number]> = {
   host_i32: [16, 8],
   table: [64, 8],
   name256: [256, 1],
+  buffers: [480, 8],
 };
 
 interface Layout<F extends string> {
@@ -81,9 +82,16 @@ export const DEVICE_PROPS = layout("pod_device_props", [
   ["ccMinor", "i32"],
   ["maxSmemPerBlockOptin", "i32"],
   ["l2Bytes", "i32"],
-  ["reserved", "i32"],
+  ["pdl", "i32"],
   ["totalMemory", "u64"],
   ["name", "name256"],
+]);
+
+export const GRAPH_BUFFERS = layout("pod_graph_buffers", [
+  ["qoIndptr", "tensor"],
+  ["kvIndptr", "tensor"],
+  ["kvIndices", "tensor"],
+  ["kvLastPageLen", "tensor"],
 ]);
 
 export const CREATE_ARGS = layout("pod_wrapper_create_args", [
@@ -92,6 +100,19 @@ export const CREATE_ARGS = layout("pod_wrapper_create_args", [
   ["kvLayout", "i32"],
   ["reserved", "i32"],
   ["workspace", "tensor"],
+  ["useCudaGraph", "i32"],
+  ["enablePdl", "i32"],
+  ["decodeBuffers", "buffers"],
+  ["prefillBuffers", "buffers"],
+]);
+
+export const MEMORY_STATS = layout("pod_memory_stats", [
+  ["structSize", "u32"],
+  ["device", "i32"],
+  ["freeBytes", "u64"],
+  ["totalBytes", "u64"],
+  ["poolUsedBytes", "u64"],
+  ["poolReservedBytes", "u64"],
 ]);
 
 export const PLAN_ARGS = layout("pod_plan_args", [
@@ -129,6 +150,8 @@ export const RUN_ARGS = layout("pod_run_args", [
   ["optionsD", "options"],
   ["oD", "tensor"],
   ["lseD", "tensor"],
+  ["enablePdl", "i32"],
+  ["reserved2", "i32"],
 ]);
 
 /** What the ABI needs of a tensor. */
@@ -138,6 +161,16 @@ export interface TensorDesc {
   readonly shape: readonly number[];
   readonly strides: readonly number[];
   readonly deviceId: number;
+  /** The packed pod_tensor (TENSOR.size bytes), when the tensor keeps one: packing is then one copy. */
+  readonly descriptor?: Uint8Array;
+}
+
+/** The pod_tensor bytes of a tensor (what StructBuffer.tensor writes). */
+export function packTensor(t: TensorDesc): Uint8Array {
+  const b = new StructBuffer(TENSOR.size);
+  b.bytes.fill(0);
+  b.packTensor(0, t);
+  return b.bytes;
 }
 
 /** Attention options with JS-side "not given" as undefined. */
@@ -175,12 +208,22 @@ export class StructBuffer {
     this.view.setUint32(offset, value % 0x100000000, true);
     this.view.setUint32(offset + 4, Math.floor(value / 0x100000000), true);
   }
-  /** A signed 64-bit integer within ±2^53. */
+  /** A signed 64-bit integer within ±2^53, written as two 32-bit halves without BigInt. */
   i64(offset: number, value: number): void {
-    this.view.setBigInt64(offset, BigInt(value), true);
+    const high = Math.floor(value / 0x100000000);
+    this.view.setUint32(offset, value - high * 0x100000000, true);
+    this.view.setInt32(offset + 4, high, true);
   }
   tensor(offset: number, t: TensorDesc | null | undefined): void {
     if (!t) return; // all zero: absent
+    if (t.descriptor) {
+      this.bytes.set(t.descriptor, offset);
+      return;
+    }
+    this.packTensor(offset, t);
+  }
+  /** Writes the pod_tensor fields of `t` at `offset`. */
+  packTensor(offset: number, t: TensorDesc): void {
     this.u64(offset + TENSOR.at.data, t.ptr);
     this.i32(offset + TENSOR.at.dtype, t.dtypeCode);
     this.i32(offset + TENSOR.at.ndim, t.shape.length);

@@ -1,5 +1,5 @@
 /** Devices: the CPU reference backend and CUDA GPUs, addressed as "cpu" or "cuda:N". */
-import { DEVICE_PROPS, StructBuffer } from "./abi.ts";
+import { DEVICE_PROPS, MEMORY_STATS, StructBuffer } from "./abi.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
 import { lib } from "./ffi.ts";
 
@@ -17,6 +17,22 @@ export interface DeviceProperties {
   maxSharedMemoryPerBlock: number;
   /** L2 cache size in bytes. */
   l2Bytes: number;
+  /** Whether kernels can start while the one before them drains (programmatic dependent launch, sm_90+). */
+  programmaticDependentLaunch: boolean;
+}
+
+/** Memory in use on a device (see {@link Device.memoryStats}). */
+export interface MemoryStats {
+  /** Free and total bytes of the device (CPU: physical memory). */
+  free: number;
+  total: number;
+  /**
+   * Bytes of live allocations in the pool the library allocates from: CUDA, the device's current
+   * memory pool (all of its users); CPU, the library's own allocations. 0 where there is no pool.
+   */
+  poolUsed: number;
+  /** Bytes the pool holds from the device. */
+  poolReserved: number;
 }
 
 /**
@@ -117,6 +133,7 @@ export class Device {
         totalMemory: Number(v.getBigUint64(at.totalMemory, true)),
         maxSharedMemoryPerBlock: v.getInt32(at.maxSmemPerBlockOptin, true),
         l2Bytes: v.getInt32(at.l2Bytes, true),
+        programmaticDependentLaunch: v.getInt32(at.pdl, true) !== 0,
       };
     }
     return this.cachedProps;
@@ -128,6 +145,15 @@ export class Device {
     const total = new BigUint64Array(1);
     check(lib.pod_device_memory_info(this.id, free, total));
     return { free: Number(free[0]), total: Number(total[0]) };
+  }
+
+  /** Memory in use: the device's free and total bytes and the allocation pool's use. */
+  memoryStats(): MemoryStats {
+    const buf = new StructBuffer(MEMORY_STATS.size);
+    check(lib.pod_device_memory_stats(this.id, buf.bytes));
+    const at = MEMORY_STATS.at;
+    const u64 = (offset: number) => Number(buf.view.getBigUint64(offset, true));
+    return { free: u64(at.freeBytes), total: u64(at.totalBytes), poolUsed: u64(at.poolUsedBytes), poolReserved: u64(at.poolReservedBytes) };
   }
 
   /** Waits for all work queued on the device. */

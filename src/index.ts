@@ -1,10 +1,10 @@
 /**
  * pod-attention for Bun: prefill and decode attention in one launch (POD), through libpod.so.
- * The public API: devices, streams, events, tensors, the two POD wrappers, errors and a float64
- * reference attention.
+ * The public API: devices, streams, events, graphs, tensors, the two POD wrappers, the standalone
+ * kernels, errors and a float64 reference attention.
  */
-export { Device, type DeviceProperties } from "./device.ts";
-export { Stream, Event } from "./stream.ts";
+export { Device, type DeviceProperties, type MemoryStats } from "./device.ts";
+export { Stream, Event, CudaGraph, type CaptureMode } from "./stream.ts";
 export { Tensor, type TensorData, type TensorOptions } from "./tensor.ts";
 export { type DType, dtypeSize } from "./dtype.ts";
 export {
@@ -19,6 +19,7 @@ export {
   type BatchPodRunArgs,
   type PodRunResult,
   type WrapperOptions,
+  type BatchWrapperOptions,
 } from "./pod.ts";
 export {
   BatchDecodeWithPagedKVCacheWrapper,
@@ -30,6 +31,8 @@ export {
   type BatchDecodeRunArgs,
   type BatchPrefillPlanArgs,
   type BatchPrefillRunArgs,
+  type BatchDecodeWrapperOptions,
+  type BatchPrefillWrapperOptions,
   type SinglePrefillOptions,
 } from "./standalone.ts";
 export { PodError, Status, type StatusName } from "./errors.ts";

@@ -4,7 +4,7 @@
  * arguments into the ABI's structs, rejects what C cannot see (unknown keys, non-integers) and
  * allocates outputs that the caller did not provide.
  */
-import { CREATE_ARGS, PLAN_ARGS, RUN_ARGS, StructBuffer, type OptionsDesc } from "./abi.ts";
+import { CREATE_ARGS, GRAPH_BUFFERS, PLAN_ARGS, RUN_ARGS, StructBuffer, TENSOR, UNSET, type OptionsDesc } from "./abi.ts";
 import { DTYPE_CODE } from "./dtype.ts";
 import type { Device } from "./device.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
@@ -26,9 +26,53 @@ const POS_CODE: Record<PosEncoding, number> = { NONE: 0, ROPE_LLAMA: 1, ALIBI: 2
 const LAYOUTS: readonly KvLayout[] = ["NHD", "HND"];
 const HALF_TYPES: readonly HalfDType[] = ["float16", "bfloat16"];
 
-export interface WrapperOptions {
-  /** Not supported yet: rejected when true. */
+/** Options of every wrapper's constructor. */
+interface CommonWrapperOptions {
+  /**
+   * CUDA graph mode: run() may be captured into a graph, and plan() keeps everything the graph holds
+   * (addresses, launch shapes), so replays compute with each new plan. Each paged side needs its fixed
+   * buffers; their lengths fix its batch (see the README, "Serving").
+   */
   useCudaGraph?: boolean;
+  /**
+   * Programmatic dependent launch for run() (a run() argument overrides it): kernels may start while
+   * the kernel before them drains. Default: on where the device supports it (sm_90+).
+   */
+  enablePdl?: boolean;
+}
+
+/**
+ * Options of PODWithPagedKVCacheWrapper (and BatchDecodeWithPagedKVCacheWrapper): the decode side's
+ * fixed int32 buffers in CUDA graph mode, written by each plan() and read by the kernels:
+ * indptr [batch + 1], indices [most pages a plan may use], last page lengths [batch].
+ */
+export interface WrapperOptions extends CommonWrapperOptions {
+  pagedKvIndptrBuffer?: Tensor;
+  pagedKvIndicesBuffer?: Tensor;
+  pagedKvLastPageLenBuffer?: Tensor;
+}
+
+/** Options of BatchPODWithPagedKVCacheWrapper: fixed buffers of both sides in CUDA graph mode. */
+export interface BatchWrapperOptions extends CommonWrapperOptions {
+  qoIndptrBufferP?: Tensor;
+  pagedKvIndptrBufferP?: Tensor;
+  pagedKvIndicesBufferP?: Tensor;
+  pagedKvLastPageLenBufferP?: Tensor;
+  pagedKvIndptrBufferD?: Tensor;
+  pagedKvIndicesBufferD?: Tensor;
+  pagedKvLastPageLenBufferD?: Tensor;
+}
+
+/** One side's fixed buffers (qo indptr, kv indptr, kv indices, last page lengths), by option name. */
+export type BufferNames = readonly [qo: string | null, indptr: string, indices: string, last: string];
+const SINGLE_BUFFERS: BufferNames = [null, "pagedKvIndptrBuffer", "pagedKvIndicesBuffer", "pagedKvLastPageLenBuffer"];
+const BATCH_BUFFERS_P: BufferNames = ["qoIndptrBufferP", "pagedKvIndptrBufferP", "pagedKvIndicesBufferP", "pagedKvLastPageLenBufferP"];
+const BATCH_BUFFERS_D: BufferNames = [null, "pagedKvIndptrBufferD", "pagedKvIndicesBufferD", "pagedKvLastPageLenBufferD"];
+
+/** useFp16QkReduction: q.k is always reduced in fp32, so true is rejected rather than ignored. */
+function rejectFp16QkReduction(value: unknown): void {
+  if (optionalBoolean("useFp16QkReduction", value))
+    throw new PodError(Status.NOT_IMPLEMENTED, "useFp16QkReduction: not supported (q.k is always reduced in fp32); pass false or omit it");
 }
 
 /** The outputs of run(). A side that was not given is null. */
@@ -82,7 +126,9 @@ interface CommonRunArgs {
   qScale?: number;
   kScale?: number;
   vScale?: number;
+  /** Rejected when true: q.k is always reduced in fp32. */
   useFp16QkReduction?: boolean;
+  /** Programmatic dependent launch for this call (default: the wrapper's enablePdl). */
   enablePdl?: boolean;
 }
 
@@ -214,6 +260,8 @@ export interface BatchPodPlanArgs {
   nonBlocking?: boolean;
   /** The stream that copies the page tables into the workspace. */
   stream?: Stream;
+  /** Rejected when true: q.k is always reduced in fp32. */
+  useFp16QkReduction?: boolean;
 }
 
 /** run() of {@link BatchPODWithPagedKVCacheWrapper}. */
@@ -233,20 +281,32 @@ export interface BatchPodRunArgs extends CommonRunArgs {
   logitsSoftCapP?: number;
 }
 
+/** The option names of each side, made once (run() is called thousands of times a second). */
+const OPTION_BASES = ["causal", "posEncodingMode", "windowLeft", "smScale", "ropeScale", "ropeTheta", "logitsSoftCap"] as const;
+const OPTION_NAMES = {
+  P: OPTION_BASES.map((n) => `${n}P`),
+  D: OPTION_BASES.map((n) => `${n}D`),
+  "": OPTION_BASES.map((n) => n),
+} as const;
+const NO_OPTIONS: OptionsDesc = Object.freeze({});
+
 function sideOptions(args: Record<string, unknown>, suffix: "P" | "D" | ""): OptionsDesc {
-  const get = (name: string): unknown => args[name + suffix];
-  const windowLeft = get("windowLeft");
+  const names = OPTION_NAMES[suffix];
+  const causal = names[0]!, pos = names[1]!, window = names[2]!, smScale = names[3]!, ropeScale = names[4]!, ropeTheta = names[5]!;
+  const softCap = names[6]!;
+  const given = (name: string) => args[name] !== undefined && args[name] !== null;
+  if (!given(causal) && !given(pos) && !given(window) && !given(smScale) && !given(ropeScale) && !given(ropeTheta) && !given(softCap))
+    return NO_OPTIONS;
+  const p = optionalChoice(pos, args[pos], POS_ENCODINGS);
+  const windowLeft = args[window];
   return {
-    causal: optionalBoolean(`causal${suffix}`, get("causal")),
-    posEncoding: (() => {
-      const p = optionalChoice(`posEncodingMode${suffix}`, get("posEncodingMode"), POS_ENCODINGS);
-      return p === undefined ? undefined : POS_CODE[p];
-    })(),
-    windowLeft: windowLeft === undefined || windowLeft === null ? undefined : integer(`windowLeft${suffix}`, windowLeft, -1),
-    smScale: optionalFinite(`smScale${suffix}`, get("smScale")),
-    ropeScale: optionalFinite(`ropeScale${suffix}`, get("ropeScale")),
-    ropeTheta: optionalFinite(`ropeTheta${suffix}`, get("ropeTheta")),
-    logitsSoftCap: optionalFinite(`logitsSoftCap${suffix}`, get("logitsSoftCap")),
+    causal: optionalBoolean(causal, args[causal]),
+    posEncoding: p === undefined ? undefined : POS_CODE[p],
+    windowLeft: windowLeft === undefined || windowLeft === null ? undefined : integer(window, windowLeft, -1),
+    smScale: optionalFinite(smScale, args[smScale]),
+    ropeScale: optionalFinite(ropeScale, args[ropeScale]),
+    ropeTheta: optionalFinite(ropeTheta, args[ropeTheta]),
+    logitsSoftCap: optionalFinite(softCap, args[softCap]),
   };
 }
 
@@ -271,35 +331,88 @@ abstract class PodWrapperBase {
   readonly device: Device;
   /** Layout of the paged caches. */
   readonly kvLayout: KvLayout;
-  protected readonly workspace: Tensor;
   private handleValue: bigint;
   private readonly planBuf = new StructBuffer(PLAN_ARGS.size);
   private readonly runBuf = new StructBuffer(RUN_ARGS.size);
 
-  protected constructor(kind: 0 | 1, floatWorkspaceBuffer: Tensor, kvLayout: KvLayout, options: WrapperOptions) {
+  /** Whether the wrapper is in CUDA graph mode. */
+  readonly useCudaGraph: boolean;
+  private workspaceTensor: Tensor;
+  /** The fixed buffers (graph mode), kept to check that their memory outlives the wrapper's use of it. */
+  private readonly buffers: { name: string; tensor: Tensor }[];
+
+  /**
+   * @param sides the option names of the fixed buffers of the decode side and (batch wrapper) the
+   *   prefill side; the subclasses' public names differ.
+   */
+  protected constructor(kind: 0 | 1, floatWorkspaceBuffer: Tensor, kvLayout: KvLayout, options: object,
+                        sides: { decode: BufferNames; prefill?: BufferNames }) {
     const ws = tensorArg("floatWorkspaceBuffer", floatWorkspaceBuffer);
     if (!ws) throw invalid("floatWorkspaceBuffer: a uint8 workspace tensor is required");
     const layout = optionalChoice("kvLayout", kvLayout, LAYOUTS) ?? "NHD";
-    knownKeys("options", options, ["useCudaGraph"]);
-    if (optionalBoolean("useCudaGraph", options.useCudaGraph))
-      throw new PodError(Status.NOT_IMPLEMENTED, "useCudaGraph: CUDA graph mode is not supported yet");
+    const names = [...sides.decode, ...(sides.prefill ?? [])].filter((n): n is string => n !== null);
+    knownKeys("options", options, ["useCudaGraph", "enablePdl", ...names]);
+    const o = options as Record<string, unknown>;
+    const useGraph = optionalBoolean("useCudaGraph", o.useCudaGraph) ?? false;
+    const pdl = optionalBoolean("enablePdl", o.enablePdl);
     const buf = new StructBuffer(CREATE_ARGS.size);
-    buf.i32(CREATE_ARGS.at.kind, kind);
-    buf.i32(CREATE_ARGS.at.kvLayout, layout === "NHD" ? 0 : 1);
-    buf.tensor(CREATE_ARGS.at.workspace, ws);
+    const at = CREATE_ARGS.at;
+    buf.i32(at.kind, kind);
+    buf.i32(at.kvLayout, layout === "NHD" ? 0 : 1);
+    buf.tensor(at.workspace, ws);
+    buf.i32(at.useCudaGraph, useGraph ? 1 : 0);
+    buf.i32(at.enablePdl, pdl === undefined ? UNSET : pdl ? 1 : 0);
+    const buffers: { name: string; tensor: Tensor }[] = [];
+    const fields = [GRAPH_BUFFERS.at.qoIndptr, GRAPH_BUFFERS.at.kvIndptr, GRAPH_BUFFERS.at.kvIndices, GRAPH_BUFFERS.at.kvLastPageLen];
+    const packSide = (offset: number, side: BufferNames) =>
+      side.forEach((name, i) => {
+        const t = name === null ? undefined : tensorArg(name, o[name]);
+        if (!t) return;
+        buffers.push({ name: name!, tensor: t });
+        buf.tensor(offset + fields[i]!, t);
+      });
+    packSide(at.decodeBuffers, sides.decode);
+    if (sides.prefill) packSide(at.prefillBuffers, sides.prefill);
     const out = new BigUint64Array(1);
     check(lib.pod_wrapper_create(buf.bytes, out));
     this.handleValue = out[0]!;
     this.device = ws.device;
     this.kvLayout = layout;
-    this.workspace = ws;
+    this.workspaceTensor = ws;
+    this.useCudaGraph = useGraph;
+    this.buffers = buffers;
+  }
+
+  /** The workspace the wrapper plans into. */
+  protected get workspace(): Tensor {
+    return this.workspaceTensor;
   }
 
   protected get handle(): bigint {
     if (this.handleValue === 0n) throw new PodError(Status.INVALID_HANDLE, `${this.constructor.name}: used after destroy()`);
-    // The C side holds the workspace's address; its memory must still be ours.
-    if (this.workspace.destroyed) throw invalid("floatWorkspaceBuffer: the workspace tensor was destroyed; the wrapper cannot plan or run");
+    // The C side holds the workspace's (and the fixed buffers') addresses; their memory must still be ours.
+    if (this.workspaceTensor.destroyed) throw invalid("floatWorkspaceBuffer: the workspace tensor was destroyed; the wrapper cannot plan or run");
+    for (const { name, tensor } of this.buffers)
+      if (tensor.destroyed) throw invalid(`${name}: the buffer tensor was destroyed; the wrapper cannot plan or run`);
     return this.handleValue;
+  }
+
+  /**
+   * Gives the wrapper another workspace on its device (FlashInfer's reset_workspace_buffer); plan()
+   * again before run(). The library keeps plans and partial results in one workspace, so an int
+   * workspace is rejected rather than ignored. Graphs that captured run() keep the old addresses:
+   * capture them again.
+   */
+  resetWorkspaceBuffer(floatWorkspaceBuffer: Tensor, intWorkspaceBuffer?: Tensor | null): void {
+    const ws = tensorArg("floatWorkspaceBuffer", floatWorkspaceBuffer);
+    if (!ws) throw invalid("floatWorkspaceBuffer: a uint8 workspace tensor is required");
+    if (intWorkspaceBuffer !== undefined && intWorkspaceBuffer !== null)
+      throw invalid("intWorkspaceBuffer: this library keeps plans and partial results in the one float workspace; pass none");
+    const b = new StructBuffer(TENSOR.size);
+    b.bytes.fill(0);
+    b.tensor(0, ws);
+    check(lib.pod_wrapper_reset_workspace(this.handle, b.bytes));
+    this.workspaceTensor = ws;
   }
 
   /** Releases the wrapper (idempotent; not the workspace, which the caller owns). */
@@ -352,13 +465,12 @@ abstract class PodWrapperBase {
       const s = optionalFinite(name, args[name]);
       if (s !== undefined && s !== 1) throw invalid(`${name}: fp8 scales need an fp8 KV cache, which is not supported yet`);
     }
-    if (optionalBoolean("useFp16QkReduction", args.useFp16QkReduction))
-      throw new PodError(Status.NOT_IMPLEMENTED, "useFp16QkReduction: not supported yet (q.k is always reduced in fp32)");
-    if (optionalBoolean("enablePdl", args.enablePdl))
-      throw new PodError(Status.NOT_IMPLEMENTED, "enablePdl: programmatic dependent launch is not supported yet");
+    rejectFp16QkReduction(args.useFp16QkReduction);
+    const pdl = optionalBoolean("enablePdl", args.enablePdl);
     const stream = args.stream;
     const streamId = streamHandle(stream, this.device);
     b.u64(at.stream, Number(streamId));
+    b.i32(at.enablePdl, pdl === undefined ? UNSET : pdl ? 1 : 0);
     b.options(at.optionsD, sideOptions(args, "D"));
 
     const qP = fillPrefill(b);
@@ -378,6 +490,9 @@ abstract class PodWrapperBase {
     const output = (given: unknown, name: string, like: Tensor | undefined, lse: boolean, wanted: boolean): Tensor | undefined => {
       const t = tensorArg(name, given);
       if (t || !like || !wanted) return t;
+      // A graph would own an output allocated while capturing: outputs must exist before the capture.
+      if (stream?.isCapturing())
+        throw invalid(`${name}: the stream is capturing a graph; pass a preallocated ${name} (outputs cannot be allocated inside a capture)`);
       const shape = lse ? like.shape.slice(0, 2) : like.shape;
       const made = Tensor.empty(shape, lse ? "float32" : like.dtype, { device: this.device, ...(stream ? { stream } : {}) });
       allocated.push(made);
@@ -411,14 +526,14 @@ abstract class PodWrapperBase {
  * prefill options are given to run().
  */
 export class PODWithPagedKVCacheWrapper extends PodWrapperBase {
-  private static readonly PLAN_KEYS = [
+  private static readonly PLAN_KEYS = new Set([
     "indptr", "indices", "lastPageLen", "numQoHeads", "numKvHeads", "headDim", "pageSize", "posEncodingMode", "windowLeft",
     "logitsSoftCap", "qDataType", "kvDataType", "smScale", "ropeScale", "ropeTheta", "nonBlocking", "stream",
-  ];
-  private static readonly RUN_KEYS = [
+  ]);
+  private static readonly RUN_KEYS = new Set([
     ...COMMON_RUN_KEYS, "qP", "kP", "vP", "causalP", "kvLayoutP", "posEncodingModeP", "smScaleP", "windowLeftP", "ropeScaleP",
     "ropeThetaP", "logitsSoftCapP",
-  ];
+  ]);
 
   /**
    * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention (its device is
@@ -426,7 +541,7 @@ export class PODWithPagedKVCacheWrapper extends PodWrapperBase {
    * @param kvLayout layout of the paged cache and the default for kP/vP.
    */
   constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: WrapperOptions = {}) {
-    super(0, floatWorkspaceBuffer, kvLayout, options);
+    super(0, floatWorkspaceBuffer, kvLayout, options, { decode: SINGLE_BUFFERS });
   }
 
   /** Plans the decode side from host page tables; copies them into the workspace. */
@@ -469,29 +584,31 @@ export class PODWithPagedKVCacheWrapper extends PodWrapperBase {
  * together (FlashInfer's `BatchPODWithPagedKVCacheWrapper`). Options of both sides are set in plan().
  */
 export class BatchPODWithPagedKVCacheWrapper extends PodWrapperBase {
-  private static readonly PLAN_KEYS = [
+  private static readonly PLAN_KEYS = new Set([
     "qoIndptrP", "kvIndptrP", "kvIndicesP", "lastPageLenP", "qoIndptrD", "kvIndptrD", "kvIndicesD", "lastPageLenD", "numQoHeads",
     "numKvHeads", "headDim", "pageSize", "causalP", "posEncodingModeP", "windowLeftP", "smScaleP", "ropeScaleP", "ropeThetaP",
     "logitsSoftCapP", "posEncodingModeD", "windowLeftD", "smScaleD", "ropeScaleD", "ropeThetaD", "logitsSoftCapD", "qDataType",
-    "kvDataType", "nonBlocking", "stream",
-  ];
-  private static readonly RUN_KEYS = [
+    "kvDataType", "nonBlocking", "stream", "useFp16QkReduction",
+  ]);
+  private static readonly RUN_KEYS = new Set([
     ...COMMON_RUN_KEYS, "qP", "pagedKvCacheP", "causalP", "kvLayoutP", "posEncodingModeP", "smScaleP", "windowLeftP", "ropeScaleP",
     "ropeThetaP", "logitsSoftCapP",
-  ];
+  ]);
 
   /**
    * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; give each
    *   wrapper its own.
    * @param kvLayout layout of both paged caches.
+   * @param options CUDA graph mode (`useCudaGraph` with both sides' fixed buffers) and the PDL default.
    */
-  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: WrapperOptions = {}) {
-    super(1, floatWorkspaceBuffer, kvLayout, options);
+  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: BatchWrapperOptions = {}) {
+    super(1, floatWorkspaceBuffer, kvLayout, options, { decode: BATCH_BUFFERS_D, prefill: BATCH_BUFFERS_P });
   }
 
   /** Plans both sides from host page tables; copies them into the workspace. */
   plan(args: BatchPodPlanArgs): void {
     knownKeys("plan", args, BatchPODWithPagedKVCacheWrapper.PLAN_KEYS);
+    rejectFp16QkReduction(args.useFp16QkReduction);
     const a = args as unknown as Record<string, unknown>;
     const b = this.planStruct(a);
     const at = PLAN_ARGS.at;

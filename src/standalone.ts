@@ -6,7 +6,14 @@
  */
 import { Device } from "./device.ts";
 import { invalid } from "./errors.ts";
-import { BatchPODWithPagedKVCacheWrapper, PODWithPagedKVCacheWrapper, type HalfDType, type KvLayout, type PagedKvCache } from "./pod.ts";
+import {
+  BatchPODWithPagedKVCacheWrapper,
+  PODWithPagedKVCacheWrapper,
+  type BatchWrapperOptions,
+  type HalfDType,
+  type KvLayout,
+  type PagedKvCache,
+} from "./pod.ts";
 import type { PosEncoding } from "./reference.ts";
 import type { Stream } from "./stream.ts";
 import { Tensor } from "./tensor.ts";
@@ -44,6 +51,8 @@ interface RunOutputs {
   returnLse?: boolean;
   /** The stream to run on; default: the device's default stream. */
   stream?: Stream;
+  /** Programmatic dependent launch for this call (default: on where the device supports it). */
+  enablePdl?: boolean;
 }
 
 const OPTION_KEYS = ["posEncodingMode", "windowLeft", "logitsSoftCap", "smScale", "ropeScale", "ropeTheta"] as const;
@@ -89,13 +98,61 @@ export interface BatchDecodeRunArgs extends RunOutputs {
   pagedKvCache: PagedKvCache;
 }
 
+/** Constructor options of BatchDecodeWithPagedKVCacheWrapper (FlashInfer's names). */
+export interface BatchDecodeWrapperOptions {
+  /** CUDA graph mode (see the README, "Serving"): needs the three fixed buffers below. */
+  useCudaGraph?: boolean;
+  /** Programmatic dependent launch default for run() (default: on where supported). */
+  enablePdl?: boolean;
+  /** int32 [batch + 1]; fixes the batch. */
+  pagedKvIndptrBuffer?: Tensor;
+  /** int32 [most pages a plan may use]. */
+  pagedKvIndicesBuffer?: Tensor;
+  /** int32 [batch]. */
+  pagedKvLastPageLenBuffer?: Tensor;
+}
+
+/** Constructor options of BatchPrefillWithPagedKVCacheWrapper (FlashInfer's names). */
+export interface BatchPrefillWrapperOptions {
+  /** CUDA graph mode (see the README, "Serving"): needs the four fixed buffers below. */
+  useCudaGraph?: boolean;
+  enablePdl?: boolean;
+  /** int32 [batch + 1]; fixes the batch (the total query count is fixed by the first plan). */
+  qoIndptrBuf?: Tensor;
+  pagedKvIndptrBuf?: Tensor;
+  pagedKvIndicesBuf?: Tensor;
+  pagedKvLastPageLenBuf?: Tensor;
+}
+
+/** Renames constructor options onto the batch POD wrapper's (one side's buffers). */
+function podOptions(options: object, known: readonly string[], renames: Record<string, string>): BatchWrapperOptions {
+  knownKeys("options", options, ["useCudaGraph", "enablePdl", ...known]);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) out[renames[key] ?? key] = value;
+  return out as BatchWrapperOptions;
+}
+
+const DECODE_BUFFER_NAMES = { pagedKvIndptrBuffer: "pagedKvIndptrBufferD", pagedKvIndicesBuffer: "pagedKvIndicesBufferD",
+  pagedKvLastPageLenBuffer: "pagedKvLastPageLenBufferD" };
+const PREFILL_BUFFER_NAMES = { qoIndptrBuf: "qoIndptrBufferP", pagedKvIndptrBuf: "pagedKvIndptrBufferP", pagedKvIndicesBuf: "pagedKvIndicesBufferP",
+  pagedKvLastPageLenBuf: "pagedKvLastPageLenBufferP" };
+
 /** Decode attention for a batch of requests on a paged KV cache (FlashInfer's wrapper of that name). */
 export class BatchDecodeWithPagedKVCacheWrapper {
   private readonly pod: BatchPODWithPagedKVCacheWrapper;
 
-  /** @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; one per wrapper. */
-  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD") {
-    this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout);
+  /**
+   * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; one per wrapper.
+   * @param options CUDA graph mode (`useCudaGraph` with the fixed buffers) and the PDL default; see {@link BatchDecodeWrapperOptions}.
+   */
+  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: BatchDecodeWrapperOptions = {}) {
+    this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout,
+      podOptions(options, Object.keys(DECODE_BUFFER_NAMES), DECODE_BUFFER_NAMES));
+  }
+
+  /** Another workspace (see BatchPODWithPagedKVCacheWrapper.resetWorkspaceBuffer); plan again before run(). */
+  resetWorkspaceBuffer(floatWorkspaceBuffer: Tensor, intWorkspaceBuffer?: Tensor | null): void {
+    this.pod.resetWorkspaceBuffer(floatWorkspaceBuffer, intWorkspaceBuffer);
   }
 
   /** Plans from host page tables; copies them into the workspace. */
@@ -114,11 +171,11 @@ export class BatchDecodeWithPagedKVCacheWrapper {
 
   /** Decode attention of the planned requests. */
   run(args: BatchDecodeRunArgs): AttentionResult {
-    knownKeys("run", args, ["q", "pagedKvCache", "out", "lse", "returnLse", "stream"]);
+    knownKeys("run", args, ["q", "pagedKvCache", "out", "lse", "returnLse", "stream", "enablePdl"]);
     if (!args.q) throw invalid("q: the decode queries are required");
     const r = this.pod.run({
       qD: args.q, pagedKvCacheD: args.pagedKvCache, outD: args.out ?? null, lseD: args.lse ?? null, returnLseD: args.returnLse ?? false,
-      ...(args.stream ? { stream: args.stream } : {}),
+      ...(args.stream ? { stream: args.stream } : {}), ...(args.enablePdl !== undefined ? { enablePdl: args.enablePdl } : {}),
     });
     return r.lseD ? { out: r.oD!, lse: r.lseD } : { out: r.oD! };
   }
@@ -158,6 +215,8 @@ export interface BatchPrefillPlanArgs extends AttentionOptions {
   nonBlocking?: boolean;
   /** The stream that copies the page tables into the workspace. */
   stream?: Stream;
+  /** Rejected when true: q.k is always reduced in fp32. */
+  useFp16QkReduction?: boolean;
 }
 
 /** run() of {@link BatchPrefillWithPagedKVCacheWrapper}. */
@@ -176,32 +235,43 @@ export interface BatchPrefillRunArgs extends RunOutputs {
 export class BatchPrefillWithPagedKVCacheWrapper {
   private readonly pod: BatchPODWithPagedKVCacheWrapper;
 
-  /** @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; one per wrapper. */
-  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD") {
-    this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout);
+  /**
+   * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; one per wrapper.
+   * @param options CUDA graph mode (`useCudaGraph` with the fixed buffers) and the PDL default; see {@link BatchPrefillWrapperOptions}.
+   */
+  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: BatchPrefillWrapperOptions = {}) {
+    this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout,
+      podOptions(options, Object.keys(PREFILL_BUFFER_NAMES), PREFILL_BUFFER_NAMES));
+  }
+
+  /** Another workspace (see BatchPODWithPagedKVCacheWrapper.resetWorkspaceBuffer); plan again before run(). */
+  resetWorkspaceBuffer(floatWorkspaceBuffer: Tensor, intWorkspaceBuffer?: Tensor | null): void {
+    this.pod.resetWorkspaceBuffer(floatWorkspaceBuffer, intWorkspaceBuffer);
   }
 
   /** Plans from host page tables; copies them into the workspace. */
   plan(args: BatchPrefillPlanArgs): void {
     knownKeys("plan", args, ["qoIndptr", "pagedKvIndptr", "pagedKvIndices", "pagedKvLastPageLen", "numQoHeads", "numKvHeads", "headDim",
-      "pageSize", "causal", "qDataType", "kvDataType", "nonBlocking", "stream", ...OPTION_KEYS]);
+      "pageSize", "causal", "qDataType", "kvDataType", "nonBlocking", "stream", "useFp16QkReduction", ...OPTION_KEYS]);
     this.pod.plan({
       qoIndptrP: args.qoIndptr, kvIndptrP: args.pagedKvIndptr, kvIndicesP: args.pagedKvIndices, lastPageLenP: args.pagedKvLastPageLen,
       kvIndptrD: [0], kvIndicesD: [], lastPageLenD: [],
       numQoHeads: args.numQoHeads, numKvHeads: args.numKvHeads, headDim: args.headDim, pageSize: args.pageSize,
       ...(args.qDataType ? { qDataType: args.qDataType } : {}), ...(args.kvDataType ? { kvDataType: args.kvDataType } : {}),
       ...(args.stream ? { stream: args.stream } : {}), ...(args.nonBlocking !== undefined ? { nonBlocking: args.nonBlocking } : {}),
+      ...(args.useFp16QkReduction !== undefined ? { useFp16QkReduction: args.useFp16QkReduction } : {}),
       ...suffixed(args, "P", [...OPTION_KEYS, "causal"]),
     });
   }
 
   /** Prefill attention of the planned requests. */
   run(args: BatchPrefillRunArgs): AttentionResult {
-    knownKeys("run", args, ["q", "pagedKvCache", "customMask", "packedCustomMask", "out", "lse", "returnLse", "stream"]);
+    knownKeys("run", args, ["q", "pagedKvCache", "customMask", "packedCustomMask", "out", "lse", "returnLse", "stream", "enablePdl"]);
     if (!args.q) throw invalid("q: the prefill queries are required");
     const r = this.pod.run({
       qP: args.q, pagedKvCacheP: args.pagedKvCache, customMaskP: args.customMask ?? null, packedCustomMaskP: args.packedCustomMask ?? null,
       outP: args.out ?? null, lseP: args.lse ?? null, returnLseP: args.returnLse ?? false, ...(args.stream ? { stream: args.stream } : {}),
+      ...(args.enablePdl !== undefined ? { enablePdl: args.enablePdl } : {}),
     });
     return r.lseP ? { out: r.oP!, lse: r.lseP } : { out: r.oP! };
   }
@@ -246,14 +316,15 @@ function singleWrapper(device: Device): PODWithPagedKVCacheWrapper {
  * [kvLen, numKvHeads, headDim] (NHD) or [numKvHeads, kvLen, headDim] (HND).
  */
 export function singlePrefillWithKVCache(q: Tensor, k: Tensor, v: Tensor, options: SinglePrefillOptions = {}): AttentionResult {
-  knownKeys("options", options, ["causal", "kvLayout", "customMask", "packedCustomMask", "out", "lse", "returnLse", "stream", ...OPTION_KEYS]);
+  knownKeys("options", options, ["causal", "kvLayout", "customMask", "packedCustomMask", "out", "lse", "returnLse", "stream", "enablePdl",
+    ...OPTION_KEYS]);
   if (!(q instanceof Tensor)) throw invalid("q: expected a Tensor");
   const r = singleWrapper(q.device).run({
     qP: q, kP: k, vP: v, ...suffixed(options, "P", [...OPTION_KEYS, "causal"]),
     ...(options.kvLayout ? { kvLayoutP: options.kvLayout } : {}),
     customMaskP: options.customMask ?? null, packedCustomMaskP: options.packedCustomMask ?? null,
     outP: options.out ?? null, lseP: options.lse ?? null, returnLseP: options.returnLse ?? false,
-    ...(options.stream ? { stream: options.stream } : {}),
+    ...(options.stream ? { stream: options.stream } : {}), ...(options.enablePdl !== undefined ? { enablePdl: options.enablePdl } : {}),
   });
   return r.lseP ? { out: r.oP!, lse: r.lseP } : { out: r.oP! };
 }

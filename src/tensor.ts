@@ -3,7 +3,8 @@
  * library's allocator (device memory on CUDA, host memory on the CPU backend) or from elsewhere
  * through `Tensor.fromPointer`, which copies nothing.
  */
-import { StructBuffer, TENSOR, type TensorDesc } from "./abi.ts";
+import { packTensor, StructBuffer, TENSOR, type TensorDesc } from "./abi.ts";
+import { freeWhenNotCapturing } from "./capture.ts";
 import { decodeToFloat32, DTYPE_CODE, dtypeSize, encodeFloats, type DType } from "./dtype.ts";
 import { Device } from "./device.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
@@ -25,8 +26,18 @@ class Allocation {
   ) {}
 }
 
+/** Frees an allocation; CUDA memory waits for open graph captures to end (the free runs on the default stream). */
+function freeAllocation(device: number, ptr: number): void {
+  if (device < 0) check(lib.pod_free(device, ptr, 0n));
+  else freeWhenNotCapturing(() => check(lib.pod_free(device, ptr, 0n)));
+}
+
 const collector = new FinalizationRegistry<{ device: number; ptr: number }>(({ device, ptr }) => {
-  lib.pod_free(device, ptr, 0n);
+  try {
+    freeAllocation(device, ptr);
+  } catch {
+    // Nobody to tell: the memory was unreachable.
+  }
 });
 
 /** Host data for {@link Tensor.from}: numbers, booleans or a typed array, in row-major order. */
@@ -79,6 +90,8 @@ export class Tensor implements TensorDesc {
   /** Whether destroy() frees the allocation (the tensor that made it), or only retires a view. */
   private readonly owns: boolean;
   private viewDestroyed = false;
+  private packed: Uint8Array | undefined;
+  private packedFor: object | undefined; // the object `packed` describes (not one derived from it)
 
   private constructor(
     ptr: number,
@@ -156,13 +169,30 @@ export class Tensor implements TensorDesc {
     const dims = checkShape("shape", shape);
     const strides = options.strides ? checkShape("strides", options.strides) : contiguousStrides(dims);
     if (strides.length !== dims.length) throw invalid(`strides: expected ${dims.length} entries, got ${strides.length}`);
-    return new Tensor(address, dims, strides, checkDtype(dtype), Device.parse(options.device ?? Device.best()), null);
+    const device = Device.parse(options.device ?? Device.best());
+    // Device memory the driver knows must belong to the device named (a tensor of another GPU, or a
+    // GPU tensor given to the CPU device, would fail later and less clearly).
+    const owner = new Int32Array(1);
+    check(lib.pod_pointer_device(device.id, address, owner));
+    if (owner[0]! >= 0 && owner[0] !== device.id)
+      throw invalid(`ptr: is memory of cuda:${owner[0]}, not of ${device}${device.isCpu ? " (the CPU device needs host memory)" : ""}`);
+    return new Tensor(address, dims, strides, checkDtype(dtype), device, null);
   }
 
   /** The address of element 0; throws once the memory was freed. */
   get ptr(): number {
     if (this.viewDestroyed || this.allocation?.freed) throw new PodError(Status.INVALID_ARGUMENT, "tensor: used after destroy()");
     return this.address;
+  }
+
+  /** The packed pod_tensor of this (immutable) tensor, made once; throws once the memory was freed. */
+  get descriptor(): Uint8Array {
+    if (this.viewDestroyed || this.allocation?.freed) throw new PodError(Status.INVALID_ARGUMENT, "tensor: used after destroy()");
+    if (this.packedFor !== this || !this.packed) {
+      this.packed = packTensor(this);
+      this.packedFor = this;
+    }
+    return this.packed;
   }
 
   /** The dtype's `pod_dtype` code (cuda/pod.h). */
@@ -340,7 +370,7 @@ export class Tensor implements TensorDesc {
     if (this.owns && this.allocation && !this.allocation.freed) {
       this.allocation.freed = true;
       collector.unregister(this.allocation);
-      check(lib.pod_free(this.allocation.device.id, this.allocation.ptr, 0n));
+      freeAllocation(this.allocation.device.id, this.allocation.ptr);
     }
     this.viewDestroyed = true;
   }

@@ -34,10 +34,11 @@ export function optionalChoice<T extends string>(name: string, value: unknown, c
 }
 
 /** Rejects keys of an options object that the API does not know (never silently ignored). */
-export function knownKeys(what: string, args: object, known: readonly string[]): void {
+export function knownKeys(what: string, args: object, known: readonly string[] | ReadonlySet<string>): void {
   if (args === null || typeof args !== "object") throw invalid(`${what}: expected an options object, got ${describe(args)}`);
-  for (const key of Object.keys(args)) {
-    if (!known.includes(key)) throw invalid(`${what}: unknown or unsupported argument "${key}"`);
+  const has = Array.isArray(known) ? (key: string) => known.includes(key) : (key: string) => (known as ReadonlySet<string>).has(key);
+  for (const key in args) {
+    if (Object.prototype.hasOwnProperty.call(args, key) && !has(key)) throw invalid(`${what}: unknown or unsupported argument "${key}"`);
   }
 }
 

@@ -6,6 +6,10 @@
 #pragma once
 #include "kernels/attention_params.h"
 #include "kernels/mma.cuh"
+#include "kernels/pdl.cuh"
+#include "kernels/wgmma.cuh"
+
+#include <type_traits>
 
 namespace pod {
 
@@ -46,8 +50,16 @@ __device__ __forceinline__ float alibi_slope(int head, int heads) {
   return head < m ? exp2f(-8.0f * (head + 1) / m) : exp2f(-4.0f * (2 * (head - m) + 1) / m);
 }
 
+// Byte offset of 16-byte chunk `chunk` of row `row` in a shared-memory tile of `rows` rows: the
+// wgmma kernels' 128-byte swizzled layout, or the row-contiguous layout the ldmatrix kernels use.
+template <typename T, int D, bool W>
+__device__ __forceinline__ uint32_t smem_offset(int rows, int row, int chunk) {
+  if constexpr (W) return swizzle128_offset(rows, row, chunk);
+  else return tile_offset<T, D>(row, chunk);
+}
+
 // Rotates (x[d], x[d + D/2]) of a shared-memory tile row by RoPE at `pos`, in fp32.
-template <typename T, int D>
+template <typename T, int D, bool W>
 __device__ __forceinline__ void rope_rows(uint8_t* tile, int rows, const int* positions, const pod_attn_params& p) {
   for (int idx = threadIdx.x; idx < rows * (D / 2); idx += POD_CTA_THREADS) {
     int row = idx / (D / 2), d = idx % (D / 2);
@@ -56,8 +68,8 @@ __device__ __forceinline__ void rope_rows(uint8_t* tile, int rows, const int* po
     float freq = p.rope_rcp_scale * powf(p.rope_theta, -2.0f * d / D);
     float sn, cs;
     sincosf((float)pos * freq, &sn, &cs);
-    T* a = reinterpret_cast<T*>(tile + tile_offset<T, D>(row, d / 8)) + d % 8;
-    T* b = reinterpret_cast<T*>(tile + tile_offset<T, D>(row, (d + D / 2) / 8)) + d % 8;
+    T* a = reinterpret_cast<T*>(tile + smem_offset<T, D, W>(rows, row, d / 8)) + d % 8;
+    T* b = reinterpret_cast<T*>(tile + smem_offset<T, D, W>(rows, row, (d + D / 2) / 8)) + d % 8;
     float x = to_float(*a), y = to_float(*b);
     *a = from_float<T>(x * cs - y * sn);
     *b = from_float<T>(y * cs + x * sn);
@@ -66,6 +78,9 @@ __device__ __forceinline__ void rope_rows(uint8_t* tile, int rows, const int* po
 
 template <typename T, int D, int TILE>
 struct AttentionShape {
+  // Prefill tiles on sm_90a multiply with wgmma: the warpgroup covers 64 rows per instruction, warp w
+  // rows 16w..16w+15 of each 64-row half. Elsewhere warp w owns rows 32w..32w+31 (mma.sync).
+  static constexpr bool kWgmma = POD_HAS_WGMMA && TILE == POD_TILE_PREFILL && D <= 128;
   static constexpr int kWarpsM = TILE == POD_TILE_PREFILL ? 4 : 1;
   static constexpr int kWarpsN = 4 / kWarpsM;
   // Prefill warps take two 16-row MMA tiles when registers allow: each K/V fragment then feeds two MMAs.
@@ -74,21 +89,29 @@ struct AttentionShape {
   static constexpr int kKeysPerWarp = POD_KV_TILE / kWarpsN;
   static constexpr int kChunks = D * (int)sizeof(T) / 16;  // 16-byte chunks per row
   static constexpr int kTileBytes = POD_KV_TILE * D * (int)sizeof(T);
-  static constexpr int kSmemBytes = kRows * D * (int)sizeof(T) + 4 * kTileBytes;
+  // Row of the CTA tile held by a thread of warp wm as row g (+ 8 * i) of its 16-row MMA tile mt.
+  static __device__ __forceinline__ int row_of(int wm, int mt, int g, int i) {
+    return kWgmma ? mt * 64 + wm * 16 + g + 8 * i : wm * 16 * kMTiles + mt * 16 + g + 8 * i;
+  }
   static_assert(kWarpsN * kRows * D * 4 <= 4 * kTileBytes, "the epilogue reuses the K/V buffers");
 };
 
-template <typename T, int D, int TILE>
+// STAGES: key/value tiles in flight (double buffering by default; a POD launch's decode CTAs, which
+// share their SM with a prefill CTA, keep three tiles in flight to pull more bandwidth per CTA).
+template <typename T, int D, int TILE, int STAGES = 2>
 __device__ __forceinline__ void attention_body(const pod_attn_params& p, const int cta) {
   using S = AttentionShape<T, D, TILE>;
   constexpr int KT = POD_KV_TILE, ROWS = S::kRows, MT = S::kMTiles, NB = S::kKeysPerWarp / 8, DB = D / 8;
   constexpr int SB = (MT == 2 && D == 128) || (TILE == POD_TILE_PREFILL && D == 256) ? 2 : 1, NBS = NB / SB;
   constexpr int WROWS = 16 * MT;  // rows per warp
-  constexpr bool kQInRegs = MT == 1 && D <= 128;
-  extern __shared__ __align__(128) uint8_t smem[];
+  constexpr bool W = S::kWgmma;
+  constexpr bool kQInRegs = MT == 1 && D <= 128 && !W;
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  // wgmma's swizzle patterns start on 1024-byte boundaries (the launch adds the slack).
+  uint8_t* smem = W ? smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023) : smem_raw;
   uint8_t* sQ = smem;
   uint8_t* sK = smem + ROWS * D * sizeof(T);
-  uint8_t* sV = sK + 2 * S::kTileBytes;
+  uint8_t* sV = sK + STAGES * S::kTileBytes;
   __shared__ int q_pos[ROWS];                 // position of each row's query, kNoPosition for padding rows
   __shared__ int kv_pos[KT];                  // scratch: positions for RoPE of a key tile
   __shared__ float sM[S::kWarpsN * ROWS], sL[S::kWarpsN * ROWS];
@@ -125,7 +148,7 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
     int pr = row_start + row, token = pr / group, head = kv_head * group + pr % group;
     bool ok = token < qo_len;
     const T* src = reinterpret_cast<const T*>(p.q) + (ok ? (int64_t)(q_start + token) * p.q_stride_t + (int64_t)head * p.q_stride_h + ch * 8 : 0);
-    cp_async16(smem_addr(sQ + tile_offset<T, D>(row, ch)), src, ok ? 16 : 0);
+    cp_async16(smem_addr(sQ + smem_offset<T, D, W>(ROWS, row, ch)), src, ok ? 16 : 0);
   }
   for (int r = tid; r < ROWS; r += POD_CTA_THREADS) {
     int pr = row_start + r, token = pr / group;
@@ -158,22 +181,25 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
         ks = k_src + (int64_t)jj * ks0;
         vs = v_src + (int64_t)jj * vs0;
       }
-      const uint32_t dst = buf * S::kTileBytes + tile_offset<T, D>(r0 + i * kRowStep, ch0);
+      const uint32_t dst = buf * S::kTileBytes + smem_offset<T, D, W>(KT, r0 + i * kRowStep, ch0);
       cp_async16(sk0 + dst, ks, ok ? 16 : 0);
       cp_async16(sv0 + dst, vs, ok ? 16 : 0);
     }
   };
 
   const int num_tiles = (kv_end - kv_begin + KT - 1) / KT;
-  if (num_tiles > 0) load_kv(0, 0);
-  cp_async_commit();
+#pragma unroll
+  for (int i = 0; i < STAGES - 1; i++) {  // the first group also carries Q
+    if (i < num_tiles) load_kv(i, i);
+    cp_async_commit();
+  }
 
   // Per-thread rows: g and g + 8 of each of the warp's 16-row MMA tiles (index mt * 2 + i).
   const int g = lane >> 2, t4 = lane & 3;
   int row_pos[2 * MT];  // padding rows: kNoPosition
 #pragma unroll
   for (int x = 0; x < 2 * MT; x++) {
-    const int pr = row_start + wm * WROWS + (x >> 1) * 16 + g + 8 * (x & 1), token = pr / group;
+    const int pr = row_start + S::row_of(wm, x >> 1, g, x & 1), token = pr / group;
     row_pos[x] = token < qo_len ? kv_len - qo_len + token : kNoPosition;
   }
   // A tile needs per-score masking only where it crosses some row's bounds.
@@ -201,172 +227,255 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
   const uint32_t v_lane = lane_offset<T, D>((lane & 7) + (((lane >> 3) & 1) << 3), lane >> 4);
   const uint32_t q_frag_base = smem_addr(sQ) + wm * WROWS * RB;
 
+  // Turns the raw scores s[RT][NBL][4] of row tiles MT0 .. MT0 + RT - 1 (keys key0 + 8b + ..., tile t)
+  // into unnormalised probabilities: score transforms, masks, then the online softmax, which rescales
+  // what O accumulated when the running maximum grows.
+  auto softmax_rows = [&](auto& s, auto mt0, const int key0, const int t) {
+    using SA = std::remove_reference_t<decltype(s)>;
+    constexpr int RT = std::extent_v<SA, 0>, NBL = std::extent_v<SA, 1>, MT0 = decltype(mt0)::value;
+    const int tile_first = kv_begin + t * KT;
+    const int col0 = key0 + 2 * t4;
+    // Plain scores stay raw (scaled in the exponent); others move to the log2 domain here.
+    if (!plain_scores) {
+#pragma unroll
+      for (int xr = 0; xr < 2 * RT; xr++) {
+        const int x = 2 * MT0 + xr, i = x & 1;
+        const int pr = row_start + S::row_of(wm, x >> 1, g, i);
+        const float slope = p.pos_encoding == 2 ? alibi_slope(kv_head * group + pr % group, p.num_qo_heads) : 0.0f;
+#pragma unroll
+        for (int b = 0; b < NBL; b++)
+#pragma unroll
+          for (int e = 2 * i; e < 2 * i + 2; e++) {
+            float v = s[xr >> 1][b][e] * p.sm_scale;
+            if (p.soft_cap > 0.0f) v = p.soft_cap * fast_tanh(v / p.soft_cap);
+            s[xr >> 1][b][e] = (v + slope * (float)(tile_first + col0 + b * 8 + (e & 1) - row_pos[x])) * kLog2e;
+          }
+      }
+    }
+    if (tile_first + KT - 1 > cta_hi || tile_first < cta_lo) {
+#pragma unroll
+      for (int xr = 0; xr < 2 * RT; xr++) {
+        // Visible keys of the row: lo <= j <= hi (none for padding rows).
+        const int x = 2 * MT0 + xr, pos = row_pos[x], i = x & 1;
+        const int hi = pos == kNoPosition ? -1 : (p.causal ? min(pos, kv_end - 1) : kv_end - 1);
+        const int lo = p.window_left >= 0 && pos != kNoPosition ? pos - p.window_left : 0;
+#pragma unroll
+        for (int b = 0; b < NBL; b++)
+#pragma unroll
+          for (int e = 2 * i; e < 2 * i + 2; e++) {
+            const int j = tile_first + col0 + b * 8 + (e & 1);
+            if (j < lo || j > hi) s[xr >> 1][b][e] = -INFINITY;
+          }
+      }
+    }
+    if (p.mask_mode != 0) {
+      const uint8_t* mk = reinterpret_cast<const uint8_t*>(p.mask);
+      const int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
+#pragma unroll
+      for (int ms = 0; ms < RT; ms++)
+#pragma unroll
+        for (int b = 0; b < NBL; b++)
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            const int x = (MT0 + ms) * 2 + (e >> 1), j = tile_first + col0 + b * 8 + (e & 1);
+            if (row_pos[x] == kNoPosition || j >= kv_end) continue;
+            const int token = row_pos[x] - (kv_len - qo_len);
+            bool visible;
+            if (p.mask_mode == 2) {
+              const int64_t bit = (int64_t)token * kv_len + j;
+              visible = (mk[base + (bit >> 3)] >> (bit & 7)) & 1;
+            } else if (p.mask_2d) {
+              visible = mk[token * p.mask_s0 + j * p.mask_s1] != 0;
+            } else {
+              visible = mk[(base + (int64_t)token * kv_len + j) * p.mask_s0] != 0;
+            }
+            if (!visible) s[ms][b][e] = -INFINITY;
+          }
+    }
+#pragma unroll
+    for (int xr = 0; xr < 2 * RT; xr++) {
+      const int x = 2 * MT0 + xr, mt = x >> 1, ms = xr >> 1, i = x & 1;
+      float mx = -INFINITY;
+#pragma unroll
+      for (int b = 0; b < NBL; b++) mx = fmaxf(mx, fmaxf(s[ms][b][2 * i], s[ms][b][2 * i + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m[x], mx * score_scale);
+      const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+      const float rescale = fast_exp2(m[x] - m_use);
+      m[x] = m_new;
+      l[x] *= rescale;
+      if (__any_sync(0xffffffffu, rescale != 1.0f)) {  // skipped once the running maximum settles
+#pragma unroll
+        for (int b = 0; b < DB; b++) o[mt][b][2 * i] *= rescale, o[mt][b][2 * i + 1] *= rescale;
+      }
+#pragma unroll
+      for (int b = 0; b < NBL; b++) {
+        s[ms][b][2 * i] = fast_exp2(fmaf(s[ms][b][2 * i], score_scale, -m_use));
+        s[ms][b][2 * i + 1] = fast_exp2(fmaf(s[ms][b][2 * i + 1], score_scale, -m_use));
+        l[x] += s[ms][b][2 * i] + s[ms][b][2 * i + 1];
+      }
+    }
+  };
+
+  // wgmma operands: descriptors of the tiles' first bytes; steps add constant offsets (in 16-byte
+  // units) to the address field. K-major Q and K: a k-step is 32 bytes along a 128-byte row, each
+  // 64-element column block a separate region. V is N-major (head_dim contiguous); with N = 64 per
+  // instruction both descriptor strides step 8 keys (1024 bytes).
+  const uint64_t q_desc = wgmma_desc(smem_addr(sQ), 16, 1024);
+  const uint64_t k_desc = wgmma_desc(sk0, 16, 1024), v_desc = wgmma_desc(sv0, 1024, 1024);
+  // S (64 rows x 64 keys) = Q K^T for 64-row half mt of the tile in buffer buf.
+  auto issue_qk = [&](float (&s)[1][8][4], const int mt, const int buf) {
+    uint64_t qd = q_desc, kd = k_desc;
+    opaque(qd), opaque(kd);
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++)
+      wgmma_ss<T, 64>(s[0], qd + (((kk >> 2) * ROWS * 128 + mt * 64 * 128 + (kk & 3) * 32) >> 4),
+                      kd + ((buf * S::kTileBytes + (kk >> 2) * KT * 128 + (kk & 3) * 32) >> 4), kk > 0);
+  };
+  // O[half mt] += P V with P from the half's probabilities, packed into pa (kept until the wait).
+  auto issue_pv = [&](uint32_t (&pa)[4][4], const float (&s)[1][8][4], const int mt, const int buf) {
+#pragma unroll
+    for (int ks = 0; ks < 4; ks++) {
+      pa[ks][0] = pack2<T>(s[0][2 * ks][0], s[0][2 * ks][1]);
+      pa[ks][1] = pack2<T>(s[0][2 * ks][2], s[0][2 * ks][3]);
+      pa[ks][2] = pack2<T>(s[0][2 * ks + 1][0], s[0][2 * ks + 1][1]);
+      pa[ks][3] = pack2<T>(s[0][2 * ks + 1][2], s[0][2 * ks + 1][3]);
+    }
+    uint64_t vd = v_desc;
+    opaque(vd);
+    wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < 4; ks++)
+#pragma unroll
+      for (int db = 0; db < D / 64; db++)
+        wgmma_rs_nmajor<T>(*reinterpret_cast<float(*)[8][4]>(&o[mt][db * 8]), pa[ks],
+                           vd + ((buf * S::kTileBytes + db * KT * 128 + ks * 16 * 128) >> 4));
+    wgmma_commit();
+  };
+  auto hold_o = [&](const int mt) {
+#pragma unroll
+    for (int b = 0; b < DB; b++) hold(o[mt][b][0]), hold(o[mt][b][1]), hold(o[mt][b][2]), hold(o[mt][b][3]);
+  };
+  auto hold_p = [&](uint32_t (&pa)[4][4]) {
+#pragma unroll
+    for (int ks = 0; ks < 4; ks++) hold(pa[ks][0]), hold(pa[ks][1]), hold(pa[ks][2]), hold(pa[ks][3]);
+  };
+  auto hold_s = [&](float (&s)[1][8][4]) {
+#pragma unroll
+    for (int b = 0; b < 8; b++) hold(s[0][b][0]), hold(s[0][b][1]), hold(s[0][b][2]), hold(s[0][b][3]);
+  };
+
   for (int t = 0; t < num_tiles; t++) {
-    cp_async_wait<0>();
+    cp_async_wait<STAGES - 2>();
+    if constexpr (W) fence_async_shared();
     __syncthreads();  // tile t (and Q) in shared memory; every warp is done with tile t - 1
-    if (t + 1 < num_tiles) load_kv(t + 1, (t + 1) & 1);
+    if (t + STAGES - 1 < num_tiles) load_kv(t + STAGES - 1, (t + STAGES - 1) % STAGES);
     cp_async_commit();
-    const uint8_t* k_tile = sK + (t & 1) * S::kTileBytes;
-    const uint8_t* v_tile = sV + (t & 1) * S::kTileBytes;
+    const int buf = t % STAGES;
+    const uint8_t* k_tile = sK + buf * S::kTileBytes;
+    const uint8_t* v_tile = sV + buf * S::kTileBytes;
     if (p.pos_encoding == 1) {
-      if (t == 0) rope_rows<T, D>(sQ, ROWS, q_pos, p);
+      if (t == 0) rope_rows<T, D, W>(sQ, ROWS, q_pos, p);
       if (tid < KT) kv_pos[tid] = kv_begin + t * KT + tid < kv_end ? kv_begin + t * KT + tid : kNoPosition;
       __syncthreads();
-      rope_rows<T, D>(const_cast<uint8_t*>(k_tile), KT, kv_pos, p);
+      rope_rows<T, D, W>(const_cast<uint8_t*>(k_tile), KT, kv_pos, p);
+      if constexpr (W) fence_async_shared();
       __syncthreads();
     }
-    if constexpr (kQInRegs) {
-      if (t == 0) {
-#pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-          for (int kk = 0; kk < D / 16; kk++)
-            ldmatrix_x4(qf[mt][kk], q_frag_base + mt * 16 * RB + (q_lane ^ (kk << 5)));
-      }
-    }
 
-    // The warp's keys of the tile in SB sub-blocks (fewer live score registers when rows are many).
+    if constexpr (W) {
+      // Half 0: Q K^T, softmax. Then half 1's Q K^T and half 0's P V go to the tensor cores together
+      // while half 1's softmax runs; half 1's P V ends the tile. Issuing both halves' Q K^T up front
+      // would overlap more but keeps both score blocks live, and the spills cost more than it gains.
+      static_assert(MT == 2, "the wgmma path pipelines two 64-row halves");
+      float s0[1][8][4], s1[1][8][4];
+      uint32_t pa0[4][4], pa1[4][4];
+      wgmma_fence();
+      issue_qk(s0, 0, buf);
+      wgmma_commit();
+      wgmma_wait<0>();
+      hold_s(s0);
+      softmax_rows(s0, std::integral_constant<int, 0>{}, 0, t);
+      wgmma_fence();
+      issue_qk(s1, 1, buf);
+      wgmma_commit();
+      issue_pv(pa0, s0, 0, buf);
+      wgmma_wait<1>();  // groups complete in order: half 1's Q K^T is done
+      hold_s(s1);
+      softmax_rows(s1, std::integral_constant<int, 1>{}, 0, t);
+      wgmma_wait<0>();
+      hold_o(0), hold_p(pa0);
+      issue_pv(pa1, s1, 1, buf);
+      wgmma_wait<0>();  // the next tile's loads overwrite this buffer
+      hold_o(1), hold_p(pa1);
+    } else {
+      if constexpr (kQInRegs) {
+        if (t == 0) {
+#pragma unroll
+          for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++)
+              ldmatrix_x4(qf[mt][kk], q_frag_base + mt * 16 * RB + (q_lane ^ (kk << 5)));
+        }
+      }
+      // The warp's keys of the tile in SB sub-blocks (fewer live score registers when rows are many).
 #pragma unroll 1
-    for (int sb = 0; sb < SB; sb++) {
-      const int key0 = wn * S::kKeysPerWarp + sb * NBS * 8;
-      const uint32_t k_frag_base = smem_addr(k_tile) + key0 * RB, v_frag_base = smem_addr(v_tile) + key0 * RB;
-      // S = Q K^T for this warp's rows and keys; each K fragment feeds all of the warp's row tiles.
-      float s[MT][NBS][4];
-  #pragma unroll
-      for (int mt = 0; mt < MT; mt++)
-  #pragma unroll
-        for (int b = 0; b < NBS; b++) s[mt][b][0] = s[mt][b][1] = s[mt][b][2] = s[mt][b][3] = 0.0f;
-  #pragma unroll
-      for (int kk = 0; kk < D / 16; kk++) {
-        uint32_t a[MT][4];
-  #pragma unroll
-        for (int mt = 0; mt < MT; mt++) {
-          if constexpr (kQInRegs) {
-  #pragma unroll
-            for (int x = 0; x < 4; x++) a[mt][x] = qf[mt][kk][x];
-          } else {
-            ldmatrix_x4(a[mt], q_frag_base + mt * 16 * RB + (q_lane ^ (kk << 5)));
-          }
-        }
-  #pragma unroll
-        for (int nb2 = 0; nb2 < NBS / 2; nb2++) {
-          uint32_t b[4];
-            ldmatrix_x4(b, k_frag_base + nb2 * 16 * RB + (k_lane ^ (kk << 5)));
-  #pragma unroll
-          for (int mt = 0; mt < MT; mt++) {
-            mma16816<T>(s[mt][2 * nb2], a[mt], b[0], b[1]);
-            mma16816<T>(s[mt][2 * nb2 + 1], a[mt], b[2], b[3]);
-          }
-        }
-      }
-
-      // Scores: plain ones stay raw (scaled in the exponent); others move to the log2 domain here.
-      const int tile_first = kv_begin + t * KT;
-      const int col0 = key0 + 2 * t4;
-      if (!plain_scores) {
-  #pragma unroll
-        for (int x = 0; x < 2 * MT; x++) {
-          const int mt = x >> 1, i = x & 1;
-          const int pr = row_start + wm * WROWS + mt * 16 + g + 8 * i;
-          const float slope = p.pos_encoding == 2 ? alibi_slope(kv_head * group + pr % group, p.num_qo_heads) : 0.0f;
-  #pragma unroll
-          for (int b = 0; b < NBS; b++)
-  #pragma unroll
-            for (int e = 2 * i; e < 2 * i + 2; e++) {
-              float v = s[mt][b][e] * p.sm_scale;
-              if (p.soft_cap > 0.0f) v = p.soft_cap * fast_tanh(v / p.soft_cap);
-              s[mt][b][e] = (v + slope * (float)(tile_first + col0 + b * 8 + (e & 1) - row_pos[x])) * kLog2e;
-            }
-        }
-      }
-      if (tile_first + KT - 1 > cta_hi || tile_first < cta_lo) {
-  #pragma unroll
-        for (int x = 0; x < 2 * MT; x++) {
-          // Visible keys of the row: lo <= j <= hi (none for padding rows).
-          const int pos = row_pos[x], mt = x >> 1, i = x & 1;
-          const int hi = pos == kNoPosition ? -1 : (p.causal ? min(pos, kv_end - 1) : kv_end - 1);
-          const int lo = p.window_left >= 0 && pos != kNoPosition ? pos - p.window_left : 0;
-  #pragma unroll
-          for (int b = 0; b < NBS; b++)
-  #pragma unroll
-            for (int e = 2 * i; e < 2 * i + 2; e++) {
-              const int j = tile_first + col0 + b * 8 + (e & 1);
-              if (j < lo || j > hi) s[mt][b][e] = -INFINITY;
-            }
-        }
-      }
-      if (p.mask_mode != 0) {
-        const uint8_t* mk = reinterpret_cast<const uint8_t*>(p.mask);
-        const int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
-  #pragma unroll
+      for (int sb = 0; sb < SB; sb++) {
+        const int key0 = wn * S::kKeysPerWarp + sb * NBS * 8;
+        const uint32_t k_frag_base = smem_addr(k_tile) + key0 * RB, v_frag_base = smem_addr(v_tile) + key0 * RB;
+        // S = Q K^T for this warp's rows and keys; each K fragment feeds all of the warp's row tiles.
+        float s[MT][NBS][4];
+#pragma unroll
         for (int mt = 0; mt < MT; mt++)
-  #pragma unroll
-          for (int b = 0; b < NBS; b++)
-  #pragma unroll
-            for (int e = 0; e < 4; e++) {
-              const int x = mt * 2 + (e >> 1), j = tile_first + col0 + b * 8 + (e & 1);
-              if (row_pos[x] == kNoPosition || j >= kv_end) continue;
-              const int token = row_pos[x] - (kv_len - qo_len);
-              bool visible;
-              if (p.mask_mode == 2) {
-                const int64_t bit = (int64_t)token * kv_len + j;
-                visible = (mk[base + (bit >> 3)] >> (bit & 7)) & 1;
-              } else if (p.mask_2d) {
-                visible = mk[token * p.mask_s0 + j * p.mask_s1] != 0;
-              } else {
-                visible = mk[(base + (int64_t)token * kv_len + j) * p.mask_s0] != 0;
-              }
-              if (!visible) s[mt][b][e] = -INFINITY;
-            }
-      }
-
-      // Online softmax: rescale what was accumulated when the running maximum grows.
-  #pragma unroll
-      for (int x = 0; x < 2 * MT; x++) {
-        const int mt = x >> 1, i = x & 1;
-        float mx = -INFINITY;
-  #pragma unroll
-        for (int b = 0; b < NBS; b++) mx = fmaxf(mx, fmaxf(s[mt][b][2 * i], s[mt][b][2 * i + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float m_new = fmaxf(m[x], mx * score_scale);
-        const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-        const float rescale = fast_exp2(m[x] - m_use);
-        m[x] = m_new;
-        l[x] *= rescale;
-        if (__any_sync(0xffffffffu, rescale != 1.0f)) {  // skipped once the running maximum settles
-  #pragma unroll
-          for (int b = 0; b < DB; b++) o[mt][b][2 * i] *= rescale, o[mt][b][2 * i + 1] *= rescale;
-        }
-  #pragma unroll
-        for (int b = 0; b < NBS; b++) {
-          s[mt][b][2 * i] = fast_exp2(fmaf(s[mt][b][2 * i], score_scale, -m_use));
-          s[mt][b][2 * i + 1] = fast_exp2(fmaf(s[mt][b][2 * i + 1], score_scale, -m_use));
-          l[x] += s[mt][b][2 * i] + s[mt][b][2 * i + 1];
-        }
-      }
-
-      // O += P V: the score accumulators become the A operand without leaving registers, and each V
-      // fragment feeds all of the warp's row tiles.
-  #pragma unroll
-      for (int ks = 0; ks < NBS / 2; ks++) {
-        uint32_t a[MT][4];
-  #pragma unroll
-        for (int mt = 0; mt < MT; mt++) {
-          a[mt][0] = pack2<T>(s[mt][2 * ks][0], s[mt][2 * ks][1]);
-          a[mt][1] = pack2<T>(s[mt][2 * ks][2], s[mt][2 * ks][3]);
-          a[mt][2] = pack2<T>(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
-          a[mt][3] = pack2<T>(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
-        }
-        const uint32_t v_base = v_frag_base + ks * 16 * RB;
-  #pragma unroll
-        for (int db2 = 0; db2 < DB / 2; db2++) {
-          uint32_t b[4];
-          ldmatrix_x4_trans(b, v_base + (v_lane ^ (db2 << 5)));
-  #pragma unroll
+#pragma unroll
+          for (int b = 0; b < NBS; b++) s[mt][b][0] = s[mt][b][1] = s[mt][b][2] = s[mt][b][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+          uint32_t a[MT][4];
+#pragma unroll
           for (int mt = 0; mt < MT; mt++) {
-            mma16816<T>(o[mt][2 * db2], a[mt], b[0], b[1]);
-            mma16816<T>(o[mt][2 * db2 + 1], a[mt], b[2], b[3]);
+            if constexpr (kQInRegs) {
+#pragma unroll
+              for (int x = 0; x < 4; x++) a[mt][x] = qf[mt][kk][x];
+            } else {
+              ldmatrix_x4(a[mt], q_frag_base + mt * 16 * RB + (q_lane ^ (kk << 5)));
+            }
+          }
+#pragma unroll
+          for (int nb2 = 0; nb2 < NBS / 2; nb2++) {
+            uint32_t b[4];
+            ldmatrix_x4(b, k_frag_base + nb2 * 16 * RB + (k_lane ^ (kk << 5)));
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+              mma16816<T>(s[mt][2 * nb2], a[mt], b[0], b[1]);
+              mma16816<T>(s[mt][2 * nb2 + 1], a[mt], b[2], b[3]);
+            }
+          }
+        }
+        softmax_rows(s, std::integral_constant<int, 0>{}, key0, t);
+        // O += P V: the score accumulators become the A operand without leaving registers, and each V
+        // fragment feeds all of the warp's row tiles.
+#pragma unroll
+        for (int ks = 0; ks < NBS / 2; ks++) {
+          uint32_t a[MT][4];
+#pragma unroll
+          for (int mt = 0; mt < MT; mt++) {
+            a[mt][0] = pack2<T>(s[mt][2 * ks][0], s[mt][2 * ks][1]);
+            a[mt][1] = pack2<T>(s[mt][2 * ks][2], s[mt][2 * ks][3]);
+            a[mt][2] = pack2<T>(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
+            a[mt][3] = pack2<T>(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
+          }
+          const uint32_t v_base = v_frag_base + ks * 16 * RB;
+#pragma unroll
+          for (int db2 = 0; db2 < DB / 2; db2++) {
+            uint32_t b[4];
+            ldmatrix_x4_trans(b, v_base + (v_lane ^ (db2 << 5)));
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+              mma16816<T>(o[mt][2 * db2], a[mt], b[0], b[1]);
+              mma16816<T>(o[mt][2 * db2 + 1], a[mt], b[2], b[3]);
+            }
           }
         }
       }
@@ -386,7 +495,7 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
 #pragma unroll
   for (int x = 0; x < 2 * MT; x++) {
     const int mt = x >> 1, i = x & 1;
-    const int r = wm * WROWS + mt * 16 + g + 8 * i;
+    const int r = S::row_of(wm, mt, g, i);
     float* dst = sO + (wn * ROWS + r) * D;
 #pragma unroll
     for (int b = 0; b < DB; b++) *reinterpret_cast<float2*>(dst + b * 8 + 2 * t4) = make_float2(o[mt][b][2 * i], o[mt][b][2 * i + 1]);
@@ -473,28 +582,101 @@ __device__ __forceinline__ void merge_body(const pod_attn_params& p) {
 #define POD_DEFINE_KERNELS(T, NAME, D, TILE, TILE_NAME)                                                          \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
       pod_attention_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                     \
+    pod_pdl_enter();                                                                                             \
+    if (p.work && reinterpret_cast<const pod_work_item*>(p.work)[blockIdx.x].skip) return;                       \
     pod::attention_body<T, D, TILE>(p, blockIdx.x);                                                              \
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
       pod_merge_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                         \
+    pod_pdl_enter();                                                                                             \
+    if (reinterpret_cast<const pod_merge_item*>(p.merge)[blockIdx.x].skip) return;                               \
     pod::merge_body<T, D, TILE>(p);                                                                              \
   }
 
-// POD: one launch for both sides. The CTA order alternates prefill and decode CTAs until the smaller
-// side runs out, then continues with the rest: prefill CTAs (long, compute-bound) all start early, each
-// next to decode CTAs (short, bandwidth-bound), and the in-order dispatch keeps both kinds resident on
-// every SM. No counters: the order is a pure function of the CTA index, so launches replay as they are.
+namespace pod {
+__device__ __forceinline__ int sm_id() {
+  int id;
+  asm volatile("mov.u32 %0, %%smid;" : "=r"(id));
+  return id;
+}
+
+// PER_SM order, thread 0 of a starting CTA: the role by what runs on this SM, then the next item of
+// that role's queue, or of the other role's when it is empty (an item is always left: as many CTAs
+// as items, each takes one).
+__device__ __noinline__ void claim_role(const pod_fused_params& f, int* claim) {
+  pod_fused_counters* c = reinterpret_cast<pod_fused_counters*>(f.counters);
+  int* running = &c->running[sm_id() % POD_MAX_SMS];
+  int seen = *reinterpret_cast<volatile int*>(running), side;
+  for (;;) {
+    side = (seen & 0xffff) < f.prefill_slots ? 0 : 1;
+    const int prev = atomicCAS(running, seen, seen + (side ? 0x10000 : 1));
+    if (prev == seen) break;
+    seen = prev;
+  }
+  int item = atomicAdd(&c->next[side], 1);
+  if (item >= f.num_cta[side]) {
+    atomicAdd(running, side ? 1 - 0x10000 : 0x10000 - 1);
+    side = 1 - side;
+    item = atomicAdd(&c->next[side], 1);
+  }
+  claim[0] = side, claim[1] = item;
+}
+
+// PER_SM order, thread 0 of a finished CTA: leaves the SM's count; the last CTA resets the queues.
+__device__ __noinline__ void release_role(const pod_fused_params& f, const int side) {
+  pod_fused_counters* c = reinterpret_cast<pod_fused_counters*>(f.counters);
+  atomicSub(&c->running[sm_id() % POD_MAX_SMS], side ? 0x10000 : 1);
+  __threadfence();
+  if (atomicAdd(&c->done, 1) == f.num_cta[0] + f.num_cta[1] - 1) {
+    c->next[0] = 0, c->next[1] = 0, c->done = 0;
+    __threadfence();
+  }
+}
+
+template <typename T, int D>
+__device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const int tile, const int cta) {
+  if (tile == POD_TILE_PREFILL)
+    attention_body<T, D, POD_TILE_PREFILL>(p, cta);
+  else
+    attention_body<T, D, POD_TILE_DECODE, pod_kv_stages(POD_TILE_DECODE, D, 1)>(p, cta);
+}
+}  // namespace pod
+
+// POD: one launch for both sides. The planner picks the order (pod_fused_params.order): per SM,
+// each CTA takes the role that SM lacks (device counters, reset by the last CTA); or alternating
+// prefill and decode CTAs until the smaller side runs out, a pure function of the CTA index.
 #define POD_DEFINE_FUSED(T, NAME, D)                                                                            \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS) pod_fused_##NAME##_##D(const __grid_constant__ pod_fused_params f) { \
-    const int paired = 2 * min(f.num_cta[0], f.num_cta[1]);                                                     \
+    pod_pdl_enter();                                                                                             \
     const int b = (int)blockIdx.x;                                                                               \
-    const int side = b < paired ? (b & 1) : (f.num_cta[0] > f.num_cta[1] ? 0 : 1);                              \
-    const int cta = b < paired ? (b >> 1) : b - paired / 2;                                                     \
-    const pod_attn_params& p = f.side[side];                                                                     \
-    if (f.tile[side] == POD_TILE_PREFILL)                                                                        \
-      pod::attention_body<T, D, POD_TILE_PREFILL>(p, cta);                                                      \
-    else                                                                                                         \
-      pod::attention_body<T, D, POD_TILE_DECODE>(p, cta);                                                       \
+    int side, cta;                                                                                               \
+    if (f.order == POD_ORDER_PER_SM) {                                                                          \
+      __shared__ int claim[2];                                                                                   \
+      if (threadIdx.x == 0) pod::claim_role(f, claim);                                                          \
+      __syncthreads();                                                                                           \
+      side = claim[0], cta = claim[1];                                                                           \
+    } else if (f.order == POD_ORDER_ALTERNATE) {                                                                 \
+      const int paired = 2 * min(f.num_cta[0], f.num_cta[1]);                                                   \
+      side = b < paired ? (b & 1) : (f.num_cta[0] > f.num_cta[1] ? 0 : 1);                                      \
+      cta = b < paired ? (b >> 1) : b - paired / 2;                                                             \
+    } else {                                                                                                     \
+      const int first = f.order == POD_ORDER_PREFILL_FIRST ? 0 : 1;                                             \
+      side = b < f.num_cta[first] ? first : 1 - first;                                                          \
+      cta = b < f.num_cta[first] ? b : b - f.num_cta[first];                                                    \
+    }                                                                                                            \
+    /* Each side's parameters by a constant index, so that kernel code reads them from the constant   \
+     * bank in place instead of through computed addresses. */                                          \
+    const pod_work_item* items = reinterpret_cast<const pod_work_item*>(f.side[side].work);              \
+    if (!(items && items[cta].skip)) { /* graph mode pads work lists with skipped items */              \
+      if (side == 0)                                                                                     \
+        pod::pod_fused_role<T, D>(f.side[0], f.tile[0], cta);                                            \
+      else                                                                                               \
+        pod::pod_fused_role<T, D>(f.side[1], f.tile[1], cta);                                            \
+    }                                                                                                    \
+    if (f.order == POD_ORDER_PER_SM) {                                                                          \
+      __syncthreads();                                                                                           \
+      if (threadIdx.x == 0) pod::release_role(f, side);                                                         \
+    }                                                                                                            \
   }
 
 #define POD_DEFINE_HEAD_DIM(T, NAME, D)                      \

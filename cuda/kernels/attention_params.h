@@ -15,7 +15,9 @@ enum { POD_TILE_PREFILL = 0, POD_TILE_DECODE = 1 };
 static inline int pod_tile_rows(int tile, int head_dim) { return tile == POD_TILE_PREFILL ? (head_dim <= 128 ? 128 : 64) : 16; }
 
 /* A work item: one CTA's rows and KV range. partial >= 0: write fp32 partial results to that slot
- * (the KV range was split) for the merge kernel to combine. */
+ * (the KV range was split) for the merge kernel to combine. skip != 0: padding of a schedule whose
+ * launch shape is fixed (CUDA graph mode); the CTA returns at once. Padding items also name rows past
+ * the end of request 0 and an empty key range, so they write nothing even where skip is not read. */
 typedef struct pod_work_item {
   int32_t request;
   int32_t kv_head;
@@ -23,24 +25,31 @@ typedef struct pod_work_item {
   int32_t kv_begin;
   int32_t kv_end;
   int32_t partial;
-  int32_t reserved[2];
+  int32_t skip;
+  int32_t reserved;
 } pod_work_item;
 
-/* Combines the partial results of items first .. first + count - 1 for one row tile. */
+/* Combines the partial results of items first .. first + count - 1 for one row tile (skip: as in
+ * pod_work_item). */
 typedef struct pod_merge_item {
   int32_t request;
   int32_t kv_head;
   int32_t row_start;
   int32_t first;
   int32_t count;
-  int32_t reserved[3];
+  int32_t skip;
+  int32_t reserved[2];
 } pod_merge_item;
 
 #ifdef __CUDACC__
-#define POD_HD __host__ __device__ __forceinline__
+#define POD_HD __host__ __device__ __forceinline__ constexpr
 #else
 #define POD_HD static inline
 #endif
+
+/* Key/value tiles in flight: two, except for the decode CTAs of a POD launch, which share an SM with
+ * a prefill CTA and keep three in flight (up to head_dim 128, where that fits the prefill's memory). */
+POD_HD int pod_kv_stages(int tile, int head_dim, int fused) { return fused && tile == POD_TILE_DECODE && head_dim <= 128 ? 3 : 2; }
 
 /* The keys a tile of packed rows [row_start, row_start + rows) can see: causal attention ends at the
  * last row's position, a left window starts at the first row's position minus the window. */
@@ -89,6 +98,26 @@ typedef struct pod_fused_params {
   pod_attn_params side[2];
   int32_t num_cta[2];
   int32_t tile[2];
+  int32_t order;         /* POD_ORDER_*: how CTAs find their side and work */
+  int32_t prefill_slots; /* POD_ORDER_PER_SM: prefill CTAs an SM runs at once while both sides have work */
+  uint64_t counters;     /* POD_ORDER_PER_SM: pod_fused_counters in the workspace, zero between launches */
 } pod_fused_params;
+
+/* How the CTAs of a POD launch take roles. Static orders map the CTA index: alternate prefill and
+ * decode CTAs until the smaller side runs out, or one side's CTAs all before the other's. PER_SM: each
+ * CTA looks at the roles running on its SM, takes prefill while fewer than prefill_slots prefill CTAs
+ * run there and decode otherwise, then the next item of that role's queue (the other role's once its
+ * own is empty). That keeps both roles on every SM however long their CTAs last. */
+enum { POD_ORDER_ALTERNATE = 0, POD_ORDER_PREFILL_FIRST = 1, POD_ORDER_DECODE_FIRST = 2, POD_ORDER_PER_SM = 3 };
+
+#define POD_MAX_SMS 256
+/* Device counters of a PER_SM launch. The last CTA to finish puts them back to zero, so launches
+ * (and graph replays) need no host reset. */
+typedef struct pod_fused_counters {
+  int32_t next[2];                /* queue heads: prefill, decode */
+  int32_t done;                   /* CTAs finished */
+  int32_t reserved;
+  int32_t running[POD_MAX_SMS];   /* per SM: prefill CTAs running (low 16 bits), decode (high 16 bits) */
+} pod_fused_counters;
 
 #endif

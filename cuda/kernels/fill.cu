@@ -5,8 +5,10 @@
 #include <cuda_fp16.h>
 
 #include "kernels/fill_params.h"
+#include "kernels/pdl.cuh"
 
 extern "C" __global__ void pod_fill_kernel(const pod_fill_params p) {
+  pod_pdl_enter();
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < p.total; i += stride) {
     int64_t rest = i, offset = 0;

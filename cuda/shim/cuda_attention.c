@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda_driver.h"
@@ -14,6 +15,7 @@ typedef struct kernel_entry {
   int32_t device;
   char name[48];
   CUfunction function;
+  int32_t ctas_per_sm; /* resident CTAs of POD_CTA_THREADS with the configured shared memory */
 } kernel_entry;
 
 static kernel_entry kernels[512];
@@ -32,11 +34,12 @@ static void module_of(const char* name, char* module, size_t size) {
   snprintf(module, size, "attention_%.*s", (int)(tile - rest), rest);
 }
 
-static int32_t get_kernel(int32_t device, const char* name, int32_t smem, CUfunction* out) {
+static int32_t get_kernel_occupancy(int32_t device, const char* name, int32_t smem, CUfunction* out, int32_t* ctas_per_sm) {
   pthread_mutex_lock(&kernels_lock);
   for (int i = 0; i < kernel_count; i++) {
     if (kernels[i].device == device && strcmp(kernels[i].name, name) == 0) {
       *out = kernels[i].function;
+      if (ctas_per_sm) *ctas_per_sm = kernels[i].ctas_per_sm;
       pthread_mutex_unlock(&kernels_lock);
       return POD_OK;
     }
@@ -47,14 +50,22 @@ static int32_t get_kernel(int32_t device, const char* name, int32_t smem, CUfunc
   /* Dynamic plus static shared memory may pass 48 KiB: always raise the dynamic limit. */
   if (st == POD_OK && smem > 0)
     st = pod_cuda_check(pod_cu.FuncSetAttribute(*out, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem), name);
+  int n = 0;
+  if (st == POD_OK) st = pod_cuda_check(pod_cu.OccupancyMaxActiveBlocksPerMultiprocessor(&n, *out, POD_CTA_THREADS, (size_t)smem), name);
+  if (ctas_per_sm) *ctas_per_sm = n > 0 ? n : 1;
   if (st == POD_OK && kernel_count < (int)(sizeof kernels / sizeof kernels[0])) {
     kernels[kernel_count].device = device;
+    kernels[kernel_count].ctas_per_sm = n > 0 ? n : 1;
     snprintf(kernels[kernel_count].name, sizeof kernels[kernel_count].name, "%s", name);
     kernels[kernel_count].function = *out;
     kernel_count++;
   }
   pthread_mutex_unlock(&kernels_lock);
   return st;
+}
+
+static int32_t get_kernel(int32_t device, const char* name, int32_t smem, CUfunction* out) {
+  return get_kernel_occupancy(device, name, smem, out, NULL);
 }
 
 /* cp.async and the 16-byte stores need every row of q, k, v and o on a 16-byte boundary. */
@@ -70,13 +81,8 @@ int32_t pod_attention_ctas_per_sm(int32_t device, int32_t dtype, int32_t head_di
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", dtype == POD_BFLOAT16 ? "bf16" : "f16", head_dim,
            tile == POD_TILE_PREFILL ? "prefill" : "decode");
-  int32_t smem = pod_attention_smem_bytes(tile, head_dim);
   CUfunction fn;
-  int32_t st = get_kernel(device, name, smem, &fn);
-  int n = 0;
-  if (st == POD_OK) st = pod_cuda_check(pod_cu.OccupancyMaxActiveBlocksPerMultiprocessor(&n, fn, POD_CTA_THREADS, (size_t)smem), name);
-  *ctas = n > 0 ? n : 1;
-  return st;
+  return get_kernel_occupancy(device, name, pod_attention_smem_bytes(tile, head_dim, 0), &fn, ctas);
 }
 
 /* The kernel parameters of one side, its tile shape and its CTA count. */
@@ -168,7 +174,7 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", s->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", s->head_dim,
            tile == POD_TILE_PREFILL ? "prefill" : "decode");
-  const int32_t smem = pod_attention_smem_bytes(tile, s->head_dim);
+  const int32_t smem = pod_attention_smem_bytes(tile, s->head_dim, 0);
   CUfunction fn;
   if ((st = get_kernel(device, name, smem, &fn))) return st;
   void* params[] = {&p};
@@ -176,7 +182,31 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   return launch_merge(device, s, &p, tile, stream);
 }
 
-int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, void* stream) {
+/* Rough time of one side alone on an H100-class GPU: its tensor work at 400 TFLOP/s or its key/value
+ * bytes at 3 TB/s, whichever is longer. Only the ratio of the two sides is used. */
+static double side_seconds(const pod_side* s) {
+  double pairs = 0.0, keys = 0.0;
+  for (int32_t r = 0; r < s->num_requests; r++) {
+    const double qo = s->qo_indptr[r + 1] - s->qo_indptr[r], kv = s->kv_lens[r];
+    pairs += s->options.causal && qo <= kv ? qo * kv - qo * (qo - 1) / 2 : qo * kv;
+    keys += kv;
+  }
+  const double flops = 4.0 * pairs * s->num_qo_heads * s->head_dim;
+  const double bytes = 4.0 * keys * s->num_kv_heads * s->head_dim;
+  return fmax(flops / 400e12, bytes / 3e12);
+}
+
+/* The CTA order of a POD launch. Measured on the H100 (bench/NOTES.md): where both sides are long the
+ * per-SM role mix overlaps them best; where one side is short next to the other, alternating CTAs
+ * lets the short side finish early and leaves the long side all the slots. */
+static int32_t fused_order(const pod_side* prefill, const pod_side* decode) {
+  const char* forced = getenv("POD_FUSED_ORDER"); /* for measurements */
+  if (forced && forced[0] >= '0' && forced[0] <= '3' && forced[1] == 0) return forced[0] - '0';
+  const double p = side_seconds(prefill), d = side_seconds(decode);
+  return fmin(p, d) >= 0.2 * fmax(p, d) ? POD_ORDER_PER_SM : POD_ORDER_ALTERNATE;
+}
+
+int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, uint64_t counters, void* stream) {
   if (prefill->q.dtype != decode->q.dtype || prefill->head_dim != decode->head_dim) {
     /* The fused kernel is compiled per (dtype, head_dim): sides that differ run one after the other. */
     int32_t st = pod_cuda_attention(device, prefill, "p", stream);
@@ -190,14 +220,18 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
     return st;
   if (ctas[0] + ctas[1] > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: the two sides need more CTAs than one launch holds");
   f.num_cta[0] = (int32_t)ctas[0], f.num_cta[1] = (int32_t)ctas[1];
+  f.order = fused_order(prefill, decode);
+  f.counters = counters;
   if (ctas[0] + ctas[1] > 0) {
     char name[48];
     snprintf(name, sizeof name, "pod_fused_%s_%d", prefill->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", prefill->head_dim);
-    int32_t smem = pod_attention_smem_bytes(POD_TILE_PREFILL, prefill->head_dim);
-    const int32_t smem_decode = pod_attention_smem_bytes(POD_TILE_DECODE, prefill->head_dim);
+    int32_t smem = pod_attention_smem_bytes(POD_TILE_PREFILL, prefill->head_dim, 1);
+    const int32_t smem_decode = pod_attention_smem_bytes(POD_TILE_DECODE, prefill->head_dim, 1);
     if (smem_decode > smem) smem = smem_decode;
     CUfunction fn;
-    if ((st = get_kernel(device, name, smem, &fn))) return st;
+    int32_t slots;
+    if ((st = get_kernel_occupancy(device, name, smem, &fn, &slots))) return st;
+    f.prefill_slots = slots > 1 ? slots / 2 : 1; /* half of the SM's CTA slots while both sides have work */
     void* params[] = {&f};
     if ((st = pod_cuda_launch(fn, (unsigned)(ctas[0] + ctas[1]), 1, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name)))
       return st;

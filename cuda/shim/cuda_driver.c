@@ -110,6 +110,7 @@ typedef struct device_state {
   pthread_mutex_t lock;
   int ready;
   int has_mempool;
+  int cc; /* compute capability, major * 10 + minor */
   CUcontext context;
   int modules_loaded;
   CUmodule modules[POD_MAX_MODULES];
@@ -133,6 +134,10 @@ int32_t pod_cuda_use(int32_t device) {
         int pools = 0;
         pod_cu.DeviceGetAttribute(&pools, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, dev);
         d->has_mempool = pools;
+        int major = 0, minor = 0;
+        pod_cu.DeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
+        pod_cu.DeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
+        d->cc = major * 10 + minor;
         __atomic_store_n(&d->ready, 1, __ATOMIC_RELEASE);
       }
     }
@@ -143,6 +148,12 @@ int32_t pod_cuda_use(int32_t device) {
 }
 
 int pod_cuda_has_mempool(int32_t device) { return devices[device].has_mempool; }
+
+CUcontext pod_cuda_context(int32_t device) { return devices[device].context; }
+
+int32_t pod_cuda_cc(int32_t device) { return devices[device].cc; }
+
+int pod_cuda_device_has_pdl(int32_t device) { return devices[device].cc >= 90; }
 
 static int32_t load_modules(int32_t device) {
   device_state* d = &devices[device];
@@ -163,8 +174,12 @@ static int32_t load_modules(int32_t device) {
 }
 
 int32_t pod_cuda_kernel(int32_t device, const char* module, const char* name, CUfunction* function) {
+  /* Modules load into the current context: make it the device's (the caller may have used another
+   * device last on this thread). */
+  int32_t st = pod_cuda_use(device);
+  if (st != POD_OK) return st;
   if (!__atomic_load_n(&devices[device].modules_loaded, __ATOMIC_ACQUIRE)) {
-    int32_t st = load_modules(device);
+    st = load_modules(device);
     if (st != POD_OK) return st;
   }
   /* Ask only the module that defines the kernel: a miss is a driver error (and a sanitizer report). */
@@ -175,6 +190,41 @@ int32_t pod_cuda_kernel(int32_t device, const char* module, const char* name, CU
     return pod_cuda_check(pod_cu.ModuleGetFunction(function, devices[device].modules[i], name), what);
   }
   return pod_fail(POD_ERR_INTERNAL, "kernel module %s is not among the embedded fatbins", module);
+}
+
+static _Thread_local int launch_pdl;
+
+int pod_cuda_set_pdl(int pdl) {
+  int previous = launch_pdl;
+  launch_pdl = pdl;
+  return previous;
+}
+
+/* Whether a kernel waits for the grid before it (griddepcontrol.wait) before touching memory: every
+ * kernel of the library does when compiled for sm_90 or newer (kernels/pdl.cuh). Code JIT-compiled
+ * from older PTX lacks the wait, so it is launched without the overlap. Cached per function. */
+#define POD_PDL_CACHE 256
+static struct {
+  CUfunction function;
+  int waits;
+} pdl_cache[POD_PDL_CACHE];
+static int pdl_cache_count;
+static pthread_mutex_t pdl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int kernel_waits(CUfunction function) {
+  int n = __atomic_load_n(&pdl_cache_count, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < n; i++)
+    if (pdl_cache[i].function == function) return pdl_cache[i].waits;
+  int ptx = 0;
+  int waits = pod_cu.FuncGetAttribute(&ptx, CU_FUNC_ATTRIBUTE_PTX_VERSION, function) == CUDA_SUCCESS && ptx >= 90;
+  pthread_mutex_lock(&pdl_lock);
+  if (pdl_cache_count < POD_PDL_CACHE) {
+    pdl_cache[pdl_cache_count].function = function;
+    pdl_cache[pdl_cache_count].waits = waits;
+    __atomic_store_n(&pdl_cache_count, pdl_cache_count + 1, __ATOMIC_RELEASE);
+  }
+  pthread_mutex_unlock(&pdl_lock);
+  return waits;
 }
 
 int32_t pod_cuda_launch(CUfunction function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x,
@@ -189,5 +239,13 @@ int32_t pod_cuda_launch(CUfunction function, unsigned grid_x, unsigned grid_y, u
   config.blockDimZ = 1;
   config.sharedMemBytes = smem_bytes;
   config.hStream = stream;
+  CUlaunchAttribute attr;
+  memset(&attr, 0, sizeof attr);
+  if (launch_pdl && kernel_waits(function)) {
+    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
+    config.attrs = &attr;
+    config.numAttrs = 1;
+  }
   return pod_cuda_check(pod_cu.LaunchKernelEx(&config, function, params, NULL), what);
 }

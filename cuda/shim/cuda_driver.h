@@ -46,7 +46,22 @@
   X(ModuleGetFunction, CUresult, (CUfunction*, CUmodule, const char*))                          \
   X(FuncSetAttribute, CUresult, (CUfunction, CUfunction_attribute, int))                        \
   X(OccupancyMaxActiveBlocksPerMultiprocessor, CUresult, (int*, CUfunction, int, size_t))         \
-  X(LaunchKernelEx, CUresult, (const CUlaunchConfig*, CUfunction, void**, void**))
+  X(LaunchKernelEx, CUresult, (const CUlaunchConfig*, CUfunction, void**, void**))              \
+  X(FuncGetAttribute, CUresult, (int*, CUfunction_attribute, CUfunction))                       \
+  X(StreamGetCtx, CUresult, (CUstream, CUcontext*))                                             \
+  X(StreamBeginCapture, CUresult, (CUstream, CUstreamCaptureMode))                              \
+  X(StreamEndCapture, CUresult, (CUstream, CUgraph*))                                           \
+  X(StreamIsCapturing, CUresult, (CUstream, CUstreamCaptureStatus*))                            \
+  X(GraphInstantiateWithFlags, CUresult, (CUgraphExec*, CUgraph, unsigned long long))           \
+  X(GraphLaunch, CUresult, (CUgraphExec, CUstream))                                             \
+  X(GraphExecUpdate, CUresult, (CUgraphExec, CUgraph, CUgraphExecUpdateResultInfo*))            \
+  X(GraphDestroy, CUresult, (CUgraph))                                                          \
+  X(GraphExecDestroy, CUresult, (CUgraphExec))                                                  \
+  X(DeviceGetMemPool, CUresult, (CUmemoryPool*, CUdevice))                                      \
+  X(MemPoolGetAttribute, CUresult, (CUmemoryPool, CUmemPool_attribute, void*))                  \
+  X(PointerGetAttribute, CUresult, (void*, CUpointer_attribute, CUdeviceptr))                   \
+  X(MemHostAlloc, CUresult, (void**, size_t, unsigned int))                                     \
+  X(MemFreeHost, CUresult, (void*))
 
 typedef struct pod_cuda_api {
 #define POD_CUDA_MEMBER(name, ret, params) ret(CUDAAPI* name) params;
@@ -69,7 +84,21 @@ int pod_cuda_has_mempool(int32_t device);
 /* Kernel `name` of the embedded fatbin `module` (the .cu file's stem), loaded into the device's
  * context on first use. */
 int32_t pod_cuda_kernel(int32_t device, const char* module, const char* name, CUfunction* function);
-/* Launches through cuLaunchKernelEx. */
+/* The device's primary context (after pod_cuda_use succeeded for it once). */
+CUcontext pod_cuda_context(int32_t device);
+/* Compute capability major * 10 + minor (after pod_cuda_use). */
+int32_t pod_cuda_cc(int32_t device);
+/* Whether the device can overlap a kernel with the one before it in its stream (programmatic dependent
+ * launch, compute capability 9.0 and newer). */
+int pod_cuda_device_has_pdl(int32_t device);
+
+/* Launch options of the calling thread, for the launches of one library call (a wrapper's run()):
+ * with `pdl` set, kernels compiled for sm_90 or newer (they wait with griddepcontrol.wait before
+ * touching memory) are launched with programmatic stream serialization, so they may start while the
+ * kernel before them drains. Returns the previous setting, for the caller to restore. */
+int pod_cuda_set_pdl(int pdl);
+
+/* Launches through cuLaunchKernelEx (with the calling thread's launch options). */
 int32_t pod_cuda_launch(CUfunction function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x,
                         unsigned smem_bytes, CUstream stream, void** params, const char* what);
 

@@ -57,6 +57,7 @@ POD_API int32_t pod_device_props_get(int32_t device, pod_device_props* props) {
     pod_cu.DeviceGetAttribute(&p.cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
     pod_cu.DeviceGetAttribute(&p.max_smem_per_block_optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev);
     pod_cu.DeviceGetAttribute(&p.l2_bytes, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, dev);
+    p.pdl = pod_cuda_device_has_pdl(device);
     size_t total = 0;
     st = pod_cuda_check(pod_cu.DeviceTotalMem(&total, dev), "cuDeviceTotalMem");
     if (st != POD_OK) return st;
@@ -93,4 +94,59 @@ POD_API int32_t pod_device_synchronize(int32_t device) {
   int32_t st = pod_device_check(device, "device");
   if (st != POD_OK) return st;
   return pod_cuda_check(pod_cu.CtxSynchronize(), "cuCtxSynchronize");
+}
+
+uint64_t pod_cpu_bytes_in_use(void);
+
+POD_API int32_t pod_device_memory_stats(int32_t device, pod_memory_stats* stats) {
+  if (stats == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "stats: null pointer");
+  pod_memory_stats m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  m.device = device;
+  int32_t st = pod_device_memory_info(device, &m.free_bytes, &m.total_bytes);
+  if (st != POD_OK) return st;
+  if (device == POD_DEVICE_CPU) {
+    m.pool_used_bytes = m.pool_reserved_bytes = pod_cpu_bytes_in_use();
+  } else if (pod_cuda_has_mempool(device)) {
+    CUdevice dev;
+    CUmemoryPool pool;
+    cuuint64_t used = 0, reserved = 0;
+    st = pod_cuda_check(pod_cu.DeviceGet(&dev, device), "cuDeviceGet");
+    if (st == POD_OK) st = pod_cuda_check(pod_cu.DeviceGetMemPool(&pool, dev), "cuDeviceGetMemPool");
+    if (st == POD_OK) st = pod_cuda_check(pod_cu.MemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used), "cuMemPoolGetAttribute");
+    if (st == POD_OK) st = pod_cuda_check(pod_cu.MemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved), "cuMemPoolGetAttribute");
+    if (st != POD_OK) return st;
+    m.pool_used_bytes = used;
+    m.pool_reserved_bytes = reserved;
+  }
+  uint32_t caller_size = stats->struct_size;
+  if (caller_size < offsetof(pod_memory_stats, pool_used_bytes))
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "stats.struct_size: %u is too small (at least %zu)", caller_size, offsetof(pod_memory_stats, pool_used_bytes));
+  memcpy(stats, &m, caller_size < sizeof m ? caller_size : sizeof m);
+  stats->struct_size = caller_size < sizeof m ? caller_size : (uint32_t)sizeof m;
+  return POD_OK;
+}
+
+POD_API int32_t pod_pointer_device(int32_t near, uint64_t ptr, int32_t* device) {
+  if (device == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "device: null pointer");
+  *device = POD_DEVICE_CPU;
+  int32_t count = 0;
+  if (ptr == 0 || pod_cuda_count(&count) != POD_OK || count == 0) {
+    pod_clear_error();
+    return POD_OK;
+  }
+  /* The query runs in a context: `near`'s, or the first device's when asked about the CPU. Addresses are
+   * unified, so any context answers for every device. */
+  if (pod_cuda_use(near >= 0 && near < count ? near : 0) != POD_OK) {
+    pod_clear_error();
+    return POD_OK;
+  }
+  unsigned int type = 0;
+  int managed = 0, ordinal = -1;
+  if (pod_cu.PointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, ptr) != CUDA_SUCCESS) return POD_OK; /* unknown to the driver */
+  if (pod_cu.PointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, ptr) != CUDA_SUCCESS) managed = 1;
+  if (type == CU_MEMORYTYPE_DEVICE && !managed && pod_cu.PointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, ptr) == CUDA_SUCCESS)
+    *device = ordinal;
+  return POD_OK;
 }

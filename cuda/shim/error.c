@@ -52,6 +52,8 @@ POD_API uint32_t pod_struct_size(const char* name) {
   POD_SIZE_OF(pod_paged_table)
   POD_SIZE_OF(pod_plan_args)
   POD_SIZE_OF(pod_run_args)
+  POD_SIZE_OF(pod_graph_buffers)
+  POD_SIZE_OF(pod_memory_stats)
 #undef POD_SIZE_OF
   return 0;
 }

@@ -22,6 +22,8 @@ static const char* kind_name(pod_handle_kind kind) {
     case POD_HANDLE_STREAM: return "stream";
     case POD_HANDLE_EVENT: return "event";
     case POD_HANDLE_WRAPPER: return "wrapper";
+    case POD_HANDLE_GRAPH: return "graph";
+    case POD_HANDLE_GRAPH_EXEC: return "graph exec";
   }
   return "handle";
 }

@@ -1,4 +1,5 @@
 /* Device memory: stream-ordered allocation, memset, copies and fill, on the CPU backend or CUDA. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +12,14 @@
 static int32_t enter(int32_t device, uint64_t stream, pod_stream_obj* s) {
   int32_t st = pod_device_check(device, "device");
   if (st == POD_OK) st = pod_stream_resolve(device, stream, s);
+  if (st == POD_OK) st = pod_stream_not_capturing(s, "stream");
   return st;
 }
+
+/* Bytes of live CPU allocations (malloc_usable_size of each), the CPU device's "pool in use". */
+static uint64_t cpu_bytes_in_use;
+
+uint64_t pod_cpu_bytes_in_use(void) { return __atomic_load_n(&cpu_bytes_in_use, __ATOMIC_RELAXED); }
 
 POD_API int32_t pod_malloc(int32_t device, uint64_t bytes, uint64_t stream, uint64_t* ptr) {
   if (ptr == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "ptr: null pointer");
@@ -25,6 +32,7 @@ POD_API int32_t pod_malloc(int32_t device, uint64_t bytes, uint64_t stream, uint
   if (device == POD_DEVICE_CPU) {
     void* p = aligned_alloc(256, size);
     if (p == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory allocating %llu bytes", (unsigned long long)bytes);
+    __atomic_add_fetch(&cpu_bytes_in_use, (uint64_t)malloc_usable_size(p), __ATOMIC_RELAXED);
     *ptr = (uint64_t)(uintptr_t)p;
     return POD_OK;
   }
@@ -44,6 +52,7 @@ POD_API int32_t pod_free(int32_t device, uint64_t ptr, uint64_t stream) {
   int32_t st = enter(device, stream, &s);
   if (st != POD_OK) return st;
   if (device == POD_DEVICE_CPU) {
+    __atomic_sub_fetch(&cpu_bytes_in_use, (uint64_t)malloc_usable_size((void*)(uintptr_t)ptr), __ATOMIC_RELAXED);
     free((void*)(uintptr_t)ptr);
     return POD_OK;
   }

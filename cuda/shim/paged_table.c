@@ -22,10 +22,11 @@ static int32_t check_indptr(const pod_host_i32* a, int64_t batch, const char* na
   return POD_OK;
 }
 
-/* Layout of the workspace image: each array 16-byte aligned. */
+/* Layout of the workspace image: qo_indptr, kv_indptr, kv_lens, dense and packed mask offsets, then
+ * kv_indices, each array 16-byte aligned. Everything before kv_indices depends on the batch only. */
 static size_t layout(int64_t batch, int64_t pages, size_t offsets[6]) {
-  size_t sizes[6] = {(size_t)(batch + 1) * 4, (size_t)(batch + 1) * 4, (size_t)pages * 4, (size_t)batch * 4,
-                     (size_t)(batch + 1) * 8, (size_t)(batch + 1) * 8};
+  size_t sizes[6] = {(size_t)(batch + 1) * 4, (size_t)(batch + 1) * 4, (size_t)batch * 4, (size_t)(batch + 1) * 8,
+                     (size_t)(batch + 1) * 8, (size_t)pages * 4};
   size_t at = 0;
   for (int i = 0; i < 6; i++) {
     offsets[i] = at;
@@ -34,15 +35,21 @@ static size_t layout(int64_t batch, int64_t pages, size_t offsets[6]) {
   return at;
 }
 
+size_t pod_table_fixed_bytes(int32_t batch) {
+  size_t off[6];
+  layout(batch, 0, off);
+  return off[5];
+}
+
 static void point(pod_table* t, unsigned char* base) {
   size_t off[6];
   layout(t->batch, t->num_pages_used, off);
   t->qo_indptr = (int32_t*)(base + off[0]);
   t->kv_indptr = (int32_t*)(base + off[1]);
-  t->kv_indices = (int32_t*)(base + off[2]);
-  t->kv_lens = (int32_t*)(base + off[3]);
-  t->dense_mask_offsets = (int64_t*)(base + off[4]);
-  t->packed_mask_offsets = (int64_t*)(base + off[5]);
+  t->kv_lens = (int32_t*)(base + off[2]);
+  t->dense_mask_offsets = (int64_t*)(base + off[3]);
+  t->packed_mask_offsets = (int64_t*)(base + off[4]);
+  t->kv_indices = (int32_t*)(base + off[5]);
 }
 
 int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode, int causal, const char* name, pod_table* out) {
@@ -73,20 +80,27 @@ int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode
   out->num_pages_used = pages;
   size_t off[6];
   out->storage_bytes = layout(batch, pages, off);
-  out->storage = calloc(1, out->storage_bytes ? out->storage_bytes : 1);
+  out->storage = malloc(out->storage_bytes ? out->storage_bytes : 1); /* every array is written below */
   if (out->storage == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the plan");
   point(out, out->storage);
 
-  out->max_page = -1;
+  /* Copy, then the smallest and largest index in one branch-free pass (it vectorizes: tables of
+   * a large batch hold tens of thousands of pages, and plan() should take microseconds). */
+  if (pages > 0) memcpy(out->kv_indices, in->kv_indices.data, (size_t)pages * 4);
+  int32_t lo = INT32_MAX, hi = -1;
   for (int64_t i = 0; i < pages; i++) {
-    int32_t p = in->kv_indices.data[i];
-    if (p < 0) {
-      pod_table_free(out);
-      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: entry %lld is %d; page indices must be >= 0", name, (long long)i, p);
-    }
-    out->kv_indices[i] = p;
-    if (p > out->max_page) out->max_page = p;
+    int32_t p = out->kv_indices[i];
+    lo = p < lo ? p : lo;
+    hi = p > hi ? p : hi;
   }
+  if (lo < 0) {
+    int64_t i = 0;
+    while (out->kv_indices[i] >= 0) i++;
+    int32_t p = out->kv_indices[i];
+    pod_table_free(out);
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: entry %lld is %d; page indices must be >= 0", name, (long long)i, p);
+  }
+  out->max_page = hi;
   int64_t dense = 0, packed = 0;
   for (int64_t r = 0; r <= batch; r++) {
     out->kv_indptr[r] = in->kv_indptr.data[r];

@@ -26,6 +26,8 @@ typedef struct pod_table {
  * `causal` rejects requests with more queries than keys. */
 int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode, int causal, const char* name, pod_table* out);
 void pod_table_free(pod_table* t);
+/* Bytes of the image before kv_indices: the arrays whose size depends on the batch only. */
+size_t pod_table_fixed_bytes(int32_t batch);
 /* Repoints the host arrays into a workspace image at `base` (a copy of storage). */
 pod_table pod_table_rebase(const pod_table* t, void* base);
 

@@ -5,9 +5,11 @@
 
 int32_t pod_schedule_tile(int32_t max_rows) { return max_rows <= pod_tile_rows(POD_TILE_DECODE, 0) ? POD_TILE_DECODE : POD_TILE_PREFILL; }
 
-int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim) {
-  /* query rows plus double-buffered key and value tiles, 2 bytes an element */
-  return (pod_tile_rows(tile, head_dim) + 4 * POD_KV_TILE) * head_dim * 2;
+int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim, int32_t fused) {
+  /* query rows plus the key and value tiles in flight, 2 bytes an element; prefill tiles add the
+   * slack that aligns wgmma's swizzle patterns to 1024 bytes */
+  return (pod_tile_rows(tile, head_dim) + 2 * pod_kv_stages(tile, head_dim, fused) * POD_KV_TILE) * head_dim * 2 +
+         (tile == POD_TILE_PREFILL ? 1024 : 0);
 }
 
 typedef struct base_item {
@@ -23,6 +25,45 @@ static int by_tiles_desc(const void* a, const void* b) {
   return x->row_start - y->row_start;
 }
 
+/* Longest first, stable: a counting sort of items already in (request, head, row) order gives the
+ * order of by_tiles_desc in linear time (plan() of large batches stays cheap). 0 when the range of
+ * lengths is too wide for buckets, or on allocation failure: the caller sorts with qsort. */
+/* The planner's working memory, kept per thread and grown as needed: plan() of a large batch would
+ * otherwise allocate, fault in and free the same few hundred kilobytes on every call. */
+enum { SCRATCH_BASE, SCRATCH_SORTED, SCRATCH_GROUPS, SCRATCH_BUCKETS, SCRATCH_COUNT };
+static _Thread_local struct {
+  void* data;
+  size_t capacity;
+} scratch[SCRATCH_COUNT];
+
+static void* scratch_get(int which, size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  if (scratch[which].capacity < bytes) {
+    size_t capacity = bytes > 2 * scratch[which].capacity ? bytes : 2 * scratch[which].capacity;
+    void* grown = realloc(scratch[which].data, capacity);
+    if (grown == NULL) return NULL;
+    scratch[which].data = grown;
+    scratch[which].capacity = capacity;
+  }
+  return scratch[which].data;
+}
+
+static int sort_by_tiles(base_item** items, int64_t n, int64_t max_tiles) {
+  if (n < 2) return 1;
+  if (max_tiles > 4 * n + 4096) return 0;
+  int64_t* start = scratch_get(SCRATCH_BUCKETS, ((size_t)max_tiles + 2) * sizeof *start);
+  base_item* sorted = scratch_get(SCRATCH_SORTED, (size_t)n * sizeof *sorted);
+  if (!start || !sorted) return 0;
+  memset(start, 0, ((size_t)max_tiles + 2) * sizeof *start);
+  /* bucket k holds the items with max_tiles - k tiles */
+  const base_item* in = *items;
+  for (int64_t i = 0; i < n; i++) start[max_tiles - in[i].tiles + 1]++;
+  for (int64_t k = 1; k <= max_tiles + 1; k++) start[k] += start[k - 1];
+  for (int64_t i = 0; i < n; i++) sorted[start[max_tiles - in[i].tiles]++] = in[i];
+  *items = sorted;
+  return 1;
+}
+
 int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
   memset(out, 0, sizeof *out);
   int32_t max_rows = 0;
@@ -30,7 +71,7 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
     int32_t rows = (in->qo_indptr[r + 1] - in->qo_indptr[r]) * in->group;
     if (rows > max_rows) max_rows = rows;
   }
-  out->tile = pod_schedule_tile(max_rows);
+  out->tile = in->fixed_tile == POD_SCHEDULE_ANY_TILE ? pod_schedule_tile(max_rows) : in->fixed_tile;
   const int32_t R = pod_tile_rows(out->tile, in->head_dim);
 
   /* One base item per (request, KV head, row tile) with its visible key range. */
@@ -40,18 +81,27 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
     count += (rows + R - 1) / R * in->num_kv_heads;
   }
   if (count > INT32_MAX / 4) return pod_fail(POD_ERR_INVALID_ARGUMENT, "the batch has too many query rows to schedule");
-  base_item* base = malloc((size_t)(count ? count : 1) * sizeof *base);
+  base_item* base = scratch_get(SCRATCH_BASE, (size_t)count * sizeof *base);
   if (base == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the schedule");
   int64_t n = 0;
   for (int32_t r = 0; r < in->batch; r++) {
     int32_t qo = in->qo_indptr[r + 1] - in->qo_indptr[r], kv = in->kv_lens[r];
-    for (int32_t row = 0; row < qo * in->group; row += R)
-      for (int32_t h = 0; h < in->num_kv_heads; h++) {
-        base_item* b = &base[n++];
-        b->request = r, b->kv_head = h, b->row_start = row;
-        pod_tile_kv_range(row, R, in->group, qo, kv, in->causal, in->window_left, &b->kv_begin, &b->kv_end);
-        b->tiles = (b->kv_end - b->kv_begin + POD_KV_TILE - 1) / POD_KV_TILE;
+    /* The request's row tiles, once (every KV head sees the same keys), then one item per head in
+     * (request, KV head, row) order: the order sort_by_tiles keeps among equal lengths. */
+    base_item* first = &base[n];
+    int32_t row_tiles = 0;
+    for (int32_t row = 0; row < qo * in->group; row += R, row_tiles++) {
+      base_item* b = &first[row_tiles];
+      b->request = r, b->kv_head = 0, b->row_start = row;
+      pod_tile_kv_range(row, R, in->group, qo, kv, in->causal, in->window_left, &b->kv_begin, &b->kv_end);
+      b->tiles = (b->kv_end - b->kv_begin + POD_KV_TILE - 1) / POD_KV_TILE;
+    }
+    for (int32_t h = 1; h < in->num_kv_heads; h++)
+      for (int32_t t = 0; t < row_tiles; t++) {
+        first[h * row_tiles + t] = first[t];
+        first[h * row_tiles + t].kv_head = h;
       }
+    n += (int64_t)row_tiles * in->num_kv_heads;
   }
   /* Split key ranges so the CTAs fill whole waves of the GPU: try 1..8 parts per item and keep the
    * split with the best wave efficiency (a small penalty per extra part pays for the merge). */
@@ -60,27 +110,38 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
   int64_t max_tiles = 0;
   for (int64_t i = 0; i < n; i++)
     if (base[i].tiles > max_tiles) max_tiles = base[i].tiles;
+  if (!sort_by_tiles(&base, n, max_tiles)) qsort(base, (size_t)n, sizeof *base, by_tiles_desc);
+  /* Items of equal length are adjacent now: each split is evaluated once per distinct length. */
+  int64_t groups = 0;
+  int64_t* group_tiles = scratch_get(SCRATCH_GROUPS, 2 * (size_t)n * sizeof *group_tiles);
+  if (group_tiles == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the schedule");
+  int64_t* group_count = group_tiles + n;
+  for (int64_t i = 0; i < n; i++) {
+    if (groups == 0 || group_tiles[groups - 1] != base[i].tiles) group_tiles[groups] = base[i].tiles, group_count[groups++] = 0;
+    group_count[groups - 1]++;
+  }
   int64_t chunk = max_tiles > 0 ? max_tiles : 1; /* tiles per work item */
   double best = -1.0;
   for (int64_t parts = 1; parts <= 8 && n > 0; parts++) {
     int64_t c = (max_tiles + parts - 1) / parts;
     if (c < 2 && parts > 1) break; /* no point splitting below two tiles */
     int64_t items = 0, work_tiles = 0, longest = 0, partial_slots = 0;
-    for (int64_t i = 0; i < n; i++) {
-      int64_t k = base[i].tiles > c ? (base[i].tiles + c - 1) / c : 1;
-      items += k;
-      partial_slots += k > 1 ? k : 0;
-      work_tiles += base[i].tiles > 0 ? base[i].tiles : 1;
-      if ((base[i].tiles + k - 1) / k > longest) longest = (base[i].tiles + k - 1) / k;
+    for (int64_t g = 0; g < groups; g++) {
+      const int64_t tiles = group_tiles[g], count = group_count[g];
+      int64_t k = tiles > c ? (tiles + c - 1) / c : 1;
+      items += k * count;
+      partial_slots += k > 1 ? k * count : 0;
+      work_tiles += (tiles > 0 ? tiles : 1) * count;
+      if ((tiles + k - 1) / k > longest) longest = (tiles + k - 1) / k;
     }
     if (partial_slots * R * (in->head_dim + 1) * 4 > in->partial_budget) continue; /* the workspace holds the parts */
+    if (in->max_work > 0 && items > in->max_work) continue;                         /* the fixed launch holds them */
     /* Time ~ waves of the longest item; useful work ~ all tiles spread over the slots. */
     double waves = (double)((items + slots - 1) / slots);
     double efficiency = (double)work_tiles / (waves * (double)slots * (double)(longest > 0 ? longest : 1));
     efficiency *= 1.0 - 0.02 * (double)(parts - 1);
     if (efficiency > best) best = efficiency, chunk = c;
   }
-  qsort(base, (size_t)n, sizeof *base, by_tiles_desc);
 
   int64_t work = 0, merges = 0;
   for (int64_t i = 0; i < n; i++) {
@@ -89,13 +150,11 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
     merges += parts > 1;
   }
   if (work > INT32_MAX / 2) {
-    free(base);
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "the batch has too many work items to schedule");
   }
-  out->work = calloc((size_t)(work ? work : 1), sizeof *out->work);
-  out->merge = calloc((size_t)(merges ? merges : 1), sizeof *out->merge);
+  out->work = malloc((size_t)(work ? work : 1) * sizeof *out->work); /* every item is written below */
+  out->merge = malloc((size_t)(merges ? merges : 1) * sizeof *out->merge);
   if (!out->work || !out->merge) {
-    free(base);
     pod_schedule_free(out);
     return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the schedule");
   }
@@ -103,18 +162,17 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
   for (int64_t i = 0; i < n; i++) {
     const base_item* b = &base[i];
     int64_t parts = b->tiles > chunk ? (b->tiles + chunk - 1) / chunk : 1;
-    if (parts > 1) out->merge[m++] = (pod_merge_item){b->request, b->kv_head, b->row_start, slot, (int32_t)parts, {0, 0, 0}};
+    if (parts > 1) out->merge[m++] = (pod_merge_item){b->request, b->kv_head, b->row_start, slot, (int32_t)parts, 0, {0, 0}};
     for (int64_t k = 0; k < parts; k++) {
       int32_t begin = b->kv_begin + (int32_t)(k * chunk * POD_KV_TILE);
       int32_t end = parts > 1 ? begin + (int32_t)(chunk * POD_KV_TILE) : b->kv_end;
       if (end > b->kv_end) end = b->kv_end;
-      out->work[w++] = (pod_work_item){b->request, b->kv_head, b->row_start, begin, end, parts > 1 ? slot++ : -1, {0, 0}};
+      out->work[w++] = (pod_work_item){b->request, b->kv_head, b->row_start, begin, end, parts > 1 ? slot++ : -1, 0, 0};
     }
   }
   out->num_work = w;
   out->num_merge = m;
   out->num_partial = slot;
-  free(base);
   return POD_OK;
 }
 

@@ -25,13 +25,18 @@ typedef struct pod_schedule_input {
   int32_t sm_count;
   int32_t ctas_per_sm[2]; /* resident CTAs per SM of the prefill and the decode tile shape */
   int64_t partial_budget; /* workspace bytes the partial results of split key ranges may take */
+  /* CUDA graph mode: a launch shape that stays fixed across plans. */
+  int32_t fixed_tile;     /* POD_SCHEDULE_ANY_TILE: chosen from the longest request */
+  int64_t max_work;       /* 0: no limit; else splits never make more work items than this */
 } pod_schedule_input;
+
+#define POD_SCHEDULE_ANY_TILE (-1)
 
 int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out);
 void pod_schedule_free(pod_schedule* s);
 /* Tile shape for a side whose longest request has max_rows packed rows. */
 int32_t pod_schedule_tile(int32_t max_rows);
 /* Dynamic shared memory of the attention kernel for a tile shape and head_dim (16-bit dtypes). */
-int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim);
+int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim, int32_t fused);
 
 #endif

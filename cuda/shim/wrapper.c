@@ -1,5 +1,16 @@
 /* The two POD wrappers: create, plan (validate the page tables and copy them into the workspace with
- * one copy), run (validate the tensors against the plan, then hand both sides to the backend). */
+ * one copy), run (validate the tensors against the plan, then hand both sides to the backend).
+ *
+ * CUDA graph mode (use_cuda_graph): everything a captured run() holds stays fixed from the first plan
+ * on, so that plan() can change KV lengths under a graph that replays run():
+ * - each side's batch comes from its fixed buffers (kv_indptr, kv_indices, kv_last_page_len and, for
+ *   the prefill side of the batch wrapper, qo_indptr), which every plan writes and the kernels read;
+ * - heads, head_dim, page size, dtypes, options, query counts and tile shapes are those of the first
+ *   plan (a later plan that differs is rejected);
+ * - the workspace layout has fixed offsets: the derived tables (kv_lens, mask offsets, ...) sized by the
+ *   batch, work and merge lists sized for the most items any plan may schedule, partial results sized
+ *   for the most slots; a plan pads its lists with skip items to those capacities;
+ * - launches use those capacities as their grids, so kernel parameters never change. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +22,20 @@
 #include "shim/options.h"
 #include "shim/paged_table.h"
 #include "shim/schedule.h"
+#include "shim/staging.h"
 #include "shim/tensor_check.h"
 #include "shim/workspace_claims.h"
+
+enum { SIDE_DECODE = 0, SIDE_PREFILL = 1 };
+enum { BUF_QO = 0, BUF_KV_INDPTR = 1, BUF_KV_INDICES = 2, BUF_LAST = 3 };
+
+/* CUDA graph mode: what the first plan fixed. */
+typedef struct graph_shape {
+  int32_t num_qo_heads, num_kv_heads, head_dim, page_size, q_dtype, kv_dtype;
+  pod_resolved_options options[2];
+  int64_t total_q[2];
+  int32_t tile[2];
+} graph_shape;
 
 typedef struct wrapper {
   int32_t kind;
@@ -21,6 +44,14 @@ typedef struct wrapper {
   pod_tensor workspace;
   int64_t workspace_bytes;
   int planned;
+  int pdl; /* run()'s default */
+  /* CUDA graph mode */
+  int use_graph;
+  pod_tensor buffers[2][4];   /* [side][BUF_*]; absent when the side stays empty */
+  int32_t fixed_batch[2];
+  int64_t indices_capacity[2];
+  int shaped;                 /* a plan fixed the shape */
+  graph_shape shape;
   /* the plan */
   int32_t num_qo_heads, num_kv_heads, head_dim, page_size, q_dtype, kv_dtype;
   pod_resolved_options decode_options, prefill_options;
@@ -29,14 +60,19 @@ typedef struct wrapper {
   /* CUDA: the schedules and where they and their partial results live in the workspace */
   int32_t sm_count;
   pod_schedule decode_sched, prefill_sched;
+  int64_t off_table[2];    /* decode, prefill tables */
   int64_t off_sched[4];    /* decode work, decode merge, prefill work, prefill merge */
+  int64_t off_counters;    /* the POD launch's device counters (zeroed by plan) */
   int64_t off_partial[4];  /* decode o, decode lse, prefill o, prefill lse */
+  int32_t launch_work[2], launch_merge[2]; /* CTAs launched per side (graph mode: the capacities) */
   int64_t workspace_used;  /* bytes of the workspace this plan claims */
+  pod_staging staging;     /* host memory of plan()'s copies, reused */
   uint64_t handle;
 } wrapper;
 
 static const int32_t half_types[] = {POD_FLOAT16, POD_BFLOAT16};
 static const char* layout_name(int32_t l) { return l == POD_HND ? "HND" : "NHD"; }
+static const char* side_name(int side) { return side == SIDE_DECODE ? "decode" : "prefill"; }
 
 static int32_t get_wrapper(uint64_t handle, wrapper** w) {
   void* obj;
@@ -45,23 +81,99 @@ static int32_t get_wrapper(uint64_t handle, wrapper** w) {
   return st;
 }
 
+/* A workspace: a contiguous 1-dimensional uint8 tensor on `device`. */
+static int32_t check_workspace(const pod_tensor* t, int32_t device, const char* name) {
+  int32_t st;
+  if ((st = pod_check_tensor(t, name, device))) return st;
+  const int32_t bytes_types[] = {POD_UINT8};
+  if ((st = pod_check_dtype(t, name, bytes_types, 1))) return st;
+  if (t->ndim != 1 || (t->shape[0] > 1 && t->strides[0] != 1))
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: expected a contiguous 1-dimensional uint8 buffer", name);
+  if (t->data == 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: null data pointer", name);
+  return POD_OK;
+}
+
+/* The programmatic-dependent-launch setting of a wrapper or a call: POD_UNSET follows `dflt`. */
+static int32_t resolve_pdl(int32_t device, int32_t given, int dflt, const char* name, int* out) {
+  if (given == POD_UNSET) {
+    *out = dflt;
+    return POD_OK;
+  }
+  if (given != 0 && given != 1) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: expected 0, 1 or unset, got %d", name, given);
+  if (given == 1 && (device == POD_DEVICE_CPU || !pod_cuda_device_has_pdl(device))) {
+    if (device == POD_DEVICE_CPU)
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: programmatic dependent launch needs a CUDA device of compute capability 9.0 or newer, not the CPU", name);
+    int32_t cc = pod_cuda_cc(device);
+    return pod_fail(POD_ERR_INVALID_ARGUMENT,
+                    "%s: programmatic dependent launch needs compute capability 9.0 or newer; cuda:%d has %d.%d", name, device, cc / 10, cc % 10);
+  }
+  *out = given;
+  return POD_OK;
+}
+
+/* CUDA graph mode: checks one side's fixed buffers and records the batch they fix. */
+static int32_t take_buffers(wrapper* w, int side, const pod_graph_buffers* b) {
+  const pod_tensor* t[4] = {&b->qo_indptr, &b->kv_indptr, &b->kv_indices, &b->kv_last_page_len};
+  static const char* names[2][4] = {
+      {"decode_buffers.qo_indptr", "decode_buffers.kv_indptr", "decode_buffers.kv_indices", "decode_buffers.kv_last_page_len"},
+      {"prefill_buffers.qo_indptr", "prefill_buffers.kv_indptr", "prefill_buffers.kv_indices", "prefill_buffers.kv_last_page_len"}};
+  int any = 0;
+  for (int i = 0; i < 4; i++) any = any || pod_tensor_present(t[i]);
+  if (!w->use_graph) {
+    if (any)
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: fixed page-table buffers belong to CUDA graph mode; set use_cuda_graph", names[side][BUF_KV_INDPTR]);
+    return POD_OK;
+  }
+  if (!any) return POD_OK; /* the side stays empty */
+  if (side == SIDE_PREFILL && w->kind == POD_WRAPPER_SINGLE_PREFILL)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "prefill_buffers: the single-prefill wrapper takes its prefill request in run(); pass no prefill buffers");
+  int32_t st;
+  const int32_t i32[] = {POD_INT32};
+  for (int i = 0; i < 4; i++) {
+    int wanted = i != BUF_QO || side == SIDE_PREFILL;
+    if (!wanted) {
+      if (pod_tensor_present(t[i]))
+        return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: the decode side has one query per request; pass no qo_indptr buffer", names[side][i]);
+      continue;
+    }
+    if (!pod_tensor_present(t[i]))
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: missing; CUDA graph mode needs all of the side's fixed buffers", names[side][i]);
+    if ((st = pod_check_tensor(t[i], names[side][i], w->device)) || (st = pod_check_dtype(t[i], names[side][i], i32, 1))) return st;
+    if (t[i]->ndim != 1 || (t[i]->shape[0] > 1 && t[i]->strides[0] != 1))
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: expected a contiguous 1-dimensional int32 buffer", names[side][i]);
+    if (t[i]->shape[0] > 0 && t[i]->data == 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: null data pointer", names[side][i]);
+    if (t[i]->data % 4 != 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: not 4-byte aligned", names[side][i]);
+    w->buffers[side][i] = *t[i];
+  }
+  int64_t batch = t[BUF_LAST]->shape[0];
+  if (batch > INT32_MAX / 2) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: %lld requests are too many", names[side][BUF_LAST], (long long)batch);
+  if (t[BUF_KV_INDPTR]->shape[0] != batch + 1)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: expected %lld entries (kv_last_page_len's %lld requests + 1), got %lld", names[side][BUF_KV_INDPTR],
+                    (long long)(batch + 1), (long long)batch, (long long)t[BUF_KV_INDPTR]->shape[0]);
+  if (side == SIDE_PREFILL && t[BUF_QO]->shape[0] != batch + 1)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: expected %lld entries (kv_last_page_len's %lld requests + 1), got %lld", names[side][BUF_QO],
+                    (long long)(batch + 1), (long long)batch, (long long)t[BUF_QO]->shape[0]);
+  w->fixed_batch[side] = (int32_t)batch;
+  w->indices_capacity[side] = t[BUF_KV_INDICES]->shape[0];
+  return POD_OK;
+}
+
 POD_API int32_t pod_wrapper_create(const pod_wrapper_create_args* in, uint64_t* handle) {
   if (handle == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "wrapper: null pointer");
+  *handle = 0;
   pod_wrapper_create_args a;
   memset(&a, 0, sizeof a);
-  int32_t st = pod_copy_versioned(&a, sizeof a, in, sizeof a, "args");
+  a.enable_pdl = POD_UNSET;
+  int32_t st = pod_copy_versioned(&a, sizeof a, in, offsetof(pod_wrapper_create_args, use_cuda_graph), "args");
   if (st != POD_OK) return st;
   if (a.kind != POD_WRAPPER_SINGLE_PREFILL && a.kind != POD_WRAPPER_BATCH_PREFILL)
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "kind: expected 0 (single prefill) or 1 (batch prefill), got %d", a.kind);
   if (a.kv_layout != POD_NHD && a.kv_layout != POD_HND)
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_layout: expected NHD (0) or HND (1), got %d", a.kv_layout);
+  if (a.use_cuda_graph != 0 && a.use_cuda_graph != 1)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "use_cuda_graph: expected 0 or 1, got %d", a.use_cuda_graph);
   int32_t device = a.workspace.device;
-  if ((st = pod_device_check(device, "workspace.device")) || (st = pod_check_tensor(&a.workspace, "workspace", device))) return st;
-  const int32_t bytes_types[] = {POD_UINT8};
-  if ((st = pod_check_dtype(&a.workspace, "workspace", bytes_types, 1))) return st;
-  if (a.workspace.ndim != 1 || (a.workspace.shape[0] > 1 && a.workspace.strides[0] != 1))
-    return pod_fail(POD_ERR_INVALID_ARGUMENT, "workspace: expected a contiguous 1-dimensional uint8 buffer");
-  if (a.workspace.data == 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "workspace: null data pointer");
+  if ((st = pod_device_check(device, "workspace.device")) || (st = check_workspace(&a.workspace, device, "workspace"))) return st;
   wrapper* w = calloc(1, sizeof *w);
   if (w == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory");
   w->kind = a.kind;
@@ -69,20 +181,29 @@ POD_API int32_t pod_wrapper_create(const pod_wrapper_create_args* in, uint64_t* 
   w->device = device;
   w->workspace = a.workspace;
   w->workspace_bytes = a.workspace.shape[0];
-  if (device != POD_DEVICE_CPU) {
+  w->use_graph = a.use_cuda_graph;
+  st = resolve_pdl(device, a.enable_pdl, device != POD_DEVICE_CPU && pod_cuda_device_has_pdl(device), "enable_pdl", &w->pdl);
+  if (st == POD_OK) st = take_buffers(w, SIDE_DECODE, &a.decode_buffers);
+  if (st == POD_OK) st = take_buffers(w, SIDE_PREFILL, &a.prefill_buffers);
+  if (st == POD_OK && device != POD_DEVICE_CPU) {
     pod_device_props props;
     props.struct_size = sizeof props;
     st = pod_device_props_get(device, &props);
-    if (st != POD_OK) {
-      free(w);
-      return st;
-    }
     w->sm_count = props.sm_count;
   }
-  st = pod_handle_new(POD_HANDLE_WRAPPER, w, handle);
+  if (st == POD_OK) st = pod_handle_new(POD_HANDLE_WRAPPER, w, handle);
   if (st != POD_OK) free(w);
   else w->handle = *handle;
   return st;
+}
+
+static void drop_plan(wrapper* w) {
+  pod_workspace_release(w->handle);
+  pod_table_free(&w->decode);
+  pod_table_free(&w->prefill);
+  pod_schedule_free(&w->decode_sched);
+  pod_schedule_free(&w->prefill_sched);
+  w->planned = 0;
 }
 
 POD_API int32_t pod_wrapper_destroy(uint64_t handle) {
@@ -90,12 +211,22 @@ POD_API int32_t pod_wrapper_destroy(uint64_t handle) {
   int32_t st = pod_handle_release(POD_HANDLE_WRAPPER, handle, "wrapper", &obj);
   if (st != POD_OK) return st;
   wrapper* w = obj;
-  pod_workspace_release(handle);
-  pod_table_free(&w->decode);
-  pod_table_free(&w->prefill);
-  pod_schedule_free(&w->decode_sched);
-  pod_schedule_free(&w->prefill_sched);
+  drop_plan(w);
+  pod_staging_destroy(&w->staging, w->device);
   free(w);
+  return POD_OK;
+}
+
+POD_API int32_t pod_wrapper_reset_workspace(uint64_t handle, const pod_tensor* workspace) {
+  if (workspace == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "workspace: null pointer");
+  wrapper* w;
+  int32_t st = get_wrapper(handle, &w);
+  if (st != POD_OK) return st;
+  if ((st = check_workspace(workspace, w->device, "workspace"))) return st;
+  drop_plan(w);
+  w->workspace = *workspace;
+  w->workspace_bytes = workspace->shape[0];
+  w->shaped = 0;
   return POD_OK;
 }
 
@@ -106,8 +237,10 @@ typedef struct draft {
   pod_table decode, prefill;
   pod_schedule decode_sched, prefill_sched;
   int64_t image_bytes;     /* tables and schedules, copied at plan */
-  int64_t off_sched[4], off_partial[4];
+  int64_t off_table[2], off_sched[4], off_partial[4], off_counters;
+  int32_t launch_work[2], launch_merge[2];
   int64_t workspace_needed; /* image and partial results */
+  graph_shape shape;        /* CUDA graph mode: this plan's shape */
 } draft;
 
 static int64_t take(int64_t* at, int64_t bytes) {
@@ -116,35 +249,130 @@ static int64_t take(int64_t* at, int64_t bytes) {
   return here;
 }
 
+/* CUDA graph mode: the most work items (CTAs) and merge items a plan of this shape may schedule on
+ * one side. Base items are (request, KV head, row tile); splitting a key range makes at most 8 parts
+ * and is only worth a launch of about one wave, so the capacity is the larger of the base items and
+ * one wave, never more than 8 per base item. */
+static void graph_capacity(const wrapper* w, const draft* d, int side, int32_t tile, const int32_t ctas_per_sm[2], int64_t* work,
+                           int64_t* merge) {
+  const pod_table* t = side == SIDE_DECODE ? &d->decode : &d->prefill;
+  int64_t rows_per_tile = pod_tile_rows(tile, d->a.head_dim), group = d->a.num_qo_heads / d->a.num_kv_heads;
+  int64_t base_max, base_min;
+  if (side == SIDE_DECODE) { /* one query per request: exact */
+    base_max = base_min = (int64_t)t->batch * ((group + rows_per_tile - 1) / rows_per_tile) * d->a.num_kv_heads;
+  } else { /* any split of the fixed query count over the fixed batch */
+    base_max = ((t->total_q * group + rows_per_tile - 1) / rows_per_tile + t->batch) * d->a.num_kv_heads;
+    base_min = 0;
+  }
+  int64_t slots = (int64_t)w->sm_count * ctas_per_sm[tile == POD_TILE_PREFILL ? 0 : 1];
+  int64_t cap = base_max > slots ? base_max : slots;
+  if (cap > 8 * base_max) cap = 8 * base_max;
+  int64_t merges = cap / 2 < cap - base_min ? cap / 2 : cap - base_min; /* a merge combines >= 2 items beyond its base item */
+  *work = cap;
+  *merge = merges;
+}
+
 /* CUDA: schedules both sides and lays out the workspace after the tables. */
 static int32_t schedule_draft(const wrapper* w, draft* d) {
-  int64_t at = pod_align_up((int64_t)(d->decode.storage_bytes + d->prefill.storage_bytes), 256);
+  int64_t at = 0;
+  const pod_table* tables[2] = {&d->decode, &d->prefill};
+  for (int side = 0; side < 2; side++) {
+    int64_t bytes = w->use_graph ? (int64_t)pod_table_fixed_bytes(tables[side]->batch) : (int64_t)tables[side]->storage_bytes;
+    d->off_table[side] = take(&at, tables[side]->storage ? bytes : 0);
+  }
+  pod_schedule* sched[2] = {&d->decode_sched, &d->prefill_sched};
+  int64_t caps[2][2] = {{0, 0}, {0, 0}};
   if (w->device != POD_DEVICE_CPU) {
-    pod_schedule_input in = {d->decode.batch, d->decode.qo_indptr, d->decode.kv_lens, d->a.num_kv_heads,
-                             d->a.num_qo_heads / d->a.num_kv_heads, d->a.head_dim, 0, d->decode_options.window_left, w->sm_count, {1, 1},
-                             /* each side may fill a quarter of the workspace with partial results */ w->workspace_bytes / 4};
+    pod_schedule_input in;
+    memset(&in, 0, sizeof in);
+    in.num_kv_heads = d->a.num_kv_heads, in.group = d->a.num_qo_heads / d->a.num_kv_heads, in.head_dim = d->a.head_dim;
+    in.sm_count = w->sm_count;
+    in.partial_budget = w->workspace_bytes / 4; /* each side may fill a quarter of the workspace with partial results */
     int32_t st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.head_dim, POD_TILE_PREFILL, &in.ctas_per_sm[0]);
     if (st == POD_OK) st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.head_dim, POD_TILE_DECODE, &in.ctas_per_sm[1]);
-    if (st == POD_OK) st = pod_schedule_build(&in, &d->decode_sched);
-    if (st == POD_OK && w->kind == POD_WRAPPER_BATCH_PREFILL) {
-      in.batch = d->prefill.batch, in.qo_indptr = d->prefill.qo_indptr, in.kv_lens = d->prefill.kv_lens;
-      in.causal = d->prefill_options.causal, in.window_left = d->prefill_options.window_left;
-      st = pod_schedule_build(&in, &d->prefill_sched);
+    const pod_resolved_options* opts[2] = {&d->decode_options, &d->prefill_options};
+    for (int side = 0; side < 2 && st == POD_OK; side++) {
+      if (side == SIDE_PREFILL && w->kind != POD_WRAPPER_BATCH_PREFILL) break;
+      in.batch = tables[side]->batch, in.qo_indptr = tables[side]->qo_indptr, in.kv_lens = tables[side]->kv_lens;
+      in.causal = side == SIDE_DECODE ? 0 : opts[side]->causal, in.window_left = opts[side]->window_left;
+      in.fixed_tile = POD_SCHEDULE_ANY_TILE;
+      in.max_work = 0;
+      if (w->use_graph) {
+        int32_t max_rows = 0;
+        for (int32_t r = 0; r < in.batch; r++) {
+          int32_t rows = (in.qo_indptr[r + 1] - in.qo_indptr[r]) * in.group;
+          if (rows > max_rows) max_rows = rows;
+        }
+        in.fixed_tile = w->shaped ? w->shape.tile[side] : pod_schedule_tile(max_rows);
+        graph_capacity(w, d, side, in.fixed_tile, in.ctas_per_sm, &caps[side][0], &caps[side][1]);
+        in.max_work = caps[side][0] > 0 ? caps[side][0] : 1;
+      }
+      st = pod_schedule_build(&in, sched[side]);
+      d->shape.tile[side] = sched[side]->tile;
     }
     if (st != POD_OK) return st;
   }
-  const pod_schedule* sched[2] = {&d->decode_sched, &d->prefill_sched};
-  for (int i = 0; i < 2; i++) {
-    d->off_sched[2 * i] = take(&at, (int64_t)sched[i]->num_work * (int64_t)sizeof(pod_work_item));
-    d->off_sched[2 * i + 1] = take(&at, (int64_t)sched[i]->num_merge * (int64_t)sizeof(pod_merge_item));
+  for (int side = 0; side < 2; side++) {
+    int64_t work = w->use_graph ? caps[side][0] : sched[side]->num_work;
+    int64_t merge = w->use_graph ? caps[side][1] : sched[side]->num_merge;
+    if (work > INT32_MAX || merge > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "the %s side has too many work items to launch", side_name(side));
+    d->launch_work[side] = (int32_t)work;
+    d->launch_merge[side] = (int32_t)merge;
+    d->off_sched[2 * side] = take(&at, work * (int64_t)sizeof(pod_work_item));
+    d->off_sched[2 * side + 1] = take(&at, merge * (int64_t)sizeof(pod_merge_item));
   }
+  d->off_counters = take(&at, (int64_t)sizeof(pod_fused_counters)); /* zeros in the image */
   d->image_bytes = at;
-  for (int i = 0; i < 2; i++) {
-    int64_t rows = (int64_t)sched[i]->num_partial * pod_tile_rows(sched[i]->tile, d->a.head_dim);
-    d->off_partial[2 * i] = take(&at, rows * d->a.head_dim * 4);
-    d->off_partial[2 * i + 1] = take(&at, rows * 4);
+  for (int side = 0; side < 2; side++) {
+    int64_t rows = pod_tile_rows(sched[side]->tile, d->a.head_dim);
+    int64_t slots = sched[side]->num_partial;
+    if (w->use_graph) { /* room for the most partial slots any plan of this shape may use */
+      int64_t budget_slots = (w->workspace_bytes / 4) / (rows * (d->a.head_dim + 1) * 4);
+      slots = caps[side][0] < budget_slots ? caps[side][0] : budget_slots;
+    }
+    d->off_partial[2 * side] = take(&at, slots * rows * d->a.head_dim * 4);
+    d->off_partial[2 * side + 1] = take(&at, slots * rows * 4);
   }
   d->workspace_needed = at;
+  return POD_OK;
+}
+
+/* CUDA graph mode: the plan against the fixed buffers and the shape of the first plan. */
+static int32_t check_graph_plan(const wrapper* w, draft* d) {
+  const pod_table* tables[2] = {&d->decode, &d->prefill};
+  graph_shape* s = &d->shape;
+  s->num_qo_heads = d->a.num_qo_heads, s->num_kv_heads = d->a.num_kv_heads, s->head_dim = d->a.head_dim;
+  s->page_size = d->a.page_size, s->q_dtype = d->a.q_dtype, s->kv_dtype = d->a.kv_dtype;
+  s->options[SIDE_DECODE] = d->decode_options, s->options[SIDE_PREFILL] = d->prefill_options;
+  for (int side = 0; side < 2; side++) {
+    const pod_table* t = tables[side];
+    s->total_q[side] = t->total_q;
+    if (side == SIDE_PREFILL && w->kind != POD_WRAPPER_BATCH_PREFILL) continue;
+    if (t->batch != w->fixed_batch[side])
+      return pod_fail(POD_ERR_INVALID_ARGUMENT,
+                      "%s: the plan has %d requests, but in CUDA graph mode the batch is fixed by the %s buffers at %d%s", side_name(side),
+                      t->batch, side_name(side), w->fixed_batch[side], w->fixed_batch[side] == 0 ? " (no buffers: the side stays empty)" : "");
+    if (t->num_pages_used > w->indices_capacity[side])
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: the plan uses %lld pages, the fixed kv_indices buffer holds %lld", side_name(side),
+                      (long long)t->num_pages_used, (long long)w->indices_capacity[side]);
+  }
+  if (!w->shaped) return POD_OK;
+  const graph_shape* f = &w->shape;
+  const char* what = NULL;
+  if (s->num_qo_heads != f->num_qo_heads) what = "num_qo_heads";
+  else if (s->num_kv_heads != f->num_kv_heads) what = "num_kv_heads";
+  else if (s->head_dim != f->head_dim) what = "head_dim";
+  else if (s->page_size != f->page_size) what = "page_size";
+  else if (s->q_dtype != f->q_dtype) what = "q_dtype";
+  else if (s->kv_dtype != f->kv_dtype) what = "kv_dtype";
+  else if (memcmp(&s->options[SIDE_DECODE], &f->options[SIDE_DECODE], sizeof f->options[0]) != 0) what = "decode_options";
+  else if (memcmp(&s->options[SIDE_PREFILL], &f->options[SIDE_PREFILL], sizeof f->options[0]) != 0) what = "prefill_options";
+  else if (s->total_q[SIDE_PREFILL] != f->total_q[SIDE_PREFILL]) what = "prefill.qo_indptr (the total number of queries)";
+  if (what)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT,
+                    "%s: differs from the first plan; in CUDA graph mode heads, head_dim, page size, dtypes, options and query counts stay "
+                    "those of the first plan, which captured run() calls hold (reset the workspace or use another wrapper to change them)",
+                    what);
   return POD_OK;
 }
 
@@ -155,6 +383,8 @@ static int32_t build_draft(const wrapper* w, const pod_plan_args* in, draft* d) 
   d->a.kv_dtype = POD_UNSET;
   int32_t st = pod_copy_versioned(&d->a, sizeof d->a, in, sizeof d->a, "args");
   if (st != POD_OK) return st;
+  /* The occupancy queries of the planner answer for the current context's device. */
+  if (w->device != POD_DEVICE_CPU && (st = pod_cuda_use(w->device))) return st;
   const pod_plan_args* a = &d->a;
   if (a->num_qo_heads <= 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "num_qo_heads: expected a positive count, got %d", a->num_qo_heads);
   if (a->num_kv_heads <= 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "num_kv_heads: expected a positive count, got %d", a->num_kv_heads);
@@ -183,9 +413,9 @@ static int32_t build_draft(const wrapper* w, const pod_plan_args* in, draft* d) 
   if ((st = pod_table_build(&a->decode, a->page_size, 1, 0, "decode", &d->decode))) return st;
   if (w->kind == POD_WRAPPER_BATCH_PREFILL &&
       (st = pod_table_build(&a->prefill, a->page_size, 0, d->prefill_options.causal, "prefill", &d->prefill))) {
-    pod_table_free(&d->decode);
     return st;
   }
+  if (w->use_graph && (st = check_graph_plan(w, d))) return st;
   return schedule_draft(w, d);
 }
 
@@ -198,17 +428,25 @@ static void free_draft(draft* d) {
 
 POD_API int32_t pod_wrapper_workspace_size(uint64_t handle, const pod_plan_args* args, uint64_t* bytes) {
   if (bytes == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "bytes: null pointer");
-  wrapper* w;
+  wrapper* w = NULL;
   draft d;
+  memset(&d, 0, sizeof d);
   int32_t st = get_wrapper(handle, &w);
   if (st == POD_OK) st = build_draft(w, args, &d);
-  if (st != POD_OK) {
-    if (w) free_draft(&d);
-    return st;
-  }
-  *bytes = (uint64_t)d.workspace_needed;
+  if (st == POD_OK) *bytes = (uint64_t)d.workspace_needed;
   free_draft(&d);
-  return POD_OK;
+  return st;
+}
+
+/* Stages `count` int32 at *at in the staging buffer and copies them into a fixed buffer (CUDA graph mode). */
+static int32_t fill_buffer(wrapper* w, unsigned char* staging, size_t* at, const pod_tensor* buf, const int32_t* data, int64_t count,
+                           const pod_stream_obj* stream) {
+  size_t bytes = (size_t)count * 4;
+  if (bytes == 0) return POD_OK;
+  memcpy(staging + *at, data, bytes);
+  int32_t st = pod_staging_copy(&w->staging, w->device, buf->data, *at, bytes, stream);
+  *at += (bytes + 15) / 16 * 16;
+  return st;
 }
 
 POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
@@ -226,22 +464,64 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
     return pod_fail(POD_ERR_WORKSPACE_TOO_SMALL, "workspace: holds %lld bytes, this plan needs %lld", (long long)w->workspace_bytes,
                     (long long)d.workspace_needed);
   }
-  /* One image of the tables and schedules, one copy into the workspace. */
-  size_t total = (size_t)d.image_bytes;
-  unsigned char* image = calloc(1, total ? total : 1);
-  if (image == NULL) {
+  /* plan() is never captured: the copies below would replay stale host memory. */
+  pod_stream_obj stream;
+  int capturing = 0;
+  if (w->device != POD_DEVICE_CPU) st = pod_cuda_use(w->device);
+  if (st == POD_OK) st = pod_stream_resolve(w->device, d.a.stream, &stream);
+  if (st == POD_OK) st = pod_stream_capturing(&stream, &capturing);
+  if (st == POD_OK && capturing)
+    st = pod_fail(POD_ERR_INVALID_ARGUMENT,
+                  "stream: is capturing a graph; plan() cannot be captured (its copies read host memory once). Plan before the capture, "
+                  "and in CUDA graph mode re-plan between replays");
+  if (st != POD_OK) {
     free_draft(&d);
-    return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the plan");
+    return st;
   }
-  memcpy(image, d.decode.storage, d.decode.storage_bytes);
-  if (d.prefill.storage_bytes) memcpy(image + d.decode.storage_bytes, d.prefill.storage, d.prefill.storage_bytes);
+  /* One image of the tables and schedules, one copy into the workspace; in graph mode the page tables
+   * for the fixed buffers follow it in the staging memory. */
+  const pod_table* tables[2] = {&d.decode, &d.prefill};
+  size_t total = (size_t)d.image_bytes, staged = total;
+  for (int side = 0; side < 2 && w->use_graph; side++)
+    if (w->fixed_batch[side] > 0) staged += 4 * (3 * (size_t)tables[side]->batch + (size_t)tables[side]->num_pages_used + 2) + 64;
+  unsigned char* image;
+  if ((st = pod_staging_acquire(&w->staging, w->device, staged, &image))) {
+    free_draft(&d);
+    return st;
+  }
+  for (int side = 0; side < 2; side++) {
+    if (tables[side]->storage == NULL) continue; /* the single wrapper's prefill side has no table */
+    size_t bytes = w->use_graph ? pod_table_fixed_bytes(tables[side]->batch) : tables[side]->storage_bytes;
+    if (bytes) memcpy(image + d.off_table[side], tables[side]->storage, bytes);
+  }
+  memset(image + d.off_counters, 0, sizeof(pod_fused_counters)); /* the staging memory is reused */
   const pod_schedule* sched[2] = {&d.decode_sched, &d.prefill_sched};
-  for (int i = 0; i < 2; i++) {
-    if (sched[i]->num_work) memcpy(image + d.off_sched[2 * i], sched[i]->work, (size_t)sched[i]->num_work * sizeof(pod_work_item));
-    if (sched[i]->num_merge) memcpy(image + d.off_sched[2 * i + 1], sched[i]->merge, (size_t)sched[i]->num_merge * sizeof(pod_merge_item));
+  for (int side = 0; side < 2; side++) {
+    pod_work_item* work = (pod_work_item*)(image + d.off_sched[2 * side]);
+    pod_merge_item* merge = (pod_merge_item*)(image + d.off_sched[2 * side + 1]);
+    if (sched[side]->num_work) memcpy(work, sched[side]->work, (size_t)sched[side]->num_work * sizeof *work);
+    if (sched[side]->num_merge) memcpy(merge, sched[side]->merge, (size_t)sched[side]->num_merge * sizeof *merge);
+    /* Graph mode: skip items up to the launch's capacity, on rows past the end of request 0. */
+    const pod_table* t = tables[side];
+    int32_t past_end = t->batch > 0 ? (t->qo_indptr[1] - t->qo_indptr[0]) * (d.a.num_qo_heads / d.a.num_kv_heads) : 0;
+    for (int32_t i = sched[side]->num_work; i < d.launch_work[side]; i++) work[i] = (pod_work_item){0, 0, past_end, 0, 0, -1, 1, 0};
+    for (int32_t i = sched[side]->num_merge; i < d.launch_merge[side]; i++) merge[i] = (pod_merge_item){0, 0, past_end, 0, 0, 1, {0, 0}};
   }
-  st = pod_memcpy(w->device, w->workspace.data, (uint64_t)(uintptr_t)image, total, POD_HOST_TO_DEVICE, d.a.stream);
-  free(image);
+  st = pod_staging_copy(&w->staging, w->device, w->workspace.data, 0, total, &stream);
+  if (st == POD_OK && w->use_graph) {
+    const pod_paged_table* in[2] = {&d.a.decode, &d.a.prefill};
+    size_t at = (total + 15) / 16 * 16;
+    for (int side = 0; side < 2 && st == POD_OK; side++) {
+      if (w->fixed_batch[side] == 0) continue;
+      const pod_tensor* b = w->buffers[side];
+      const pod_table* t = tables[side];
+      st = fill_buffer(w, image, &at, &b[BUF_KV_INDPTR], t->kv_indptr, t->batch + 1, &stream);
+      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_KV_INDICES], t->kv_indices, t->num_pages_used, &stream);
+      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_LAST], in[side]->kv_last_page_len.data, t->batch, &stream);
+      if (st == POD_OK && side == SIDE_PREFILL) st = fill_buffer(w, image, &at, &b[BUF_QO], t->qo_indptr, t->batch + 1, &stream);
+    }
+  }
+  if (st == POD_OK) st = pod_staging_release(&w->staging, w->device, &stream);
   if (st == POD_OK) st = pod_workspace_claim(w->device, w->workspace.data, (uint64_t)d.workspace_needed, w->handle);
   if (st != POD_OK) {
     free_draft(&d);
@@ -253,8 +533,12 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   pod_schedule_free(&w->prefill_sched);
   w->decode_sched = d.decode_sched;
   w->prefill_sched = d.prefill_sched;
+  memcpy(w->off_table, d.off_table, sizeof w->off_table);
   memcpy(w->off_sched, d.off_sched, sizeof w->off_sched);
   memcpy(w->off_partial, d.off_partial, sizeof w->off_partial);
+  w->off_counters = d.off_counters;
+  memcpy(w->launch_work, d.launch_work, sizeof w->launch_work);
+  memcpy(w->launch_merge, d.launch_merge, sizeof w->launch_merge);
   w->num_qo_heads = d.a.num_qo_heads;
   w->num_kv_heads = d.a.num_kv_heads;
   w->head_dim = d.a.head_dim;
@@ -266,8 +550,22 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   w->decode = d.decode;
   w->prefill = d.prefill;
   unsigned char* ws = (unsigned char*)(uintptr_t)w->workspace.data;
-  w->decode_ws = pod_table_rebase(&w->decode, ws);
-  w->prefill_ws = pod_table_rebase(&w->prefill, ws + w->decode.storage_bytes);
+  w->decode_ws = pod_table_rebase(&w->decode, ws + d.off_table[SIDE_DECODE]);
+  w->prefill_ws = pod_table_rebase(&w->prefill, ws + d.off_table[SIDE_PREFILL]);
+  if (w->use_graph) {
+    /* The page tables live in the fixed buffers. */
+    pod_table* on_device[2] = {&w->decode_ws, &w->prefill_ws};
+    for (int side = 0; side < 2; side++) {
+      if (w->fixed_batch[side] == 0) continue;
+      on_device[side]->kv_indptr = (int32_t*)(uintptr_t)w->buffers[side][BUF_KV_INDPTR].data;
+      on_device[side]->kv_indices = (int32_t*)(uintptr_t)w->buffers[side][BUF_KV_INDICES].data;
+      if (side == SIDE_PREFILL) on_device[side]->qo_indptr = (int32_t*)(uintptr_t)w->buffers[side][BUF_QO].data;
+    }
+    if (!w->shaped) {
+      w->shape = d.shape;
+      w->shaped = 1;
+    }
+  }
   w->workspace_used = d.workspace_needed;
   w->planned = 1;
   return POD_OK;
@@ -466,19 +764,20 @@ static int32_t build_paged_side(const wrapper* w, const pod_table* t, const pod_
 }
 
 /* Points a side at its tables and schedule inside the workspace (device addresses). */
-static void attach_schedule(const wrapper* w, pod_side* s, const pod_table* ws, const pod_schedule* sched, int prefill, int packed_mask) {
+static void attach_schedule(const wrapper* w, pod_side* s, const pod_table* ws, int side, int packed_mask) {
   uint64_t base = w->workspace.data;
+  const pod_schedule* sched = side == SIDE_PREFILL ? &w->prefill_sched : &w->decode_sched;
   s->dev.qo_indptr = (uint64_t)(uintptr_t)ws->qo_indptr;
   s->dev.kv_lens = (uint64_t)(uintptr_t)ws->kv_lens;
   s->dev.kv_indptr = (uint64_t)(uintptr_t)ws->kv_indptr;
   s->dev.kv_indices = (uint64_t)(uintptr_t)ws->kv_indices;
   s->dev.mask_offsets = (uint64_t)(uintptr_t)(packed_mask ? ws->packed_mask_offsets : ws->dense_mask_offsets);
-  s->dev.work = base + (uint64_t)w->off_sched[prefill ? 2 : 0];
-  s->dev.merge = base + (uint64_t)w->off_sched[prefill ? 3 : 1];
-  s->dev.partial_o = base + (uint64_t)w->off_partial[prefill ? 2 : 0];
-  s->dev.partial_lse = base + (uint64_t)w->off_partial[prefill ? 3 : 1];
-  s->dev.num_work = sched->num_work;
-  s->dev.num_merge = sched->num_merge;
+  s->dev.work = base + (uint64_t)w->off_sched[2 * side];
+  s->dev.merge = base + (uint64_t)w->off_sched[2 * side + 1];
+  s->dev.partial_o = base + (uint64_t)w->off_partial[2 * side];
+  s->dev.partial_lse = base + (uint64_t)w->off_partial[2 * side + 1];
+  s->dev.num_work = w->launch_work[side];
+  s->dev.num_merge = w->launch_merge[side];
   s->dev.tile = sched->tile;
 }
 
@@ -494,11 +793,14 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   pod_run_args a;
   memset(&a, 0, sizeof a);
   a.kv_layout_p = POD_UNSET;
+  a.enable_pdl = POD_UNSET;
   pod_attention_options_init(&a.options_p);
   pod_attention_options_init(&a.options_d);
-  if ((st = pod_copy_versioned(&a, sizeof a, in, sizeof a, "args"))) return st;
+  if ((st = pod_copy_versioned(&a, sizeof a, in, offsetof(pod_run_args, enable_pdl), "args"))) return st;
   pod_stream_obj stream;
   if ((st = pod_stream_resolve(w->device, a.stream, &stream))) return st;
+  int pdl;
+  if ((st = resolve_pdl(w->device, a.enable_pdl, w->pdl, "enable_pdl", &pdl))) return st;
 
   pod_side prefill, decode;
   memset(&prefill, 0, sizeof prefill);
@@ -514,7 +816,11 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
       return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_layout_p: %s differs from the wrapper's %s; the batch wrapper's caches share its layout",
                       layout_name(a.kv_layout_p), layout_name(w->kv_layout));
     st = build_paged_side(w, ptab, &w->prefill_options, &a.options_p, &a.q_p, &a.k_p, &a.v_p, &a.o_p, &a.lse_p, 1, &prefill);
-    if (st == POD_OK && w->prefill.batch > 0) {
+    if (st == POD_OK && w->use_graph && pod_tensor_present(&a.mask_p)) {
+      st = pod_fail(POD_ERR_NOT_IMPLEMENTED,
+                    "mask_p: in CUDA graph mode the batch wrapper takes no custom mask: its size follows the KV lengths, which a plan "
+                    "may change under a captured run()");
+    } else if (st == POD_OK && w->prefill.batch > 0) {
       prefill.mask_offsets = a.mask_p_packed ? ptab->packed_mask_offsets : ptab->dense_mask_offsets;
       st = check_mask(w, &prefill, &a.mask_p, a.mask_p_packed, 0, 0, 0, w->prefill.dense_mask_elems, w->prefill.packed_mask_bytes);
     } else if (st == POD_OK && pod_tensor_present(&a.mask_p)) {
@@ -525,15 +831,29 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   st = build_paged_side(w, dtab, &w->decode_options, &a.options_d, &a.q_d, &a.paged_k_d, &a.paged_v_d, &a.o_d, &a.lse_d, 0, &decode);
   if (st != POD_OK) return st;
 
-  if (w->device != POD_DEVICE_CPU) {
-    if ((st = pod_cuda_use(w->device))) return st;
-    if (w->kind == POD_WRAPPER_BATCH_PREFILL) attach_schedule(w, &prefill, &w->prefill_ws, &w->prefill_sched, 1, a.mask_p_packed);
-    attach_schedule(w, &decode, &w->decode_ws, &w->decode_sched, 0, 0);
-    if (prefill.num_requests > 0 && decode.num_requests > 0) return pod_cuda_pod(w->device, &prefill, &decode, stream.cu_stream);
-    if (prefill.num_requests > 0) return pod_cuda_attention(w->device, &prefill, "p", stream.cu_stream);
-    if (decode.num_requests > 0) return pod_cuda_attention(w->device, &decode, "d", stream.cu_stream);
-    return POD_OK;
+  if (w->device != POD_DEVICE_CPU && (st = pod_cuda_use(w->device))) return st;
+  /* A captured run() reads the plan when the graph replays: only a wrapper in CUDA graph mode keeps
+   * that plan where the graph looks for it. */
+  if (!w->use_graph && (w->decode.batch > 0 || w->prefill.batch > 0)) {
+    int capturing = 0;
+    if ((st = pod_stream_capturing(&stream, &capturing))) return st;
+    if (capturing)
+      return pod_fail(POD_ERR_INVALID_ARGUMENT,
+                      "stream: is capturing a graph, but this wrapper was created without use_cuda_graph: its next plan() would move the "
+                      "page tables and work lists the graph reads. Create the wrapper with use_cuda_graph to capture run()");
   }
+
+  if (w->device != POD_DEVICE_CPU) {
+    if (w->kind == POD_WRAPPER_BATCH_PREFILL) attach_schedule(w, &prefill, &w->prefill_ws, SIDE_PREFILL, a.mask_p_packed);
+    attach_schedule(w, &decode, &w->decode_ws, SIDE_DECODE, 0);
+    int previous = pod_cuda_set_pdl(pdl);
+    if (prefill.num_requests > 0 && decode.num_requests > 0) st = pod_cuda_pod(w->device, &prefill, &decode, w->workspace.data + (uint64_t)w->off_counters, stream.cu_stream);
+    else if (prefill.num_requests > 0) st = pod_cuda_attention(w->device, &prefill, "p", stream.cu_stream);
+    else if (decode.num_requests > 0) st = pod_cuda_attention(w->device, &decode, "d", stream.cu_stream);
+    pod_cuda_set_pdl(previous);
+    return st;
+  }
+  if (stream.recording) return pod_recording_add_run(stream.recording, handle, &a);
   if (prefill.num_requests > 0 && (st = pod_cpu_attention(&prefill))) return st;
   if (decode.num_requests > 0 && (st = pod_cpu_attention(&decode))) return st;
   return POD_OK;
