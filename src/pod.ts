@@ -47,19 +47,29 @@ interface CommonWrapperOptions {
  * indptr [batch + 1], indices [most pages a plan may use], last page lengths [batch].
  */
 export interface WrapperOptions extends CommonWrapperOptions {
+  /** Decode: int32 [batch + 1]; fixes the batch. */
   pagedKvIndptrBuffer?: Tensor;
+  /** Decode: int32 [most pages a plan may use]. */
   pagedKvIndicesBuffer?: Tensor;
+  /** Decode: int32 [batch]. */
   pagedKvLastPageLenBuffer?: Tensor;
 }
 
 /** Options of BatchPODWithPagedKVCacheWrapper: fixed buffers of both sides in CUDA graph mode. */
 export interface BatchWrapperOptions extends CommonWrapperOptions {
+  /** Prefill: int32 [requests + 1]; fixes the batch (the total query count is fixed by the first plan). */
   qoIndptrBufferP?: Tensor;
+  /** Prefill: int32 [requests + 1]. */
   pagedKvIndptrBufferP?: Tensor;
+  /** Prefill: int32 [most pages a plan may use]. */
   pagedKvIndicesBufferP?: Tensor;
+  /** Prefill: int32 [requests]. */
   pagedKvLastPageLenBufferP?: Tensor;
+  /** Decode: int32 [batch + 1]; fixes the batch. */
   pagedKvIndptrBufferD?: Tensor;
+  /** Decode: int32 [most pages a plan may use]. */
   pagedKvIndicesBufferD?: Tensor;
+  /** Decode: int32 [batch]. */
   pagedKvLastPageLenBufferD?: Tensor;
 }
 
@@ -539,6 +549,7 @@ export class PODWithPagedKVCacheWrapper extends PodWrapperBase {
    * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention (its device is
    *   the wrapper's); plan() reports when it is too small.
    * @param kvLayout layout of the paged cache and the default for kP/vP.
+   * @param options CUDA graph mode (`useCudaGraph` with the decode side's fixed buffers) and the PDL default.
    */
   constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: WrapperOptions = {}) {
     super(0, floatWorkspaceBuffer, kvLayout, options, { decode: SINGLE_BUFFERS });

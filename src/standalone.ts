@@ -116,11 +116,15 @@ export interface BatchDecodeWrapperOptions {
 export interface BatchPrefillWrapperOptions {
   /** CUDA graph mode (see the README, "Serving"): needs the four fixed buffers below. */
   useCudaGraph?: boolean;
+  /** Programmatic dependent launch default for run() (default: on where supported). */
   enablePdl?: boolean;
   /** int32 [batch + 1]; fixes the batch (the total query count is fixed by the first plan). */
   qoIndptrBuf?: Tensor;
+  /** int32 [batch + 1]. */
   pagedKvIndptrBuf?: Tensor;
+  /** int32 [most pages a plan may use]. */
   pagedKvIndicesBuf?: Tensor;
+  /** int32 [batch]. */
   pagedKvLastPageLenBuf?: Tensor;
 }
 

@@ -48,6 +48,7 @@ function nativeAddress(value: unknown): bigint {
  * CPU device a stream exists but work runs synchronously.
  */
 export class Stream extends Handle {
+  /** The device whose work the stream orders. */
   readonly device: Device;
   /** False for a stream wrapped with {@link Stream.fromPointer}: destroy() leaves the CUstream alone. */
   readonly owned: boolean;
@@ -154,6 +155,7 @@ function captureHandle(stream: Stream, fn: () => void, mode: CaptureMode): bigin
  * it to replay the captured work; the memory it names is read at each launch.
  */
 export class CudaGraph {
+  /** The device of the capture stream. */
   readonly device: Device;
   /** The stream it was captured on; the default for launch() and update(). */
   readonly stream: Stream;
@@ -184,6 +186,7 @@ export class CudaGraph {
     return stream.capture(fn, options);
   }
 
+  /** Whether destroy() was called. */
   get destroyed(): boolean {
     return this.exec === 0n;
   }
@@ -218,6 +221,7 @@ export class CudaGraph {
     check(lib.pod_graph_destroy(old));
   }
 
+  /** Releases the graph and its executable (idempotent); later use raises INVALID_HANDLE. */
   destroy(): void {
     if (this.exec === 0n) return;
     const exec = this.exec, graph = this.graph;
@@ -242,6 +246,7 @@ export function streamHandle(stream: Stream | undefined | null, device: Device):
 
 /** A CUDA event, for timing and ordering (on the CPU device it reads the host clock). */
 export class Event extends Handle {
+  /** The device whose streams it records on. */
   readonly device: Device;
 
   /** A new event on `device` (default {@link Device.best}()). */
