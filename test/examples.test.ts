@@ -17,11 +17,15 @@ describe("examples", () => {
     expect(out).toContain("lseD Tensor(float32, [2, 32]");
   }, 60_000);
 
-  test("serving-loop.ts: re-plans every step; the last decode matches the reference", () => {
+  test("serving-loop.ts: re-plans every step under a captured graph; the last step matches eager run() and the reference", () => {
     const out = example("serving-loop.ts", "9");
+    expect(out).toContain("captured 4 layers of POD run() into one graph");
     expect(out.match(/^step +\d+:/gm)?.length).toBe(9);
-    const err = Number(/max \|decode output - reference\| = (\S+)/.exec(out)?.[1]);
-    expect(err).toBeLessThan(1e-2);
+    expect(out).toContain("graph replay vs eager run(): identical");
+    for (const side of ["decode", "prefill"]) {
+      const err = Number(new RegExp(`max \\|${side} output - reference\\| = (\\S+)`).exec(out)?.[1]);
+      expect(err).toBeLessThan(1e-2);
+    }
   }, 60_000);
 
   test("compare-reference.ts: a row per dtype, variant and side, errors small", () => {
