@@ -1,11 +1,12 @@
 /**
  * The POD benchmark as an SVG bar chart, drawn with Apache ECharts' server-side SVG renderer (no
  * browser, no DOM): per configuration, POD vs serial vs two streams vs the practical bound, in ms,
- * one panel per dtype, with serial / POD written over each POD bar. bench/pod.ts calls it after
- * writing its JSON; `bun bench/chart.ts [results.json ...]` redraws from saved results (default:
- * every bench/results/*-pod.json), writing the .svg beside each .json.
+ * one panel per dtype, with serial / POD written over each POD bar. bench/pod.ts imports it after
+ * writing its JSON (and only says how to draw the chart where ECharts is not installed);
+ * `bun bench/chart.ts [results.json ...]` draws from saved results (default: every
+ * bench/results/*-pod.json), writing the .svg beside each .json.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as echarts from "echarts/core";
 import { BarChart } from "echarts/charts";
@@ -108,7 +109,14 @@ export function writePodChart(jsonPath: string): string {
 }
 
 if (import.meta.main) {
+  const args = process.argv.slice(2);
+  if (args.some((a) => a === "-h" || a === "--help" || !a.endsWith(".json") || !existsSync(a))) {
+    const bad = args.find((a) => a !== "-h" && a !== "--help" && (!a.endsWith(".json") || !existsSync(a)));
+    if (bad) process.stderr.write(`bench/chart.ts: no results file ${bad}\n`);
+    process.stderr.write("usage: bun bench/chart.ts [results-pod.json ...]  (default: every bench/results/*-pod.json; writes the .svg beside each)\n");
+    process.exit(bad ? 1 : 0);
+  }
   const dir = join(import.meta.dir, "results");
-  const files = process.argv.length > 2 ? process.argv.slice(2) : readdirSync(dir).filter((f) => f.endsWith("-pod.json")).map((f) => join(dir, f));
+  const files = args.length > 0 ? args : readdirSync(dir).filter((f) => f.endsWith("-pod.json")).map((f) => join(dir, f));
   for (const file of files) process.stderr.write(`wrote ${writePodChart(file)}\n`);
 }
