@@ -69,7 +69,7 @@ export function counter(total: number): (message: string) => void {
   return (message) => progress(`(${++done}/${total}) ${message}`);
 }
 
-/** The first CUDA device and its practical bounds (copy TB/s, fp16 mma.sync TFLOP/s), measured now;
+/** The first CUDA device and its practical bounds (copy TB/s, fp16 tensor-core TFLOP/s), measured now;
  * exits, saying why, where there is no CUDA device. */
 export function benchDevice(): { device: Device; copyTBs: number; mmaTflops: number } {
   if (Device.cudaCount() === 0) {

@@ -1,7 +1,7 @@
 /**
  * `bun bench/kernels.ts`: the standalone kernels on the first CUDA device — batch decode on a paged
  * cache and causal single prefill — against the practical bounds measured in the same run (device
- * copy bandwidth, fp16 mma.sync peak). Prints a markdown table and writes
+ * copy bandwidth, fp16 tensor-core peak). Prints a markdown table and writes
  * bench/results/<gpu>-kernels.json. Medians of 30 timed runs after 5 warm-ups.
  */
 import {
@@ -73,7 +73,7 @@ for (const dtype of ["float16", "bfloat16"] as const) {
 const f = (x: number, d = 3) => x.toFixed(d);
 const lines: string[] = [];
 lines.push(`### Kernels on ${device.properties.name} (pod-attention ${version()})`, "");
-lines.push(`Practical bounds measured in the same run: device copy ${f(copyTBs, 2)} TB/s (read + write), fp16 mma.sync ${f(mmaTflops, 0)} TFLOP/s.`, "");
+lines.push(`Practical bounds measured in the same run: device copy ${f(copyTBs, 2)} TB/s (read + write), fp16 tensor-core peak ${f(mmaTflops, 0)} TFLOP/s.`, "");
 lines.push("Batch decode, paged KV (page 16, shuffled pages), 32 query / 8 KV heads, head_dim 128:", "");
 lines.push("| dtype | batch@KV | ms | KV read TB/s | of copy bw | reference ms | speedup |", "|---|---|---|---|---|---|---|");
 for (const r of decode)

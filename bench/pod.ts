@@ -147,7 +147,7 @@ for (const dtype of ["float16", "bfloat16"] as const) {
 const f = (x: number, d = 3) => x.toFixed(d);
 const lines: string[] = [];
 lines.push(`### POD on ${device.properties.name} (pod-attention ${version()})`, "");
-lines.push(`Bounds measured in the same run: copy ${f(copyTBs, 2)} TB/s, fp16 mma.sync ${f(mmaTflops, 0)} TFLOP/s. Times in ms (median of 30).`, "");
+lines.push(`Bounds measured in the same run: copy ${f(copyTBs, 2)} TB/s, fp16 tensor-core peak ${f(mmaTflops, 0)} TFLOP/s. Times in ms (median of 30).`, "");
 lines.push("| cfg | dtype | wrapper | POD | prefill | decode | serial | two streams | bound | POD/bound | serial/POD | reference | reference/POD |");
 lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows)

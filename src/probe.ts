@@ -11,7 +11,7 @@ function median(xs: number[]): number {
   return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 }
 
-/** fp16 mma.sync throughput in TFLOP/s (median of `runs` timed launches after a warm-up). */
+/** fp16 tensor-core throughput in TFLOP/s (wgmma on sm_90a, mma.sync elsewhere) (median of `runs` timed launches after a warm-up). */
 export function probeMma(device: Device, runs = 20): number {
   if (device.isCpu) throw invalid("device: the MMA probe needs a CUDA device");
   const blocks = device.properties.smCount * 8;

@@ -55,6 +55,7 @@
   X(GraphInstantiateWithFlags, CUresult, (CUgraphExec*, CUgraph, unsigned long long))           \
   X(GraphLaunch, CUresult, (CUgraphExec, CUstream))                                             \
   X(GraphExecUpdate, CUresult, (CUgraphExec, CUgraph, CUgraphExecUpdateResultInfo*))            \
+  X(GraphGetNodes, CUresult, (CUgraph, CUgraphNode*, size_t*))                                  \
   X(GraphDestroy, CUresult, (CUgraph))                                                          \
   X(GraphExecDestroy, CUresult, (CUgraphExec))                                                  \
   X(DeviceGetMemPool, CUresult, (CUmemoryPool*, CUdevice))                                      \

@@ -24,6 +24,7 @@ typedef struct graph_obj {
 typedef struct exec_obj {
   int32_t device;
   CUgraphExec exec;
+  size_t nodes;             /* CUDA: nodes of the graph it was instantiated from */
   pod_recording* recording; /* CPU */
 } exec_obj;
 
@@ -145,6 +146,7 @@ POD_API int32_t pod_graph_instantiate(uint64_t graph, uint64_t* exec) {
     if (e->recording == NULL) st = pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory");
   } else if ((st = pod_cuda_use(g->device)) == POD_OK) {
     st = pod_cuda_check(pod_cu.GraphInstantiateWithFlags(&e->exec, g->graph, 0), "graph: cuGraphInstantiateWithFlags");
+    if (st == POD_OK) st = pod_cuda_check(pod_cu.GraphGetNodes(g->graph, NULL, &e->nodes), "graph: cuGraphGetNodes");
   }
   if (st == POD_OK) st = pod_handle_new(POD_HANDLE_GRAPH_EXEC, e, exec);
   if (st != POD_OK) {
@@ -213,6 +215,12 @@ POD_API int32_t pod_graph_update(uint64_t exec, uint64_t graph) {
     return POD_OK;
   }
   if ((st = pod_cuda_use(e->device))) return st;
+  /* Another number of nodes is a topology change the driver would refuse; say so without asking it. */
+  size_t nodes = 0;
+  if ((st = pod_cuda_check(pod_cu.GraphGetNodes(g->graph, NULL, &nodes), "graph: cuGraphGetNodes"))) return st;
+  if (nodes != e->nodes)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "graph: cannot update the executable graph (it is unchanged): the topology changed (%zu nodes, was %zu)",
+                    nodes, e->nodes);
   CUgraphExecUpdateResultInfo info;
   memset(&info, 0, sizeof info);
   CUresult r = pod_cu.GraphExecUpdate(e->exec, g->graph, &info);

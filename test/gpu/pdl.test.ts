@@ -34,7 +34,7 @@ describe.skipIf(reason !== undefined)("programmatic dependent launch", () => {
 
   describe.skipIf(pdlReason !== undefined)("with PDL", () => {
     test("a fill kernel writes q right before run() reads it: every run sees the whole new q", () => {
-      const pages = 600;
+      const pages = 640;
       using ws = Tensor.empty([128 << 20], "uint8", { device: dev });
       using w = new PODWithPagedKVCacheWrapper(ws, "NHD");
       const t = pageTable([3000, 100, 4000, 2500, 7], 16, pages, 1);
