@@ -57,7 +57,7 @@ export function podChartSvg(results: PodResults): string {
         top: 10,
         text: `POD attention on ${results.device} (pod-attention ${results.version})`,
         subtext: `Milliseconds, median of ${results.runs} runs after ${results.warmup} warm-ups; lower is better. Over each POD bar: serial / POD.\n` +
-          `Practical bound: max(FLOPs / mma.sync peak, bytes / copy bandwidth), measured in the same run: ${mmaTflops.toFixed(0)} TFLOP/s, ${copyTBs.toFixed(2)} TB/s.` +
+          `Practical bound: max(FLOPs / tensor-core peak, bytes / copy bandwidth), measured in the same run: ${mmaTflops.toFixed(0)} TFLOP/s, ${copyTBs.toFixed(2)} TB/s.` +
           (labelled ? "\nUnder each configuration: prefill queries/keys + decode batch@keys." : ""),
         subtextStyle: { lineHeight: 16 },
       },

@@ -4,8 +4,8 @@
  * causal prefill) and dtype: POD through PODWithPagedKVCacheWrapper (one prefill request, contiguous
  * k/v) and through BatchPODWithPagedKVCacheWrapper with the prefill split into 2 and 4 chunked
  * requests; the prefill alone; the decode alone; serial (the standalone kernels back to back); two
- * streams; and the practical bound max(FLOPs / mma peak, bytes / copy bandwidth) measured in the same
- * run. Medians of 30 timed runs after 5 warm-ups. Prints a markdown table and writes
+ * streams; and the practical bound max(FLOPs / tensor-core peak, bytes / copy bandwidth) measured in
+ * the same run. Medians of 30 timed runs after 5 warm-ups. Prints a markdown table and writes
  * bench/results/<gpu>-pod.json and its chart bench/results/<gpu>-pod.svg (bench/chart.ts, imported
  * after the JSON is written; where ECharts is not installed it prints how to draw the chart later
  * with `bun bench/chart.ts <results json>`); progress goes to stderr.
