@@ -1,6 +1,6 @@
 /** Shared helpers of the benchmarks: timing with device events, medians, result files. */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { Device, Event, measureCopyBandwidth, probeMma } from "../src/index.ts";
 
 export function median(xs: readonly number[]): number {
@@ -55,8 +55,18 @@ export function shuffledPages(count: number, seed = 1): Int32Array {
   return out;
 }
 
+const started = performance.now();
+
+/** A progress line on stderr, prefixed with the seconds since the benchmark started. */
 export function progress(message: string): void {
-  process.stderr.write(`${message}\n`);
+  const s = ((performance.now() - started) / 1e3).toFixed(0).padStart(4);
+  process.stderr.write(`[${s} s] ${message}\n`);
+}
+
+/** progress() with a running count: "(3/16) message". */
+export function counter(total: number): (message: string) => void {
+  let done = 0;
+  return (message) => progress(`(${++done}/${total}) ${message}`);
 }
 
 /** The first CUDA device and its practical bounds (copy TB/s, fp16 tensor-core TFLOP/s), measured now;
@@ -69,4 +79,28 @@ export function benchDevice(): { device: Device; copyTBs: number; mmaTflops: num
   const device = Device.cuda(0);
   progress(`measuring bounds on ${device.properties.name}`);
   return { device, copyTBs: measureCopyBandwidth(device), mmaTflops: probeMma(device) };
+}
+
+/** What drawChart() needs of bench/chart.ts. */
+export interface ChartModule {
+  writePodChart(jsonPath: string): string;
+}
+
+/**
+ * Draws the chart of a results file (`x-pod.json` -> `x-pod.svg`) with bench/chart.ts, imported only
+ * now: its ECharts (about 60 MB) is a development dependency that a bundle shipped to a GPU machine
+ * may leave out. When the import fails, prints one line saying how to draw the chart elsewhere and
+ * returns undefined instead of failing; the results are already written.
+ */
+export async function drawChart(jsonPath: string, load: () => Promise<ChartModule> = () => import("./chart.ts")): Promise<string | undefined> {
+  let chart: ChartModule;
+  try {
+    chart = await load();
+  } catch (e) {
+    const why = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+    const shown = (path: string) => (relative(process.cwd(), path).startsWith("..") ? path : relative(process.cwd(), path));
+    progress(`chart not drawn (${why}); draw it where echarts is installed: bun ${shown(join(import.meta.dir, "chart.ts"))} ${shown(jsonPath)}`);
+    return undefined;
+  }
+  return chart.writePodChart(jsonPath);
 }

@@ -11,7 +11,7 @@ import {
   version,
   type HalfDType,
 } from "../src/index.ts";
-import { benchDevice, progress, shuffledPages, timeMs, writeResults } from "./common.ts";
+import { benchDevice, counter, progress, shuffledPages, timeMs, writeResults } from "./common.ts";
 
 const QO_HEADS = 32, KV_HEADS = 8, HEAD_DIM = 128, PAGE = 16;
 // A widely used library on this card (fp16, same shapes), in ms.
@@ -25,12 +25,14 @@ interface PrefillRow { dtype: HalfDType; qoLen: number; kvLen: number; ms: numbe
 const decode: DecodeRow[] = [];
 const prefill: PrefillRow[] = [];
 const workspace = Tensor.empty([256 << 20], "uint8", { device });
+const PREFILL_SHAPES = [[1024, 1024], [2048, 2048], [4096, 4096], [8192, 8192], [1024, 8192]] as const;
+const step = counter(2 * (1 + 4 * 3 + PREFILL_SHAPES.length)); // per dtype: 16@2048, 4 batches x 3 lengths, the prefill shapes
 
 for (const dtype of ["float16", "bfloat16"] as const) {
   for (const batch of [16, 32, 64, 128, 256]) {
     for (const kvLen of [2048, 4096, 8192]) {
       if (batch === 16 && kvLen !== 2048) continue; // 16@2048 only, for the reference comparison
-      progress(`decode ${dtype} ${batch}@${kvLen}`);
+      step(`decode ${dtype} ${batch}@${kvLen}`);
       const pagesPer = kvLen / PAGE;
       const pages = batch * pagesPer;
       using cache = Tensor.random([pages, 2, PAGE, KV_HEADS, HEAD_DIM], dtype, { device, seed: 7 });
@@ -51,8 +53,8 @@ for (const dtype of ["float16", "bfloat16"] as const) {
       decode.push(row);
     }
   }
-  for (const [qoLen, kvLen] of [[1024, 1024], [2048, 2048], [4096, 4096], [8192, 8192], [1024, 8192]] as const) {
-    progress(`prefill ${dtype} ${qoLen}/${kvLen}`);
+  for (const [qoLen, kvLen] of PREFILL_SHAPES) {
+    step(`prefill ${dtype} ${qoLen}/${kvLen}`);
     using q = Tensor.random([qoLen, QO_HEADS, HEAD_DIM], dtype, { device, seed: 1 });
     using k = Tensor.random([kvLen, KV_HEADS, HEAD_DIM], dtype, { device, seed: 2 });
     using v = Tensor.random([kvLen, KV_HEADS, HEAD_DIM], dtype, { device, seed: 3 });

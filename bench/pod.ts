@@ -4,10 +4,14 @@
  * causal prefill) and dtype: POD through PODWithPagedKVCacheWrapper (one prefill request, contiguous
  * k/v) and through BatchPODWithPagedKVCacheWrapper with the prefill split into 2 and 4 chunked
  * requests; the prefill alone; the decode alone; serial (the standalone kernels back to back); two
- * streams; and the practical bound max(FLOPs / mma peak, bytes / copy bandwidth) measured in the same
- * run. Medians of 30 timed runs after 5 warm-ups. Prints a markdown table and writes
- * bench/results/<gpu>-pod.json.
+ * streams; and the practical bound max(FLOPs / tensor-core peak, bytes / copy bandwidth) measured in
+ * the same run. Medians of 30 timed runs after 5 warm-ups. Prints a markdown table and writes
+ * bench/results/<gpu>-pod.json and its chart bench/results/<gpu>-pod.svg (bench/chart.ts, imported
+ * after the JSON is written; where ECharts is not installed it prints how to draw the chart later
+ * with `bun bench/chart.ts <results json>`); progress goes to stderr.
  */
+import { copyFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import {
   BatchDecodeWithPagedKVCacheWrapper,
   BatchPODWithPagedKVCacheWrapper,
@@ -20,7 +24,7 @@ import {
   version,
   type HalfDType,
 } from "../src/index.ts";
-import { benchDevice, median, progress, shuffledPages, timeMs, writeResults } from "./common.ts";
+import { benchDevice, counter, drawChart, median, progress, shuffledPages, timeMs, writeResults } from "./common.ts";
 
 const H = 32, KH = 8, D = 128, PAGE = 16;
 const CONFIGS = [
@@ -62,10 +66,11 @@ interface Row {
   podMs: number; prefillMs: number; decodeMs: number; serialMs: number; twoStreamsMs?: number; boundMs: number; referenceMs?: number;
 }
 const rows: Row[] = [];
+const step = counter(2 * CONFIGS.length);
 
 for (const dtype of ["float16", "bfloat16"] as const) {
   for (const c of CONFIGS) {
-    progress(`${c.name} ${dtype}`);
+    step(`${c.name} ${dtype}: ${c.qo}/${c.kv} + ${c.batch}@${c.decodeKv}`);
     // Decode side: batch requests of decodeKv keys on a shuffled paged cache.
     const pagesPer = c.decodeKv / PAGE, pages = c.batch * pagesPer;
     using cacheD = Tensor.random([pages, 2, PAGE, KH, D], dtype, { device, seed: 11 });
@@ -153,6 +158,13 @@ lines.push("", `Geometric mean of reference/POD (fp16, PODWithPagedKVCacheWrappe
 console.log(lines.join("\n"));
 const file = writeResults(device, "pod", {
   device: device.properties.name, version: version(), date: new Date().toISOString(), runs: 30, warmup: 5,
-  bounds: { copyTBs, mmaTflops }, rows, geomeanSpeedupVsReference: geo,
+  bounds: { copyTBs, mmaTflops }, configs: Object.fromEntries(CONFIGS.map((c) => [c.name, `${c.qo}/${c.kv} + ${c.batch}@${c.decodeKv}`])),
+  rows, geomeanSpeedupVsReference: geo,
 });
 progress(`wrote ${file}`);
+// The chart library is imported only now, after the results are on disk (see drawChart).
+const chart = await drawChart(file);
+if (chart) {
+  if (process.env.POD_BENCH_OUT) copyFileSync(chart, join(process.env.POD_BENCH_OUT, basename(chart)));
+  progress(`wrote ${chart}`);
+}

@@ -3,6 +3,7 @@ import { DEVICE_PROPS, MEMORY_STATS, StructBuffer } from "./abi.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
 import { lib } from "./ffi.ts";
 
+/** What a device is, from the driver (or the host for the CPU backend). */
 export interface DeviceProperties {
   /** Marketing name, e.g. "NVIDIA H100 80GB HBM3". */
   name: string;
@@ -12,7 +13,9 @@ export interface DeviceProperties {
   computeCapability: [number, number];
   /** Bytes of device memory (CPU: physical memory). */
   totalMemory: number;
+  /** Shared memory a CTA may opt in to, in bytes. */
   maxSharedMemoryPerBlock: number;
+  /** L2 cache size in bytes. */
   l2Bytes: number;
   /** Whether kernels can start while the one before them drains (programmatic dependent launch, sm_90+). */
   programmaticDependentLaunch: boolean;
@@ -32,6 +35,10 @@ export interface MemoryStats {
   poolReserved: number;
 }
 
+/**
+ * A device that runs attention: the CPU reference backend or a CUDA GPU. One instance per device
+ * (compare with ===); get them from `cpu()`, `cuda(n)`, `parse(spec)` or `best()`.
+ */
 export class Device {
   /** -1 for the CPU, the CUDA ordinal otherwise. */
   readonly id: number;
@@ -42,6 +49,7 @@ export class Device {
     this.id = id;
   }
 
+  /** The CPU reference backend (always available). */
   static cpu(): Device {
     return Device.byId(-1);
   }
@@ -94,18 +102,22 @@ export class Device {
     return d;
   }
 
+  /** Whether this is the CPU backend. */
   get isCpu(): boolean {
     return this.id < 0;
   }
 
+  /** "cpu" or "cuda". */
   get kind(): "cpu" | "cuda" {
     return this.isCpu ? "cpu" : "cuda";
   }
 
+  /** "cpu" or "cuda:N", as parse() accepts. */
   toString(): string {
     return this.isCpu ? "cpu" : `cuda:${this.id}`;
   }
 
+  /** Name, SM count, compute capability and memory sizes (queried once). */
   get properties(): DeviceProperties {
     if (!this.cachedProps) {
       const buf = new StructBuffer(DEVICE_PROPS.size);

@@ -6,6 +6,7 @@
  * every host Bun runs on (x86-64, arm64) and the CUDA devices the bytes are copied to.
  */
 
+/** Element types of tensors. Attention runs on float16 and bfloat16; LSE is float32; masks are bool or uint8. */
 export type DType = "float32" | "float16" | "bfloat16" | "int32" | "uint8" | "bool";
 
 /** Numeric codes of `pod_dtype` in cuda/pod.h. */

@@ -15,10 +15,15 @@ export const Status = {
   WORKSPACE_TOO_SMALL: 9,
   INTERNAL: 10,
 } as const;
+/** "OK", "INVALID_ARGUMENT", … (the keys of {@link Status}). */
 export type StatusName = keyof typeof Status;
 
 const NAMES = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name])) as Record<number, StatusName>;
 
+/**
+ * The error every failure raises: a C call that failed (with the library's message) or an argument
+ * rejected on the JavaScript side. The message names the argument and ends with `[STATUS]`.
+ */
 export class PodError extends Error {
   /** Numeric status (see {@link Status}). */
   readonly code: number;

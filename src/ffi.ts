@@ -53,9 +53,26 @@ const symbols = {
   pod_wrapper_run: { args: [u64, pointer], returns: i32 },
 } as const;
 
+/** The package that carries the prebuilt library for this platform, e.g. "pod-attention-linux-x64". */
+export const PLATFORM_PACKAGE = `pod-attention-${process.platform}-${process.arch}`;
+
+/** An embedded file of a `bun build --compile` executable named libpod.so (Bun may add a hash). */
+function embeddedLibrary(): string | undefined {
+  for (const file of Bun.embeddedFiles as readonly (Blob & { name?: string })[]) {
+    const name = file.name ?? "";
+    if (/^libpod(-[A-Za-z0-9]+)?\.so$/.test(name)) return `/$bunfs/root/${name}`;
+  }
+  return undefined;
+}
+
 /**
- * Where libpod.so is: `POD_LIBRARY` if set, else the package's own build output resolved from this
- * file's directory (never from the working directory).
+ * Where libpod.so is, first found wins:
+ * 1. `POD_LIBRARY` (must exist when set);
+ * 2. the build output of a checkout, `../zig-out/lib/libpod.so` from this file's directory (never
+ *    from the working directory);
+ * 3. the platform package {@link PLATFORM_PACKAGE}, an optional dependency of pod-attention;
+ * 4. a libpod.so embedded in a `bun build --compile` executable.
+ * Throws, naming every place tried, when none has it.
  */
 export function libraryPath(): string {
   const fromEnv = process.env.POD_LIBRARY;
@@ -63,13 +80,33 @@ export function libraryPath(): string {
     if (!existsSync(fromEnv)) throw new Error(`POD_LIBRARY points to ${fromEnv}, which does not exist`);
     return fromEnv;
   }
+  const tried = ["POD_LIBRARY (not set)"];
   const local = join(import.meta.dir, "..", "zig-out", "lib", "libpod.so");
   if (existsSync(local)) return local;
-  throw new Error(`libpod.so not found at ${local}; run \`npm run build\` in the package, or set POD_LIBRARY`);
+  tried.push(`${local} (no such file)`);
+  try {
+    return Bun.resolveSync(`${PLATFORM_PACKAGE}/libpod.so`, import.meta.dir);
+  } catch {
+    tried.push(`${PLATFORM_PACKAGE}/libpod.so (not installed)`);
+  }
+  const embedded = embeddedLibrary();
+  if (embedded) return embedded;
+  tried.push(`a libpod.so embedded by \`bun build --compile app.ts node_modules/${PLATFORM_PACKAGE}/libpod.so\` (none)`);
+  throw new Error(
+    `libpod.so not found; tried ${tried.join(", ")}. Install pod-attention with its optional dependencies ` +
+      `(prebuilt for linux-x64 only), run \`npm run build\` in a checkout, or set POD_LIBRARY to the library's path.`,
+  );
 }
 
+/** The path libpod.so was loaded from. */
 export const LIBRARY_PATH = libraryPath();
-export const lib = dlopen(LIBRARY_PATH, symbols).symbols;
+export const lib = (() => {
+  try {
+    return dlopen(LIBRARY_PATH, symbols).symbols;
+  } catch (e) {
+    throw new Error(`libpod.so at ${LIBRARY_PATH} could not be loaded: ${(e as Error).message}`);
+  }
+})();
 
 /** A NUL-terminated C string for `const char*` parameters. */
 export function cString(s: string): Uint8Array {

@@ -14,7 +14,9 @@ import { Stream, streamHandle } from "./stream.ts";
 import { Tensor } from "./tensor.ts";
 import { describe, int32Array, integer, knownKeys, optionalBoolean, optionalChoice, optionalFinite, positiveInteger } from "./validate.ts";
 
+/** KV layout: "NHD" puts tokens before heads ([…, tokens, heads, dim]), "HND" heads before tokens. */
 export type KvLayout = "NHD" | "HND";
+/** The dtypes attention runs on (q and the KV cache share one). */
 export type HalfDType = "float16" | "bfloat16";
 /** A paged KV cache: one tensor with a k/v axis ([pages, 2, ...]) or a (k, v) pair. */
 export type PagedKvCache = Tensor | readonly [Tensor, Tensor];
@@ -45,19 +47,29 @@ interface CommonWrapperOptions {
  * indptr [batch + 1], indices [most pages a plan may use], last page lengths [batch].
  */
 export interface WrapperOptions extends CommonWrapperOptions {
+  /** Decode: int32 [batch + 1]; fixes the batch. */
   pagedKvIndptrBuffer?: Tensor;
+  /** Decode: int32 [most pages a plan may use]. */
   pagedKvIndicesBuffer?: Tensor;
+  /** Decode: int32 [batch]. */
   pagedKvLastPageLenBuffer?: Tensor;
 }
 
 /** Options of BatchPODWithPagedKVCacheWrapper: fixed buffers of both sides in CUDA graph mode. */
 export interface BatchWrapperOptions extends CommonWrapperOptions {
+  /** Prefill: int32 [requests + 1]; fixes the batch (the total query count is fixed by the first plan). */
   qoIndptrBufferP?: Tensor;
+  /** Prefill: int32 [requests + 1]. */
   pagedKvIndptrBufferP?: Tensor;
+  /** Prefill: int32 [most pages a plan may use]. */
   pagedKvIndicesBufferP?: Tensor;
+  /** Prefill: int32 [requests]. */
   pagedKvLastPageLenBufferP?: Tensor;
+  /** Decode: int32 [batch + 1]; fixes the batch. */
   pagedKvIndptrBufferD?: Tensor;
+  /** Decode: int32 [most pages a plan may use]. */
   pagedKvIndicesBufferD?: Tensor;
+  /** Decode: int32 [batch]. */
   pagedKvLastPageLenBufferD?: Tensor;
 }
 
@@ -87,16 +99,27 @@ export interface PodRunResult {
 
 /** Outputs and run-time switches shared by both wrappers' run(). */
 interface CommonRunArgs {
+  /** Decode queries [batch, numQoHeads, headDim], one per planned request; omit for no decode side. */
   qD?: Tensor | null;
+  /** The decode side's paged KV cache (layout of the wrapper's kvLayout). */
   pagedKvCacheD?: PagedKvCache | null;
+  /** Prefill mask instead of causal: bool/uint8 [qoLen, kvLen] per request, flattened; true = visible. */
   customMaskP?: Tensor | null;
+  /** The same mask bit-packed (uint8, little-endian bits, each request starting on a byte). */
   packedCustomMaskP?: Tensor | null;
+  /** Also return the prefill LSE (allocated unless lseP is given). */
   returnLseP?: boolean;
+  /** Also return the decode LSE (allocated unless lseD is given). */
   returnLseD?: boolean;
+  /** Preallocated prefill output, like qP; allocated when left out. */
   outP?: Tensor | null;
+  /** Preallocated decode output, like qD; allocated when left out. */
   outD?: Tensor | null;
+  /** Preallocated prefill LSE, float32 [tokens, numQoHeads]. */
   lseP?: Tensor | null;
+  /** Preallocated decode LSE, float32 [batch, numQoHeads]. */
   lseD?: Tensor | null;
+  /** The stream to run on; default: the device's default stream. */
   stream?: Stream;
   // FlashInfer's decode-side run() options: honoured when equal to plan(), rejected otherwise.
   causalD?: boolean;
@@ -125,6 +148,7 @@ const COMMON_RUN_KEYS = [
   "customMaskD", "packedCustomMaskD", "qScale", "kScale", "vScale", "useFp16QkReduction", "enablePdl",
 ] as const;
 
+/** plan() of {@link PODWithPagedKVCacheWrapper}: the decode side's page tables and options. */
 export interface PodPlanArgs {
   /** Decode side: page-table indptr [batch + 1]. */
   indptr: Int32Array | readonly number[];
@@ -132,17 +156,28 @@ export interface PodPlanArgs {
   indices: Int32Array | readonly number[];
   /** Decode side: tokens in each request's last page, 1..pageSize. */
   lastPageLen: Int32Array | readonly number[];
+  /** Query heads; a multiple of numKvHeads (grouped-query attention). */
   numQoHeads: number;
   numKvHeads: number;
+  /** 64, 128 or 256. */
   headDim: number;
+  /** Tokens per page of the paged cache, ≥ 1. */
   pageSize: number;
+  /** Decode side: "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
   posEncodingMode?: PosEncoding;
+  /** Decode side: keys more than this many positions back are hidden; -1 (default) = off. */
   windowLeft?: number;
+  /** Decode side: score = c·tanh(score / c) when c > 0; default 0 (off). */
   logitsSoftCap?: number;
+  /** dtype of q (and of the cache unless kvDataType says otherwise); default "float16". */
   qDataType?: HalfDType;
+  /** dtype of the KV cache; must equal qDataType. */
   kvDataType?: HalfDType;
+  /** Decode side: scale of q·k; default 1/√headDim. */
   smScale?: number;
+  /** Decode side, RoPE: position interpolation factor; default 1. */
   ropeScale?: number;
+  /** Decode side, RoPE: base; default 1e4. */
   ropeTheta?: number;
   /** Accepted for FlashInfer compatibility: plan never waits for the device. */
   nonBlocking?: boolean;
@@ -150,58 +185,96 @@ export interface PodPlanArgs {
   stream?: Stream;
 }
 
+/** run() of {@link PODWithPagedKVCacheWrapper}: both sides' tensors and the prefill options. */
 export interface PodRunArgs extends CommonRunArgs {
   /** Prefill queries [qoLen, numQoHeads, headDim]; omit (or zero tokens) for no prefill. */
   qP?: Tensor | null;
   /** Prefill keys, [kvLen, numKvHeads, headDim] (NHD) or [numKvHeads, kvLen, headDim] (HND). */
   kP?: Tensor | null;
+  /** Prefill values, shaped like kP. */
   vP?: Tensor | null;
+  /** Prefill: hide keys after each query's position (queries are the last qoLen of kvLen tokens). */
   causalP?: boolean;
+  /** Layout of kP/vP; default the wrapper's kvLayout. */
   kvLayoutP?: KvLayout;
+  /** Prefill: "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
   posEncodingModeP?: PosEncoding;
+  /** Prefill: scale of q·k; default 1/√headDim. */
   smScaleP?: number;
+  /** Prefill: sliding window, -1 (default) = off. */
   windowLeftP?: number;
+  /** Prefill, RoPE: position interpolation factor; default 1. */
   ropeScaleP?: number;
+  /** Prefill, RoPE: base; default 1e4. */
   ropeThetaP?: number;
+  /** Prefill: soft cap of the scores; 0 (default) = off. */
   logitsSoftCapP?: number;
 }
 
+/** plan() of {@link BatchPODWithPagedKVCacheWrapper}: page tables and options of both sides. */
 export interface BatchPodPlanArgs {
-  /** Prefill side: queries of each request [requests + 1]. */
+  /** Prefill side: query offsets of the requests [requests + 1]. */
   qoIndptrP: Int32Array | readonly number[];
+  /** Prefill side: page-table offsets [requests + 1]. */
   kvIndptrP: Int32Array | readonly number[];
+  /** Prefill side: page indices. */
   kvIndicesP: Int32Array | readonly number[];
+  /** Prefill side: tokens in each request's last page, 1..pageSize. */
   lastPageLenP: Int32Array | readonly number[];
   /** Decode side; if given, must be [0, 1, ..., batch] (one query per request). */
   qoIndptrD?: Int32Array | readonly number[];
+  /** Decode side: page-table offsets [batch + 1]. */
   kvIndptrD: Int32Array | readonly number[];
+  /** Decode side: page indices. */
   kvIndicesD: Int32Array | readonly number[];
+  /** Decode side: tokens in each request's last page, 1..pageSize. */
   lastPageLenD: Int32Array | readonly number[];
+  /** Query heads; a multiple of numKvHeads (grouped-query attention). */
   numQoHeads: number;
   numKvHeads: number;
+  /** 64, 128 or 256. */
   headDim: number;
+  /** Tokens per page of both caches, ≥ 1. */
   pageSize: number;
+  /** Prefill: hide keys after each query's position (a request's queries are the last of its keys). */
   causalP?: boolean;
+  /** Prefill: "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
   posEncodingModeP?: PosEncoding;
+  /** Prefill: sliding window, -1 (default) = off. */
   windowLeftP?: number;
+  /** Prefill: scale of q·k; default 1/√headDim. */
   smScaleP?: number;
+  /** Prefill, RoPE: position interpolation factor; default 1. */
   ropeScaleP?: number;
+  /** Prefill, RoPE: base; default 1e4. */
   ropeThetaP?: number;
+  /** Prefill: soft cap of the scores; 0 (default) = off. */
   logitsSoftCapP?: number;
+  /** Decode: "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
   posEncodingModeD?: PosEncoding;
+  /** Decode: sliding window, -1 (default) = off. */
   windowLeftD?: number;
+  /** Decode: scale of q·k; default 1/√headDim. */
   smScaleD?: number;
+  /** Decode, RoPE: position interpolation factor; default 1. */
   ropeScaleD?: number;
+  /** Decode, RoPE: base; default 1e4. */
   ropeThetaD?: number;
+  /** Decode: soft cap of the scores; 0 (default) = off. */
   logitsSoftCapD?: number;
+  /** dtype of q and the caches; default "float16". */
   qDataType?: HalfDType;
+  /** dtype of the caches; must equal qDataType. */
   kvDataType?: HalfDType;
+  /** Accepted for FlashInfer compatibility: plan never waits for the device. */
   nonBlocking?: boolean;
+  /** The stream that copies the page tables into the workspace. */
   stream?: Stream;
   /** Rejected when true: q.k is always reduced in fp32. */
   useFp16QkReduction?: boolean;
 }
 
+/** run() of {@link BatchPODWithPagedKVCacheWrapper}. */
 export interface BatchPodRunArgs extends CommonRunArgs {
   /** Prefill queries of all requests [sum qoLen, numQoHeads, headDim]. */
   qP?: Tensor | null;
@@ -264,7 +337,9 @@ function pagedCacheArg(name: string, value: unknown): [Tensor | undefined, Tenso
 }
 
 abstract class PodWrapperBase {
+  /** The workspace's device, where plan() and run() execute. */
   readonly device: Device;
+  /** Layout of the paged caches. */
   readonly kvLayout: KvLayout;
   private handleValue: bigint;
   private readonly planBuf = new StructBuffer(PLAN_ARGS.size);
@@ -350,6 +425,7 @@ abstract class PodWrapperBase {
     this.workspaceTensor = ws;
   }
 
+  /** Releases the wrapper (idempotent; not the workspace, which the caller owns). */
   destroy(): void {
     if (this.handleValue === 0n) return;
     const h = this.handleValue;
@@ -473,6 +549,7 @@ export class PODWithPagedKVCacheWrapper extends PodWrapperBase {
    * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention (its device is
    *   the wrapper's); plan() reports when it is too small.
    * @param kvLayout layout of the paged cache and the default for kP/vP.
+   * @param options CUDA graph mode (`useCudaGraph` with the decode side's fixed buffers) and the PDL default.
    */
   constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: WrapperOptions = {}) {
     super(0, floatWorkspaceBuffer, kvLayout, options, { decode: SINGLE_BUFFERS });
@@ -529,10 +606,17 @@ export class BatchPODWithPagedKVCacheWrapper extends PodWrapperBase {
     "ropeThetaP", "logitsSoftCapP",
   ]);
 
+  /**
+   * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; give each
+   *   wrapper its own.
+   * @param kvLayout layout of both paged caches.
+   * @param options CUDA graph mode (`useCudaGraph` with both sides' fixed buffers) and the PDL default.
+   */
   constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: BatchWrapperOptions = {}) {
     super(1, floatWorkspaceBuffer, kvLayout, options, { decode: BATCH_BUFFERS_D, prefill: BATCH_BUFFERS_P });
   }
 
+  /** Plans both sides from host page tables; copies them into the workspace. */
   plan(args: BatchPodPlanArgs): void {
     knownKeys("plan", args, BatchPODWithPagedKVCacheWrapper.PLAN_KEYS);
     rejectFp16QkReduction(args.useFp16QkReduction);
@@ -565,6 +649,7 @@ export class BatchPODWithPagedKVCacheWrapper extends PodWrapperBase {
     this.submitPlan(b);
   }
 
+  /** Runs both sides; returns their outputs (and LSEs when asked). */
   run(args: BatchPodRunArgs): PodRunResult {
     knownKeys("run", args, BatchPODWithPagedKVCacheWrapper.RUN_KEYS);
     const a = args as BatchPodRunArgs & Record<string, unknown>;

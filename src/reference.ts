@@ -4,6 +4,7 @@
  * experiments and serves as the oracle in tests; it favours clarity over speed.
  */
 
+/** Position encoding: none, rotary (Llama's rotate-half) applied to q and k, or ALiBi biases. */
 export type PosEncoding = "NONE" | "ROPE_LLAMA" | "ALIBI";
 
 export interface ReferenceOptions {
@@ -28,6 +29,7 @@ export interface ReferenceOptions {
   mask?: ArrayLike<boolean | number>;
 }
 
+/** Sizes of one request: q [qoLen, numQoHeads, headDim], k/v [kvLen, numKvHeads, headDim]. */
 export interface AttentionDims {
   qoLen: number;
   kvLen: number;

@@ -21,24 +21,35 @@ import { knownKeys } from "./validate.ts";
 
 /** Attention options of one side, as FlashInfer's standalone wrappers spell them. */
 export interface AttentionOptions {
+  /** "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
   posEncodingMode?: PosEncoding;
+  /** Keys more than this many positions before the query are hidden; -1 (default) = off. */
   windowLeft?: number;
+  /** score = c·tanh(score / c) when c > 0; default 0 (off). */
   logitsSoftCap?: number;
+  /** Scale of q·k; default 1/√headDim. */
   smScale?: number;
+  /** RoPE position interpolation factor; default 1. */
   ropeScale?: number;
+  /** RoPE base; default 1e4. */
   ropeTheta?: number;
 }
 
 /** What run() returns: the output and, when asked for, the LSE (natural log, float32 [tokens, heads]). */
 export interface AttentionResult {
+  /** Like q. */
   out: Tensor;
   lse?: Tensor;
 }
 
 interface RunOutputs {
+  /** Preallocated output, like q; allocated when left out. */
   out?: Tensor | null;
+  /** Preallocated LSE, float32 [tokens, numQoHeads]. */
   lse?: Tensor | null;
+  /** Also return the LSE. */
   returnLse?: boolean;
+  /** The stream to run on; default: the device's default stream. */
   stream?: Stream;
   /** Programmatic dependent launch for this call (default: on where the device supports it). */
   enablePdl?: boolean;
@@ -56,23 +67,34 @@ function suffixed(args: object, suffix: "P" | "D", keys: readonly string[]): Rec
   return out;
 }
 
+/** plan() of {@link BatchDecodeWithPagedKVCacheWrapper}: page tables, sizes and options. */
 export interface BatchDecodePlanArgs extends AttentionOptions {
+  /** Page-table offsets [batch + 1]: request r owns indices[indptr[r] .. indptr[r + 1]). */
   indptr: Int32Array | readonly number[];
+  /** Page indices. */
   indices: Int32Array | readonly number[];
+  /** Tokens in each request's last page, 1..pageSize. */
   lastPageLen: Int32Array | readonly number[];
+  /** Query heads; a multiple of numKvHeads. */
   numQoHeads: number;
   numKvHeads: number;
+  /** 64, 128 or 256. */
   headDim: number;
   pageSize: number;
+  /** Default "float16". */
   qDataType?: HalfDType;
   kvDataType?: HalfDType;
+  /** Accepted for FlashInfer compatibility: plan never waits for the device. */
   nonBlocking?: boolean;
+  /** The stream that copies the page tables into the workspace. */
   stream?: Stream;
 }
 
+/** run() of {@link BatchDecodeWithPagedKVCacheWrapper}. */
 export interface BatchDecodeRunArgs extends RunOutputs {
   /** [batch, numQoHeads, headDim] */
   q: Tensor;
+  /** The paged KV cache, in the wrapper's layout. */
   pagedKvCache: PagedKvCache;
 }
 
@@ -94,11 +116,15 @@ export interface BatchDecodeWrapperOptions {
 export interface BatchPrefillWrapperOptions {
   /** CUDA graph mode (see the README, "Serving"): needs the four fixed buffers below. */
   useCudaGraph?: boolean;
+  /** Programmatic dependent launch default for run() (default: on where supported). */
   enablePdl?: boolean;
   /** int32 [batch + 1]; fixes the batch (the total query count is fixed by the first plan). */
   qoIndptrBuf?: Tensor;
+  /** int32 [batch + 1]. */
   pagedKvIndptrBuf?: Tensor;
+  /** int32 [most pages a plan may use]. */
   pagedKvIndicesBuf?: Tensor;
+  /** int32 [batch]. */
   pagedKvLastPageLenBuf?: Tensor;
 }
 
@@ -119,6 +145,10 @@ const PREFILL_BUFFER_NAMES = { qoIndptrBuf: "qoIndptrBufferP", pagedKvIndptrBuf:
 export class BatchDecodeWithPagedKVCacheWrapper {
   private readonly pod: BatchPODWithPagedKVCacheWrapper;
 
+  /**
+   * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; one per wrapper.
+   * @param options CUDA graph mode (`useCudaGraph` with the fixed buffers) and the PDL default; see {@link BatchDecodeWrapperOptions}.
+   */
   constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: BatchDecodeWrapperOptions = {}) {
     this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout,
       podOptions(options, Object.keys(DECODE_BUFFER_NAMES), DECODE_BUFFER_NAMES));
@@ -129,6 +159,7 @@ export class BatchDecodeWithPagedKVCacheWrapper {
     this.pod.resetWorkspaceBuffer(floatWorkspaceBuffer, intWorkspaceBuffer);
   }
 
+  /** Plans from host page tables; copies them into the workspace. */
   plan(args: BatchDecodePlanArgs): void {
     knownKeys("plan", args, ["indptr", "indices", "lastPageLen", "numQoHeads", "numKvHeads", "headDim", "pageSize", "qDataType", "kvDataType",
       "nonBlocking", "stream", ...OPTION_KEYS]);
@@ -142,6 +173,7 @@ export class BatchDecodeWithPagedKVCacheWrapper {
     });
   }
 
+  /** Decode attention of the planned requests. */
   run(args: BatchDecodeRunArgs): AttentionResult {
     knownKeys("run", args, ["q", "pagedKvCache", "out", "lse", "returnLse", "stream", "enablePdl"]);
     if (!args.q) throw invalid("q: the decode queries are required");
@@ -152,6 +184,7 @@ export class BatchDecodeWithPagedKVCacheWrapper {
     return r.lseD ? { out: r.oD!, lse: r.lseD } : { out: r.oD! };
   }
 
+  /** Releases the wrapper (idempotent; not the workspace). */
   destroy(): void {
     this.pod.destroy();
   }
@@ -161,29 +194,44 @@ export class BatchDecodeWithPagedKVCacheWrapper {
   }
 }
 
+/** plan() of {@link BatchPrefillWithPagedKVCacheWrapper}: page tables, sizes and options. */
 export interface BatchPrefillPlanArgs extends AttentionOptions {
+  /** Query offsets of the requests [requests + 1]. */
   qoIndptr: Int32Array | readonly number[];
+  /** Page-table offsets [requests + 1]. */
   pagedKvIndptr: Int32Array | readonly number[];
+  /** Page indices. */
   pagedKvIndices: Int32Array | readonly number[];
+  /** Tokens in each request's last page, 1..pageSize. */
   pagedKvLastPageLen: Int32Array | readonly number[];
+  /** Query heads; a multiple of numKvHeads. */
   numQoHeads: number;
   numKvHeads: number;
+  /** 64, 128 or 256. */
   headDim: number;
   pageSize: number;
+  /** Hide keys after each query's position (a request's queries are the last of its keys). */
   causal?: boolean;
+  /** Default "float16". */
   qDataType?: HalfDType;
   kvDataType?: HalfDType;
+  /** Accepted for FlashInfer compatibility: plan never waits for the device. */
   nonBlocking?: boolean;
+  /** The stream that copies the page tables into the workspace. */
   stream?: Stream;
   /** Rejected when true: q.k is always reduced in fp32. */
   useFp16QkReduction?: boolean;
 }
 
+/** run() of {@link BatchPrefillWithPagedKVCacheWrapper}. */
 export interface BatchPrefillRunArgs extends RunOutputs {
   /** [sum qoLen, numQoHeads, headDim] */
   q: Tensor;
+  /** The paged KV cache, in the wrapper's layout. */
   pagedKvCache: PagedKvCache;
+  /** Mask instead of causal: bool/uint8 [qoLen, kvLen] per request, flattened; true = visible. */
   customMask?: Tensor | null;
+  /** The same mask bit-packed (uint8, little-endian bits, each request starting on a byte). */
   packedCustomMask?: Tensor | null;
 }
 
@@ -191,6 +239,10 @@ export interface BatchPrefillRunArgs extends RunOutputs {
 export class BatchPrefillWithPagedKVCacheWrapper {
   private readonly pod: BatchPODWithPagedKVCacheWrapper;
 
+  /**
+   * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; one per wrapper.
+   * @param options CUDA graph mode (`useCudaGraph` with the fixed buffers) and the PDL default; see {@link BatchPrefillWrapperOptions}.
+   */
   constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: BatchPrefillWrapperOptions = {}) {
     this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout,
       podOptions(options, Object.keys(PREFILL_BUFFER_NAMES), PREFILL_BUFFER_NAMES));
@@ -201,6 +253,7 @@ export class BatchPrefillWithPagedKVCacheWrapper {
     this.pod.resetWorkspaceBuffer(floatWorkspaceBuffer, intWorkspaceBuffer);
   }
 
+  /** Plans from host page tables; copies them into the workspace. */
   plan(args: BatchPrefillPlanArgs): void {
     knownKeys("plan", args, ["qoIndptr", "pagedKvIndptr", "pagedKvIndices", "pagedKvLastPageLen", "numQoHeads", "numKvHeads", "headDim",
       "pageSize", "causal", "qDataType", "kvDataType", "nonBlocking", "stream", "useFp16QkReduction", ...OPTION_KEYS]);
@@ -215,6 +268,7 @@ export class BatchPrefillWithPagedKVCacheWrapper {
     });
   }
 
+  /** Prefill attention of the planned requests. */
   run(args: BatchPrefillRunArgs): AttentionResult {
     knownKeys("run", args, ["q", "pagedKvCache", "customMask", "packedCustomMask", "out", "lse", "returnLse", "stream", "enablePdl"]);
     if (!args.q) throw invalid("q: the prefill queries are required");
@@ -226,6 +280,7 @@ export class BatchPrefillWithPagedKVCacheWrapper {
     return r.lseP ? { out: r.oP!, lse: r.lseP } : { out: r.oP! };
   }
 
+  /** Releases the wrapper (idempotent; not the workspace). */
   destroy(): void {
     this.pod.destroy();
   }
@@ -235,11 +290,15 @@ export class BatchPrefillWithPagedKVCacheWrapper {
   }
 }
 
+/** Options of {@link singlePrefillWithKVCache}. */
 export interface SinglePrefillOptions extends AttentionOptions, RunOutputs {
+  /** Hide keys after each query's position (the queries are the last qoLen of kvLen tokens). */
   causal?: boolean;
   /** Layout of k and v: [kvLen, numKvHeads, headDim] (NHD, default) or [numKvHeads, kvLen, headDim]. */
   kvLayout?: KvLayout;
+  /** Mask instead of causal: bool/uint8 [qoLen, kvLen]; true = visible. */
   customMask?: Tensor | null;
+  /** The same mask bit-packed (uint8, little-endian bits). */
   packedCustomMask?: Tensor | null;
 }
 

@@ -15,10 +15,12 @@ abstract class Handle {
     if (this.handleValue === 0n) throw new PodError(Status.INVALID_HANDLE, `${this.constructor.name}: used after destroy()`);
     return this.handleValue;
   }
+  /** Whether destroy() was called. */
   get destroyed(): boolean {
     return this.handleValue === 0n;
   }
   protected abstract release(handle: bigint): number;
+  /** Releases the handle (idempotent); later use raises INVALID_HANDLE. */
   destroy(): void {
     if (this.handleValue === 0n) return;
     const h = this.handleValue;
@@ -40,7 +42,13 @@ function nativeAddress(value: unknown): bigint {
   throw invalid(`cuStream: expected a non-null CUstream address (number or bigint), got ${describe(value)}`);
 }
 
+/**
+ * A CUDA stream: work given the same stream runs in order, work on different streams may overlap.
+ * The library's streams also order with the device's default stream (the `stream` left out). On the
+ * CPU device a stream exists but work runs synchronously.
+ */
 export class Stream extends Handle {
+  /** The device whose work the stream orders. */
   readonly device: Device;
   /** False for a stream wrapped with {@link Stream.fromPointer}: destroy() leaves the CUstream alone. */
   readonly owned: boolean;
@@ -147,6 +155,7 @@ function captureHandle(stream: Stream, fn: () => void, mode: CaptureMode): bigin
  * it to replay the captured work; the memory it names is read at each launch.
  */
 export class CudaGraph {
+  /** The device of the capture stream. */
   readonly device: Device;
   /** The stream it was captured on; the default for launch() and update(). */
   readonly stream: Stream;
@@ -177,6 +186,7 @@ export class CudaGraph {
     return stream.capture(fn, options);
   }
 
+  /** Whether destroy() was called. */
   get destroyed(): boolean {
     return this.exec === 0n;
   }
@@ -211,6 +221,7 @@ export class CudaGraph {
     check(lib.pod_graph_destroy(old));
   }
 
+  /** Releases the graph and its executable (idempotent); later use raises INVALID_HANDLE. */
   destroy(): void {
     if (this.exec === 0n) return;
     const exec = this.exec, graph = this.graph;
@@ -233,9 +244,12 @@ export function streamHandle(stream: Stream | undefined | null, device: Device):
   return stream.handle;
 }
 
+/** A CUDA event, for timing and ordering (on the CPU device it reads the host clock). */
 export class Event extends Handle {
+  /** The device whose streams it records on. */
   readonly device: Device;
 
+  /** A new event on `device` (default {@link Device.best}()). */
   constructor(device: Device | string = Device.best()) {
     const d = Device.parse(device);
     const out = new BigUint64Array(1);
@@ -248,11 +262,13 @@ export class Event extends Handle {
     return lib.pod_event_destroy(handle);
   }
 
+  /** Records the event on `stream` (default: the device's default stream). */
   record(stream?: Stream): this {
     check(lib.pod_event_record(this.handle, streamHandle(stream, this.device)));
     return this;
   }
 
+  /** Waits until the work recorded before this event is done. */
   synchronize(): void {
     check(lib.pod_event_synchronize(this.handle));
   }

@@ -40,10 +40,14 @@ const collector = new FinalizationRegistry<{ device: number; ptr: number }>(({ d
   }
 });
 
+/** Host data for {@link Tensor.from}: numbers, booleans or a typed array, in row-major order. */
 export type TensorData = ArrayLike<number> | ArrayLike<boolean>;
 
+/** Where a new tensor lives. */
 export interface TensorOptions {
+  /** A Device or "cpu" / "cuda" / "cuda:N"; default {@link Device.best}(). */
   device?: Device | string;
+  /** The stream that allocates (and fills) the memory; default: the device's default stream. */
   stream?: Stream;
 }
 
@@ -69,8 +73,15 @@ function checkDtype(dtype: unknown): DType {
   return dtype as DType;
 }
 
+/**
+ * An n-dimensional array (at most 6 dimensions) on a device: an address, a shape, strides in elements
+ * and a dtype. Tensors made by `empty`/`zeros`/`from`/`random` own their memory (freed by destroy(),
+ * `using`, or the garbage collector); views (`narrow`, `select`, `permute`, `reshape`) share it.
+ */
 export class Tensor implements TensorDesc {
+  /** Sizes of the dimensions. */
   readonly shape: readonly number[];
+  /** Distance between neighbours along each dimension, in elements. */
   readonly strides: readonly number[];
   readonly dtype: DType;
   readonly device: Device;
@@ -115,6 +126,7 @@ export class Tensor implements TensorDesc {
     return new Tensor(ptr, dims, contiguousStrides(dims), dt, device, allocation, true);
   }
 
+  /** A tensor of zeros. */
   static zeros(shape: readonly number[], dtype: DType, options: TensorOptions = {}): Tensor {
     const t = Tensor.empty(shape, dtype, options);
     check(lib.pod_memset(t.device.id, t.ptr, 0, t.nbytes, streamHandle(options.stream, t.device)));
@@ -183,31 +195,38 @@ export class Tensor implements TensorDesc {
     return this.packed;
   }
 
+  /** The dtype's `pod_dtype` code (cuda/pod.h). */
   get dtypeCode(): number {
     return DTYPE_CODE[this.dtype];
   }
 
+  /** -1 for the CPU, else the CUDA ordinal. */
   get deviceId(): number {
     return this.device.id;
   }
 
+  /** Number of dimensions. */
   get ndim(): number {
     return this.shape.length;
   }
 
+  /** Number of elements. */
   get numel(): number {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
+  /** Bytes of the elements (numel × element size). */
   get nbytes(): number {
     return this.numel * dtypeSize(this.dtype);
   }
 
+  /** Whether the elements are dense in row-major order. */
   get isContiguous(): boolean {
     const c = contiguousStrides(this.shape);
     return this.shape.every((n, i) => n <= 1 || this.strides[i] === c[i]);
   }
 
+  /** Whether destroy() was called on this tensor, or its memory was freed through its owner. */
   get destroyed(): boolean {
     return this.viewDestroyed || !!this.allocation?.freed;
   }
