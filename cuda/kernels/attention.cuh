@@ -619,7 +619,9 @@ __device__ __noinline__ void claim_role(const pod_fused_params& f, int* claim) {
     side = 1 - side;
     item = atomicAdd(&c->next[side], 1);
   }
-  claim[0] = side, claim[1] = item;
+  // Both queues empty can only mean launches of one plan overlapping on two streams (they share the
+  // counters); such a CTA does nothing rather than read past the work lists.
+  claim[0] = side, claim[1] = item < f.num_cta[side] ? item : -1;
 }
 
 // PER_SM order, thread 0 of a finished CTA: leaves the SM's count; the last CTA resets the queues.
@@ -667,7 +669,7 @@ __device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const i
     /* Each side's parameters by a constant index, so that kernel code reads them from the constant   \
      * bank in place instead of through computed addresses. */                                          \
     const pod_work_item* items = reinterpret_cast<const pod_work_item*>(f.side[side].work);              \
-    if (!(items && items[cta].skip)) { /* graph mode pads work lists with skipped items */              \
+    if (cta >= 0 && !(items && items[cta].skip)) { /* graph mode pads work lists with skipped items */  \
       if (side == 0)                                                                                     \
         pod::pod_fused_role<T, D>(f.side[0], f.tile[0], cta);                                            \
       else                                                                                               \
