@@ -326,12 +326,10 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
   const uint64_t k_desc = wgmma_desc(sk0, 16, 1024), v_desc = wgmma_desc(sv0, 1024, 1024);
   // S (64 rows x 64 keys) = Q K^T for 64-row half mt of the tile in buffer buf.
   auto issue_qk = [&](float (&s)[1][8][4], const int mt, const int buf) {
-    uint64_t qd = q_desc, kd = k_desc;
-    opaque(qd), opaque(kd);
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++)
-      wgmma_ss<T, 64>(s[0], qd + (((kk >> 2) * ROWS * 128 + mt * 64 * 128 + (kk & 3) * 32) >> 4),
-                      kd + ((buf * S::kTileBytes + (kk >> 2) * KT * 128 + (kk & 3) * 32) >> 4), kk > 0);
+      wgmma_ss<T, 64>(s[0], q_desc + (((kk >> 2) * ROWS * 128 + mt * 64 * 128 + (kk & 3) * 32) >> 4),
+                      k_desc + ((buf * S::kTileBytes + (kk >> 2) * KT * 128 + (kk & 3) * 32) >> 4), kk > 0);
   };
   // O[half mt] += P V with P from the half's probabilities, packed into pa (kept until the wait).
   auto issue_pv = [&](uint32_t (&pa)[4][4], const float (&s)[1][8][4], const int mt, const int buf) {
@@ -342,15 +340,13 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
       pa[ks][2] = pack2<T>(s[0][2 * ks + 1][0], s[0][2 * ks + 1][1]);
       pa[ks][3] = pack2<T>(s[0][2 * ks + 1][2], s[0][2 * ks + 1][3]);
     }
-    uint64_t vd = v_desc;
-    opaque(vd);
     wgmma_fence();
 #pragma unroll
     for (int ks = 0; ks < 4; ks++)
 #pragma unroll
       for (int db = 0; db < D / 64; db++)
         wgmma_rs_nmajor<T>(*reinterpret_cast<float(*)[8][4]>(&o[mt][db * 8]), pa[ks],
-                           vd + ((buf * S::kTileBytes + db * KT * 128 + ks * 16 * 128) >> 4));
+                           v_desc + ((buf * S::kTileBytes + db * KT * 128 + ks * 16 * 128) >> 4));
     wgmma_commit();
   };
   auto hold_o = [&](const int mt) {
@@ -657,14 +653,10 @@ __device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const i
       if (threadIdx.x == 0) pod::claim_role(f, claim);                                                          \
       __syncthreads();                                                                                           \
       side = claim[0], cta = claim[1];                                                                           \
-    } else if (f.order == POD_ORDER_ALTERNATE) {                                                                 \
+    } else { /* POD_ORDER_ALTERNATE */                                                                           \
       const int paired = 2 * min(f.num_cta[0], f.num_cta[1]);                                                   \
       side = b < paired ? (b & 1) : (f.num_cta[0] > f.num_cta[1] ? 0 : 1);                                      \
       cta = b < paired ? (b >> 1) : b - paired / 2;                                                             \
-    } else {                                                                                                     \
-      const int first = f.order == POD_ORDER_PREFILL_FIRST ? 0 : 1;                                             \
-      side = b < f.num_cta[first] ? first : 1 - first;                                                          \
-      cta = b < f.num_cta[first] ? b : b - f.num_cta[first];                                                    \
     }                                                                                                            \
     /* Each side's parameters by a constant index, so that kernel code reads them from the constant   \
      * bank in place instead of through computed addresses. */                                          \

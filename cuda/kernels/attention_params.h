@@ -103,12 +103,12 @@ typedef struct pod_fused_params {
   uint64_t counters;     /* POD_ORDER_PER_SM: pod_fused_counters in the workspace, zero between launches */
 } pod_fused_params;
 
-/* How the CTAs of a POD launch take roles. Static orders map the CTA index: alternate prefill and
- * decode CTAs until the smaller side runs out, or one side's CTAs all before the other's. PER_SM: each
- * CTA looks at the roles running on its SM, takes prefill while fewer than prefill_slots prefill CTAs
- * run there and decode otherwise, then the next item of that role's queue (the other role's once its
- * own is empty). That keeps both roles on every SM however long their CTAs last. */
-enum { POD_ORDER_ALTERNATE = 0, POD_ORDER_PREFILL_FIRST = 1, POD_ORDER_DECODE_FIRST = 2, POD_ORDER_PER_SM = 3 };
+/* How the CTAs of a POD launch take roles. ALTERNATE maps the CTA index: prefill and decode CTAs
+ * alternate until the smaller side runs out. PER_SM: each CTA looks at the roles running on its SM,
+ * takes prefill while fewer than prefill_slots prefill CTAs run there and decode otherwise, then the
+ * next item of that role's queue (the other role's once its own is empty). That keeps both roles on
+ * every SM however long their CTAs last. */
+enum { POD_ORDER_ALTERNATE = 0, POD_ORDER_PER_SM = 3 };
 
 #define POD_MAX_SMS 256
 /* Device counters of a PER_SM launch. The last CTA to finish puts them back to zero, so launches

@@ -36,9 +36,6 @@ __device__ __forceinline__ void fence_async_shared() { asm volatile("fence.proxy
 // the register is not reused while the tensor cores may still read it.
 __device__ __forceinline__ void hold(float& x) { asm volatile("" : "+f"(x)::"memory"); }
 __device__ __forceinline__ void hold(uint32_t& x) { asm volatile("" : "+r"(x)::"memory"); }
-// Hides a value's origin so that constant offsets from it are added where used, not hoisted out of
-// loops into registers of their own.
-__device__ __forceinline__ void opaque(uint64_t& x) { asm volatile("" : "+l"(x)); }
 
 // D(64 x N) (+)= A(64 x 16, K-major in shared memory) * B(16 x N, K-major in shared memory).
 // d[j] holds the warp's accumulator fragment of columns 8j..8j+7, laid out as mma.sync's.
