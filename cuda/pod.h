@@ -60,7 +60,11 @@ typedef enum pod_dtype {
   POD_BFLOAT16 = 2,
   POD_INT32 = 3,
   POD_UINT8 = 4,
-  POD_BOOL = 5 /* one byte, 0 or 1 */
+  POD_BOOL = 5, /* one byte, 0 or 1 */
+  /* fp8 KV caches. Conversions from wider types round to nearest-even and saturate to the largest
+   * finite value (NaN stays NaN). */
+  POD_FLOAT8_E4M3 = 6, /* e4m3fn: bias 7, no infinities, 0x7f/0xff NaN, largest finite 448 */
+  POD_FLOAT8_E5M2 = 7  /* e5m2: bias 15, IEEE-like with infinities, largest finite 57344 */
 } pod_dtype;
 
 typedef enum pod_kv_layout { POD_NHD = 0, POD_HND = 1 } pod_kv_layout;
@@ -278,9 +282,15 @@ POD_API void pod_attention_options_init(pod_attention_options* options);
  * request. The Bun module's BatchDecodeWithPagedKVCacheWrapper, BatchPrefillWithPagedKVCacheWrapper
  * and singlePrefillWithKVCache are exactly that.
  *
+ * fp8 KV caches (plan's kv_dtype): both sides' paged caches hold fp8 values; the single wrapper's
+ * k_p/v_p may be in q's dtype or either fp8 type. Each element is converted exactly to q's dtype
+ * before the products; the scales of pod_run_args dequantize.
+ *
  * On CUDA devices, q, k, v and o rows must be 16-byte aligned (address a multiple of 16 bytes and
- * strides multiples of 8 elements); run() is asynchronous on its stream and never synchronizes. With
- * both sides present it is one kernel launch (plus a merge launch where key ranges were split).
+ * strides multiples of 16 bytes); run() is asynchronous on its stream and never synchronizes. With
+ * both sides present it is one kernel launch (split key ranges are merged inside it). Launches of one
+ * plan must not overlap (on two streams): split row tiles and the POD roles count arrivals in the
+ * workspace.
  *
  * A plan owns the workspace bytes it wrote. When another wrapper plans into overlapping workspace
  * memory, run() of the earlier wrapper fails with POD_ERR_NOT_PLANNED until it plans again.
@@ -339,7 +349,8 @@ typedef struct pod_plan_args {
   int32_t head_dim;
   int32_t page_size;
   int32_t q_dtype;          /* POD_FLOAT16 or POD_BFLOAT16 */
-  int32_t kv_dtype;         /* POD_UNSET: same as q_dtype */
+  int32_t kv_dtype;         /* POD_UNSET: same as q_dtype; or POD_FLOAT8_E4M3 / POD_FLOAT8_E5M2 (the paged
+                             * caches of both sides hold fp8, converted to q_dtype as tiles load) */
   int32_t reserved;
   uint64_t stream;          /* the page tables are copied into the workspace on this stream */
   pod_paged_table decode;
@@ -382,6 +393,10 @@ typedef struct pod_run_args {
   /* Later fields: older (smaller) structs get their defaults. */
   int32_t enable_pdl;       /* POD_UNSET: the wrapper's setting; 0 or 1 for this call */
   int32_t reserved2;
+  /* Dequantization scales of each side (meant for fp8 caches, honoured for every dtype): scores use
+   * sm_scale * q_scale * k_scale, and the output is multiplied by v_scale. NaN: 1. */
+  float q_scale_p, k_scale_p, v_scale_p;
+  float q_scale_d, k_scale_d, v_scale_d;
 } pod_run_args;
 
 POD_API int32_t pod_wrapper_run(uint64_t wrapper, const pod_run_args* args);

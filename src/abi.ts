@@ -152,6 +152,12 @@ export const RUN_ARGS = layout("pod_run_args", [
   ["lseD", "tensor"],
   ["enablePdl", "i32"],
   ["reserved2", "i32"],
+  ["qScaleP", "f32"],
+  ["kScaleP", "f32"],
+  ["vScaleP", "f32"],
+  ["qScaleD", "f32"],
+  ["kScaleD", "f32"],
+  ["vScaleD", "f32"],
 ]);
 
 /** What the ABI needs of a tensor. */

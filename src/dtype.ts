@@ -6,8 +6,14 @@
  * every host Bun runs on (x86-64, arm64) and the CUDA devices the bytes are copied to.
  */
 
-/** Element types of tensors. Attention runs on float16 and bfloat16; LSE is float32; masks are bool or uint8. */
-export type DType = "float32" | "float16" | "bfloat16" | "int32" | "uint8" | "bool";
+/**
+ * Element types of tensors. Attention runs on float16 and bfloat16 (KV caches may also be fp8:
+ * float8_e4m3fn or float8_e5m2); LSE is float32; masks are bool or uint8.
+ */
+export type DType = "float32" | "float16" | "bfloat16" | "int32" | "uint8" | "bool" | "float8_e4m3fn" | "float8_e5m2";
+
+/** The fp8 dtypes of KV caches. */
+export type Fp8DType = "float8_e4m3fn" | "float8_e5m2";
 
 /** Numeric codes of `pod_dtype` in cuda/pod.h. */
 export const DTYPE_CODE: Record<DType, number> = {
@@ -17,6 +23,8 @@ export const DTYPE_CODE: Record<DType, number> = {
   int32: 3,
   uint8: 4,
   bool: 5,
+  float8_e4m3fn: 6,
+  float8_e5m2: 7,
 };
 
 // Reverse of DTYPE_CODE, indexed by code.
@@ -40,6 +48,8 @@ const DTYPE_SIZE: Record<DType, number> = {
   int32: 4,
   uint8: 1,
   bool: 1,
+  float8_e4m3fn: 1,
+  float8_e5m2: 1,
 };
 
 /** Size of one element in bytes. */
@@ -143,6 +153,61 @@ export function bf16BitsToF32(b: number): number {
   return scratchF32[0]!;
 }
 
+// fp8 formats: mantissa bits, exponent bias, largest finite value and its code.
+const FP8 = {
+  float8_e4m3fn: { mbits: 3, bias: 7, maxFinite: 448, maxCode: 0x7e },
+  float8_e5m2: { mbits: 2, bias: 15, maxFinite: 57344, maxCode: 0x7b },
+} as const;
+
+/** floor(log2(a)) for a > 0, exactly (Math.log2 may be off by one next to powers of two). */
+function exponentOf(a: number): number {
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  return e;
+}
+
+/** x rounded to an integer, ties to even. */
+function roundHalfEven(x: number): number {
+  const r = Math.floor(x);
+  const diff = x - r;
+  return diff > 0.5 || (diff === 0.5 && r % 2 !== 0) ? r + 1 : r;
+}
+
+/**
+ * fp8 bits of `x`, rounded to nearest-even and saturated to the largest finite value (infinities
+ * too, as CUDA's satfinite conversions do); NaN becomes 0x7f.
+ */
+export function f32ToFp8Bits(x: number, dtype: Fp8DType): number {
+  const f = FP8[dtype];
+  if (Number.isNaN(x)) return 0x7f;
+  const sign = x < 0 || Object.is(x, -0) ? 0x80 : 0;
+  const a = Math.abs(x);
+  if (a >= f.maxFinite) return sign | f.maxCode;
+  // Round on the grid of a's binade (the smallest normal binade for subnormals).
+  const minExp = 1 - f.bias;
+  const binade = a === 0 ? minExp : Math.max(minExp, exponentOf(a));
+  const steps = roundHalfEven(a * 2 ** (f.mbits - binade)); // exact scaling by a power of two
+  const r = steps * 2 ** (binade - f.mbits);
+  if (r > f.maxFinite) return sign | f.maxCode;
+  if (r < 2 ** minExp) return sign | (r * 2 ** (f.bias - 1 + f.mbits)); // subnormal or zero
+  const e = exponentOf(r);
+  const mant = r / 2 ** e * 2 ** f.mbits - 2 ** f.mbits;
+  return sign | ((e + f.bias) << f.mbits) | mant;
+}
+
+/** The value of fp8 bits `b` (exact). */
+export function fp8BitsToF32(b: number, dtype: Fp8DType): number {
+  const f = FP8[dtype];
+  const exp = (b & 0x7f) >>> f.mbits;
+  const mant = b & ((1 << f.mbits) - 1);
+  const sign = b & 0x80 ? -1 : 1;
+  if (dtype === "float8_e5m2" && exp === 0x1f) return mant ? NaN : sign * Infinity;
+  if (dtype === "float8_e4m3fn" && (b & 0x7f) === 0x7f) return NaN;
+  if (exp === 0) return sign * mant * 2 ** (1 - f.bias - f.mbits);
+  return sign * ((1 << f.mbits) | mant) * 2 ** (exp - f.bias - f.mbits);
+}
+
 // Converts a number to a checked integer in [lo, hi]; truncates toward zero like a C cast would,
 // but refuses values a C cast would make undefined.
 function toIntInRange(x: number, lo: number, hi: number, dtype: DType): number {
@@ -170,6 +235,9 @@ export function roundTo(dtype: DType, x: number): number {
       return toIntInRange(x, 0, 0xff, dtype);
     case "bool":
       return x ? 1 : 0;
+    case "float8_e4m3fn":
+    case "float8_e5m2":
+      return fp8BitsToF32(f32ToFp8Bits(x, dtype), dtype);
   }
 }
 
@@ -206,6 +274,12 @@ export function encodeFloats(src: ArrayLike<number | boolean>, dtype: DType): Ui
     case "bool": {
       const out = new Uint8Array(n);
       for (let i = 0; i < n; i++) out[i] = src[i] ? 1 : 0;
+      return out;
+    }
+    case "float8_e4m3fn":
+    case "float8_e5m2": {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = f32ToFp8Bits(Number(src[i]), dtype);
       return out;
     }
   }
@@ -262,6 +336,12 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: DType, count: number):
     case "bool":
       for (let i = 0; i < count; i++) out[i] = src[i] !== 0 ? 1 : 0;
       break;
+    case "float8_e4m3fn":
+    case "float8_e5m2": {
+      const table = Float32Array.from({ length: 256 }, (_, b) => fp8BitsToF32(b, dtype));
+      for (let i = 0; i < count; i++) out[i] = table[src[i]!]!;
+      break;
+    }
   }
   return out;
 }

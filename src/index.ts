@@ -6,12 +6,13 @@
 export { Device, type DeviceProperties, type MemoryStats } from "./device.ts";
 export { Stream, Event, CudaGraph, type CaptureMode } from "./stream.ts";
 export { Tensor, type TensorData, type TensorOptions } from "./tensor.ts";
-export { type DType, dtypeSize } from "./dtype.ts";
+export { type DType, type Fp8DType, dtypeSize } from "./dtype.ts";
 export {
   PODWithPagedKVCacheWrapper,
   BatchPODWithPagedKVCacheWrapper,
   type KvLayout,
   type HalfDType,
+  type KvDType,
   type PagedKvCache,
   type PodPlanArgs,
   type PodRunArgs,

@@ -5,7 +5,7 @@
  * allocates outputs that the caller did not provide.
  */
 import { CREATE_ARGS, GRAPH_BUFFERS, PLAN_ARGS, RUN_ARGS, StructBuffer, TENSOR, UNSET, type OptionsDesc } from "./abi.ts";
-import { DTYPE_CODE } from "./dtype.ts";
+import { DTYPE_CODE, type Fp8DType } from "./dtype.ts";
 import type { Device } from "./device.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
 import { lib } from "./ffi.ts";
@@ -25,6 +25,9 @@ const POS_ENCODINGS: readonly PosEncoding[] = ["NONE", "ROPE_LLAMA", "ALIBI"];
 const POS_CODE: Record<PosEncoding, number> = { NONE: 0, ROPE_LLAMA: 1, ALIBI: 2 };
 const LAYOUTS: readonly KvLayout[] = ["NHD", "HND"];
 const HALF_TYPES: readonly HalfDType[] = ["float16", "bfloat16"];
+/** dtypes of KV caches: q's, or fp8 (converted exactly to q's dtype as tiles load). */
+export type KvDType = HalfDType | Fp8DType;
+const KV_TYPES: readonly KvDType[] = ["float16", "bfloat16", "float8_e4m3fn", "float8_e5m2"];
 
 /** Options of every wrapper's constructor. */
 interface CommonWrapperOptions {
@@ -132,10 +135,21 @@ interface CommonRunArgs {
   kvLayoutD?: KvLayout;
   customMaskD?: never;
   packedCustomMaskD?: never;
-  // Not supported yet: rejected unless left at their neutral values.
+  /**
+   * Dequantization scales of both sides (meant for fp8 caches, honoured for every dtype): scores use
+   * smScale·qScale·kScale and the output is multiplied by vScale. Default 1.
+   */
   qScale?: number;
   kScale?: number;
   vScale?: number;
+  /** Prefill-side scales, overriding qScale/kScale/vScale there. */
+  qScaleP?: number;
+  kScaleP?: number;
+  vScaleP?: number;
+  /** Decode-side scales, overriding qScale/kScale/vScale there. */
+  qScaleD?: number;
+  kScaleD?: number;
+  vScaleD?: number;
   /** Rejected when true: q.k is always reduced in fp32. */
   useFp16QkReduction?: boolean;
   /** Programmatic dependent launch for this call (default: the wrapper's enablePdl). */
@@ -145,7 +159,8 @@ interface CommonRunArgs {
 const COMMON_RUN_KEYS = [
   "qD", "pagedKvCacheD", "customMaskP", "packedCustomMaskP", "returnLseP", "returnLseD", "outP", "outD", "lseP", "lseD", "stream",
   "causalD", "posEncodingModeD", "windowLeftD", "smScaleD", "ropeScaleD", "ropeThetaD", "logitsSoftCapD", "kvLayoutD",
-  "customMaskD", "packedCustomMaskD", "qScale", "kScale", "vScale", "useFp16QkReduction", "enablePdl",
+  "customMaskD", "packedCustomMaskD", "qScale", "kScale", "vScale", "qScaleP", "kScaleP", "vScaleP", "qScaleD", "kScaleD", "vScaleD",
+  "useFp16QkReduction", "enablePdl",
 ] as const;
 
 /** plan() of {@link PODWithPagedKVCacheWrapper}: the decode side's page tables and options. */
@@ -171,8 +186,8 @@ export interface PodPlanArgs {
   logitsSoftCap?: number;
   /** dtype of q (and of the cache unless kvDataType says otherwise); default "float16". */
   qDataType?: HalfDType;
-  /** dtype of the KV cache; must equal qDataType. */
-  kvDataType?: HalfDType;
+  /** dtype of the paged KV cache: qDataType (default), "float8_e4m3fn" or "float8_e5m2". */
+  kvDataType?: KvDType;
   /** Decode side: scale of q·k; default 1/√headDim. */
   smScale?: number;
   /** Decode side, RoPE: position interpolation factor; default 1. */
@@ -264,8 +279,8 @@ export interface BatchPodPlanArgs {
   logitsSoftCapD?: number;
   /** dtype of q and the caches; default "float16". */
   qDataType?: HalfDType;
-  /** dtype of the caches; must equal qDataType. */
-  kvDataType?: HalfDType;
+  /** dtype of both paged caches: qDataType (default), "float8_e4m3fn" or "float8_e5m2". */
+  kvDataType?: KvDType;
   /** Accepted for FlashInfer compatibility: plan never waits for the device. */
   nonBlocking?: boolean;
   /** The stream that copies the page tables into the workspace. */
@@ -299,6 +314,8 @@ const OPTION_NAMES = {
   "": OPTION_BASES.map((n) => n),
 } as const;
 const NO_OPTIONS: OptionsDesc = Object.freeze({});
+/** Dequantization scales: the name for both sides, then the prefill and decode ones. */
+const SCALE_NAMES = [["qScale", "qScaleP", "qScaleD"], ["kScale", "kScaleP", "kScaleD"], ["vScale", "vScaleP", "vScaleD"]] as const;
 
 function sideOptions(args: Record<string, unknown>, suffix: "P" | "D" | ""): OptionsDesc {
   const names = OPTION_NAMES[suffix];
@@ -447,7 +464,7 @@ abstract class PodWrapperBase {
     b.i32(at.headDim, positiveInteger("headDim", args.headDim));
     b.i32(at.pageSize, positiveInteger("pageSize", args.pageSize));
     const q = optionalChoice("qDataType", args.qDataType, HALF_TYPES) ?? "float16";
-    const kv = optionalChoice("kvDataType", args.kvDataType, HALF_TYPES);
+    const kv = optionalChoice("kvDataType", args.kvDataType, KV_TYPES);
     b.i32(at.qDtype, DTYPE_CODE[q]);
     b.i32(at.kvDtype, kv === undefined ? -0x80000000 : DTYPE_CODE[kv]);
     optionalBoolean("nonBlocking", args.nonBlocking);
@@ -471,9 +488,10 @@ abstract class PodWrapperBase {
       throw invalid("customMaskD: custom masks apply to the prefill side only");
     if (args.kvLayoutD !== undefined && optionalChoice("kvLayoutD", args.kvLayoutD, LAYOUTS) !== this.kvLayout)
       throw invalid(`kvLayoutD: ${args.kvLayoutD} differs from the wrapper's ${this.kvLayout}; the decode cache uses the wrapper's layout`);
-    for (const name of ["qScale", "kScale", "vScale"] as const) {
-      const s = optionalFinite(name, args[name]);
-      if (s !== undefined && s !== 1) throw invalid(`${name}: fp8 scales need an fp8 KV cache, which is not supported yet`);
+    for (const [both, p, d] of SCALE_NAMES) {
+      const common = optionalFinite(both, args[both]);
+      b.f32(at[p], optionalFinite(p, args[p]) ?? common ?? NaN);
+      b.f32(at[d], optionalFinite(d, args[d]) ?? common ?? NaN);
     }
     rejectFp16QkReduction(args.useFp16QkReduction);
     const pdl = optionalBoolean("enablePdl", args.enablePdl);

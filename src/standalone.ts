@@ -11,6 +11,7 @@ import {
   PODWithPagedKVCacheWrapper,
   type BatchWrapperOptions,
   type HalfDType,
+  type KvDType,
   type KvLayout,
   type PagedKvCache,
 } from "./pod.ts";
@@ -53,6 +54,19 @@ interface RunOutputs {
   stream?: Stream;
   /** Programmatic dependent launch for this call (default: on where the device supports it). */
   enablePdl?: boolean;
+  /** Dequantization scales (meant for fp8 caches): scores use smScale·qScale·kScale, the output is multiplied by vScale. Default 1. */
+  qScale?: number;
+  kScale?: number;
+  vScale?: number;
+}
+
+const RUN_OUTPUT_KEYS = ["out", "lse", "returnLse", "stream", "enablePdl", "qScale", "kScale", "vScale"] as const;
+
+/** The run-time switches of RunOutputs that pass to the POD wrapper unchanged (it applies the scales to both sides). */
+function passThrough(args: RunOutputs): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of ["stream", "enablePdl", "qScale", "kScale", "vScale"] as const) if (args[key] !== undefined) out[key] = args[key];
+  return out;
 }
 
 const OPTION_KEYS = ["posEncodingMode", "windowLeft", "logitsSoftCap", "smScale", "ropeScale", "ropeTheta"] as const;
@@ -83,7 +97,8 @@ export interface BatchDecodePlanArgs extends AttentionOptions {
   pageSize: number;
   /** Default "float16". */
   qDataType?: HalfDType;
-  kvDataType?: HalfDType;
+  /** Default qDataType; or "float8_e4m3fn" / "float8_e5m2" (dequantize with qScale/kScale/vScale in run). */
+  kvDataType?: KvDType;
   /** Accepted for FlashInfer compatibility: plan never waits for the device. */
   nonBlocking?: boolean;
   /** The stream that copies the page tables into the workspace. */
@@ -175,11 +190,11 @@ export class BatchDecodeWithPagedKVCacheWrapper {
 
   /** Decode attention of the planned requests. */
   run(args: BatchDecodeRunArgs): AttentionResult {
-    knownKeys("run", args, ["q", "pagedKvCache", "out", "lse", "returnLse", "stream", "enablePdl"]);
+    knownKeys("run", args, ["q", "pagedKvCache", ...RUN_OUTPUT_KEYS]);
     if (!args.q) throw invalid("q: the decode queries are required");
     const r = this.pod.run({
       qD: args.q, pagedKvCacheD: args.pagedKvCache, outD: args.out ?? null, lseD: args.lse ?? null, returnLseD: args.returnLse ?? false,
-      ...(args.stream ? { stream: args.stream } : {}), ...(args.enablePdl !== undefined ? { enablePdl: args.enablePdl } : {}),
+      ...passThrough(args),
     });
     return r.lseD ? { out: r.oD!, lse: r.lseD } : { out: r.oD! };
   }
@@ -214,7 +229,8 @@ export interface BatchPrefillPlanArgs extends AttentionOptions {
   causal?: boolean;
   /** Default "float16". */
   qDataType?: HalfDType;
-  kvDataType?: HalfDType;
+  /** Default qDataType; or "float8_e4m3fn" / "float8_e5m2" (dequantize with qScale/kScale/vScale in run). */
+  kvDataType?: KvDType;
   /** Accepted for FlashInfer compatibility: plan never waits for the device. */
   nonBlocking?: boolean;
   /** The stream that copies the page tables into the workspace. */
@@ -270,12 +286,11 @@ export class BatchPrefillWithPagedKVCacheWrapper {
 
   /** Prefill attention of the planned requests. */
   run(args: BatchPrefillRunArgs): AttentionResult {
-    knownKeys("run", args, ["q", "pagedKvCache", "customMask", "packedCustomMask", "out", "lse", "returnLse", "stream", "enablePdl"]);
+    knownKeys("run", args, ["q", "pagedKvCache", "customMask", "packedCustomMask", ...RUN_OUTPUT_KEYS]);
     if (!args.q) throw invalid("q: the prefill queries are required");
     const r = this.pod.run({
       qP: args.q, pagedKvCacheP: args.pagedKvCache, customMaskP: args.customMask ?? null, packedCustomMaskP: args.packedCustomMask ?? null,
-      outP: args.out ?? null, lseP: args.lse ?? null, returnLseP: args.returnLse ?? false, ...(args.stream ? { stream: args.stream } : {}),
-      ...(args.enablePdl !== undefined ? { enablePdl: args.enablePdl } : {}),
+      outP: args.out ?? null, lseP: args.lse ?? null, returnLseP: args.returnLse ?? false, ...passThrough(args),
     });
     return r.lseP ? { out: r.oP!, lse: r.lseP } : { out: r.oP! };
   }
@@ -317,18 +332,17 @@ function singleWrapper(device: Device): PODWithPagedKVCacheWrapper {
 
 /**
  * Attention of one request with contiguous k/v: q [qoLen, numQoHeads, headDim], k/v
- * [kvLen, numKvHeads, headDim] (NHD) or [numKvHeads, kvLen, headDim] (HND).
+ * [kvLen, numKvHeads, headDim] (NHD) or [numKvHeads, kvLen, headDim] (HND). k and v are in q's
+ * dtype or both in one fp8 dtype.
  */
 export function singlePrefillWithKVCache(q: Tensor, k: Tensor, v: Tensor, options: SinglePrefillOptions = {}): AttentionResult {
-  knownKeys("options", options, ["causal", "kvLayout", "customMask", "packedCustomMask", "out", "lse", "returnLse", "stream", "enablePdl",
-    ...OPTION_KEYS]);
+  knownKeys("options", options, ["causal", "kvLayout", "customMask", "packedCustomMask", ...RUN_OUTPUT_KEYS, ...OPTION_KEYS]);
   if (!(q instanceof Tensor)) throw invalid("q: expected a Tensor");
   const r = singleWrapper(q.device).run({
     qP: q, kP: k, vP: v, ...suffixed(options, "P", [...OPTION_KEYS, "causal"]),
     ...(options.kvLayout ? { kvLayoutP: options.kvLayout } : {}),
     customMaskP: options.customMask ?? null, packedCustomMaskP: options.packedCustomMask ?? null,
-    outP: options.out ?? null, lseP: options.lse ?? null, returnLseP: options.returnLse ?? false,
-    ...(options.stream ? { stream: options.stream } : {}), ...(options.enablePdl !== undefined ? { enablePdl: options.enablePdl } : {}),
+    outP: options.out ?? null, lseP: options.lse ?? null, returnLseP: options.returnLse ?? false, ...passThrough(options),
   });
   return r.lseP ? { out: r.oP!, lse: r.lseP } : { out: r.oP! };
 }

@@ -14,7 +14,7 @@ import {
   singlePrefillWithKVCache,
 } from "../src/index.ts";
 import type { KvLayout, PodRunResult } from "../src/pod.ts";
-import { roundTo, type DType } from "../src/dtype.ts";
+import { roundTo, type DType, type Fp8DType } from "../src/dtype.ts";
 import { rng } from "./rng.ts";
 import type { PosEncoding, ReferenceOptions } from "../src/reference.ts";
 
@@ -47,7 +47,15 @@ export interface PodConfig {
   fusedQkv: boolean;
   cachePair: boolean;
   preallocate: boolean;
+  /** An fp8 KV cache (both sides' paged caches; the single wrapper's kP/vP too when fp8Prefill). */
+  kvDtype?: Fp8DType;
+  fp8Prefill?: boolean;
+  /** Dequantization scales [q, k, v] of the prefill and decode sides. */
+  scalesP?: [number, number, number];
+  scalesD?: [number, number, number];
 }
+
+const NO_SCALES: [number, number, number] = [1, 1, 1];
 
 function randomValues(n: number, dtype: DType, next: () => number): Float64Array {
   const out = new Float64Array(n);
@@ -57,7 +65,8 @@ function randomValues(n: number, dtype: DType, next: () => number): Float64Array
 
 /** A paged cache holding the given requests' keys and values, pages shuffled and with spare pages. */
 function buildPagedCache(kvLens: number[], cfg: PodConfig, next: () => number, device: Device) {
-  const { pageSize: P, numKvHeads: KH, headDim: D, dtype } = cfg;
+  const { pageSize: P, numKvHeads: KH, headDim: D } = cfg;
+  const dtype = cfg.kvDtype ?? cfg.dtype;
   const pagesPer = kvLens.map((n) => Math.ceil(n / P));
   const used = pagesPer.reduce((a, b) => a + b, 0);
   const total = used + 1 + Math.floor(next() * 3);
@@ -110,9 +119,9 @@ function buildPagedCache(kvLens: number[], cfg: PodConfig, next: () => number, d
   return { cache, indptr, indices, last, dense };
 }
 
-function refOptions(o: SideConfig, mask?: Uint8Array): ReferenceOptions {
+function refOptions(o: SideConfig, headDim: number, scales: [number, number, number], mask?: Uint8Array): ReferenceOptions {
   const r: ReferenceOptions = { causal: o.causal, windowLeft: o.windowLeft, posEncoding: o.posEncoding, logitsSoftCap: o.logitsSoftCap };
-  if (o.smScale !== undefined) r.smScale = o.smScale;
+  r.smScale = (o.smScale ?? 1 / Math.sqrt(headDim)) * scales[0] * scales[1];
   if (o.ropeScale !== undefined) r.ropeScale = o.ropeScale;
   if (o.ropeTheta !== undefined) r.ropeTheta = o.ropeTheta;
   if (mask) r.mask = mask;
@@ -128,6 +137,17 @@ function apiOptions(o: SideConfig, suffix: string, withCausal: boolean): Record<
   if (o.ropeScale !== undefined) out[`ropeScale${suffix}`] = o.ropeScale;
   if (o.ropeTheta !== undefined) out[`ropeTheta${suffix}`] = o.ropeTheta;
   return out;
+}
+
+/** The run() scale arguments of a side (suffix P or D), or the standalone wrappers' (no suffix). */
+function apiScales(scales: [number, number, number] | undefined, suffix: string): Record<string, number> {
+  if (!scales) return {};
+  return { [`qScale${suffix}`]: scales[0], [`kScale${suffix}`]: scales[1], [`vScale${suffix}`]: scales[2] };
+}
+
+/** The reference output of a side times its v scale. */
+function scaled(out: Float64Array, scales: [number, number, number]): Float64Array {
+  return scales[2] === 1 ? out : out.map((x) => x * scales[2]);
 }
 
 function packBits(bits: Uint8Array): Uint8Array {
@@ -171,9 +191,10 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
   expected.lseD = new Float64Array(B * H);
   for (let r = 0; r < B && withReference; r++) {
     const [k, v] = dec.dense(r);
+    const sc = cfg.scalesD ?? NO_SCALES;
     const ref = referenceAttention(qDData.subarray(r * H * D, (r + 1) * H * D), k, v,
-      { qoLen: 1, kvLen: cfg.decodeKvLens[r]!, numQoHeads: H, numKvHeads: KH, headDim: D }, refOptions(cfg.decodeOptions));
-    expected.oD.set(ref.out, r * H * D);
+      { qoLen: 1, kvLen: cfg.decodeKvLens[r]!, numQoHeads: H, numKvHeads: KH, headDim: D }, refOptions(cfg.decodeOptions, D, sc));
+    expected.oD.set(scaled(ref.out, sc), r * H * D);
     expected.lseD.set(ref.lse, r * H);
   }
 
@@ -196,21 +217,24 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
   const prefillRef = (r: number, k: Float64Array, v: Float64Array, qStart: number) => {
     if (!withReference) return;
     const [qo, kv] = reqs[r]!;
+    const sc = cfg.scalesP ?? NO_SCALES;
     const ref = referenceAttention(qPData.subarray(qStart * H * D, (qStart + qo) * H * D), k, v,
       { qoLen: qo, kvLen: kv, numQoHeads: H, numKvHeads: KH, headDim: D },
-      refOptions(cfg.prefillOptions, cfg.prefillOptions.mask === "none" ? undefined : masks[r]));
-    expected.oP!.set(ref.out, qStart * H * D);
+      refOptions(cfg.prefillOptions, D, sc, cfg.prefillOptions.mask === "none" ? undefined : masks[r]));
+    expected.oP!.set(scaled(ref.out, sc), qStart * H * D);
     expected.lseP!.set(ref.lse, qStart * H);
   };
 
   let result: PodRunResult;
+  const kvType = cfg.kvDtype ? { kvDataType: cfg.kvDtype } : {};
+  const runScales = { ...apiScales(cfg.scalesP, "P"), ...apiScales(cfg.scalesD, "D") };
   // The standalone decode kernel on the same page table; its own workspace.
   const runDecodeStandalone = (q: Tensor | null): { out: Tensor; lse?: Tensor } | undefined => {
     if (!q) return undefined;
     const dw = keep(new BatchDecodeWithPagedKVCacheWrapper(keep(Tensor.empty([8 << 20], "uint8", { device })), cfg.layout));
     dw.plan({ indptr: dec.indptr, indices: dec.indices, lastPageLen: dec.last, numQoHeads: H, numKvHeads: KH, headDim: D,
-      pageSize: cfg.pageSize, qDataType: dtype, ...apiOptions(cfg.decodeOptions, "", false) } as never);
-    const run: Record<string, unknown> = { q, pagedKvCache: dec.cache, returnLse: cfg.returnLse };
+      pageSize: cfg.pageSize, qDataType: dtype, ...kvType, ...apiOptions(cfg.decodeOptions, "", false) } as never);
+    const run: Record<string, unknown> = { q, pagedKvCache: dec.cache, returnLse: cfg.returnLse, ...apiScales(cfg.scalesD, "") };
     if (cfg.preallocate) run.out = keep(Tensor.empty(q.shape, dtype, { device }));
     return dw.run(run as never);
   };
@@ -231,14 +255,15 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
   if (cfg.wrapper === "single") {
     const w = keep(new PODWithPagedKVCacheWrapper(ws, cfg.layout));
     w.plan({ indptr: dec.indptr, indices: dec.indices, lastPageLen: dec.last, numQoHeads: H, numKvHeads: KH, headDim: D,
-      pageSize: cfg.pageSize, qDataType: dtype, ...apiOptions(cfg.decodeOptions, "", false) } as never);
+      pageSize: cfg.pageSize, qDataType: dtype, ...kvType, ...apiOptions(cfg.decodeOptions, "", false) } as never);
     let qP: Tensor | null = null, kP: Tensor | null = null, vP: Tensor | null = null;
     if (reqs.length === 1) {
       const [qo, kv] = reqs[0]!;
-      const k = randomValues(kv * KH * D, dtype, next);
-      const v = randomValues(kv * KH * D, dtype, next);
+      const kvDtype: DType = cfg.fp8Prefill && cfg.kvDtype ? cfg.kvDtype : dtype;
+      const k = randomValues(kv * KH * D, kvDtype, next);
+      const v = randomValues(kv * KH * D, kvDtype, next);
       prefillRef(0, k, v, 0);
-      if (cfg.fusedQkv && cfg.layout === "NHD" && qo === kv) {
+      if (cfg.fusedQkv && cfg.layout === "NHD" && qo === kv && kvDtype === dtype) {
         // q, k and v as head slices of one fused [tokens, H + 2 KH, D] projection, read in place.
         const W = H + 2 * KH;
         const fused = new Float64Array(qo * W * D);
@@ -252,8 +277,8 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
       } else {
         qP = keep(Tensor.from(qPData, [qo, H, D], dtype, { device }));
         const toLayout = (x: Float64Array) => {
-          const t = keep(Tensor.from(x, [kv, KH, D], dtype, { device }));
-          return cfg.layout === "NHD" ? t : keep(Tensor.from(t.permute([1, 0, 2]).toFloat32Array(), [KH, kv, D], dtype, { device }));
+          const t = keep(Tensor.from(x, [kv, KH, D], kvDtype, { device }));
+          return cfg.layout === "NHD" ? t : keep(Tensor.from(t.permute([1, 0, 2]).toFloat32Array(), [KH, kv, D], kvDtype, { device }));
         };
         [kP, vP] = [toLayout(k), toLayout(v)];
       }
@@ -262,14 +287,16 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
       const decoded = runDecodeStandalone(qD);
       let prefilled: { out: Tensor; lse?: Tensor } | undefined;
       if (qP) {
-        const opts: Record<string, unknown> = { ...apiOptions(cfg.prefillOptions, "", true), kvLayout: cfg.layout, returnLse: cfg.returnLse };
+        const opts: Record<string, unknown> = { ...apiOptions(cfg.prefillOptions, "", true), kvLayout: cfg.layout, returnLse: cfg.returnLse,
+          ...apiScales(cfg.scalesP, "") };
         if (cfg.preallocate) opts.out = keep(Tensor.empty(qP.shape, dtype, { device }));
         if (maskTensor) opts[cfg.prefillOptions.mask === "dense" ? "customMask" : "packedCustomMask"] = maskTensor;
         prefilled = singlePrefillWithKVCache(qP, kP!, vP!, opts as never);
       }
       result = combine(prefilled, decoded);
     } else {
-      const run: Record<string, unknown> = { qP, kP, vP, qD, pagedKvCacheD: dec.cache, ...apiOptions(cfg.prefillOptions, "P", true), ...outputs(qP, qD) };
+      const run: Record<string, unknown> = { qP, kP, vP, qD, pagedKvCacheD: dec.cache, ...apiOptions(cfg.prefillOptions, "P", true), ...outputs(qP, qD),
+        ...runScales };
       if (maskTensor) run[cfg.prefillOptions.mask === "dense" ? "customMaskP" : "packedCustomMaskP"] = maskTensor;
       result = w.run(run as never);
     }
@@ -289,7 +316,7 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
     const w = keep(new BatchPODWithPagedKVCacheWrapper(ws, cfg.layout));
     w.plan({ qoIndptrP: qoIndptr, kvIndptrP: pre.indptr, kvIndicesP: pre.indices, lastPageLenP: pre.last, kvIndptrD: dec.indptr,
       kvIndicesD: dec.indices, lastPageLenD: dec.last, numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: cfg.pageSize,
-      qDataType: dtype, ...apiOptions(cfg.prefillOptions, "P", true), ...apiOptions(cfg.decodeOptions, "D", false) } as never);
+      qDataType: dtype, ...kvType, ...apiOptions(cfg.prefillOptions, "P", true), ...apiOptions(cfg.decodeOptions, "D", false) } as never);
     const qP = reqs.length > 0 ? keep(Tensor.from(qPData, [tokens, H, D], dtype, { device })) : null;
     if (api === "standalone") {
       const decoded = runDecodeStandalone(qD);
@@ -297,15 +324,16 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
       if (qP) {
         const bw = keep(new BatchPrefillWithPagedKVCacheWrapper(keep(Tensor.empty([8 << 20], "uint8", { device })), cfg.layout));
         bw.plan({ qoIndptr, pagedKvIndptr: pre.indptr, pagedKvIndices: pre.indices, pagedKvLastPageLen: pre.last, numQoHeads: H,
-          numKvHeads: KH, headDim: D, pageSize: cfg.pageSize, qDataType: dtype, ...apiOptions(cfg.prefillOptions, "", true) } as never);
-        const run: Record<string, unknown> = { q: qP, pagedKvCache: pre.cache, returnLse: cfg.returnLse };
+          numKvHeads: KH, headDim: D, pageSize: cfg.pageSize, qDataType: dtype, ...kvType, ...apiOptions(cfg.prefillOptions, "", true) } as never);
+        const run: Record<string, unknown> = { q: qP, pagedKvCache: pre.cache, returnLse: cfg.returnLse, ...apiScales(cfg.scalesP, "") };
         if (cfg.preallocate) run.out = keep(Tensor.empty(qP.shape, dtype, { device }));
         if (maskTensor) run[cfg.prefillOptions.mask === "dense" ? "customMask" : "packedCustomMask"] = maskTensor;
         prefilled = bw.run(run as never);
       }
       result = combine(prefilled, decoded);
     } else {
-      const run: Record<string, unknown> = { qP, pagedKvCacheP: reqs.length > 0 ? pre.cache : null, qD, pagedKvCacheD: dec.cache, ...outputs(qP, qD) };
+      const run: Record<string, unknown> = { qP, pagedKvCacheP: reqs.length > 0 ? pre.cache : null, qD, pagedKvCacheD: dec.cache, ...outputs(qP, qD),
+        ...runScales };
       if (maskTensor) run[cfg.prefillOptions.mask === "dense" ? "customMaskP" : "packedCustomMaskP"] = maskTensor;
       result = w.run(run as never);
     }
@@ -333,11 +361,17 @@ export function worstError(actual: Float32Array, expected: Float64Array, atol: n
 /** Output tolerances per dtype: the output is rounded once to the dtype, plus fp32 accumulation. */
 export const TOLERANCE = { float16: { atol: 2e-3, rtol: 4e-3 }, bfloat16: { atol: 8e-3, rtol: 1.6e-2 }, lse: { atol: 2e-4, rtol: 2e-4 } };
 
+/** Output tolerances grow with the v scales (outputs are multiplied by them). */
+function scaleTolerance(t: { atol: number; rtol: number }, cfg: PodConfig): { atol: number; rtol: number } {
+  const v = Math.max(1, (cfg.scalesP ?? NO_SCALES)[2], (cfg.scalesD ?? NO_SCALES)[2]);
+  return { atol: t.atol * v, rtol: t.rtol };
+}
+
 /** Runs a configuration and throws, naming the output and the configuration, if any output misses the reference. */
 export function checkConfig(cfg: PodConfig, dev: Device, api: AttentionApi = "pod"): void {
   const c = runPodCase(cfg, dev, true, api);
   try {
-    const tol = TOLERANCE[cfg.dtype];
+    const tol = scaleTolerance(TOLERANCE[cfg.dtype], cfg);
     const sides = [
       ["P", c.result.oP, c.result.lseP, c.expected.oP, c.expected.lseP],
       ["D", c.result.oD, c.result.lseD, c.expected.oD, c.expected.lseD],
@@ -377,7 +411,7 @@ export function checkGpuAgainstCpu(cfg: PodConfig, gpu: Device, api: AttentionAp
   const a = runPodCase(cfg, gpu, false, api);
   const b = runPodCase(cfg, Device.cpu(), false, api);
   try {
-    const tol = GPU_TOLERANCE[cfg.dtype];
+    const tol = scaleTolerance(GPU_TOLERANCE[cfg.dtype], cfg);
     const pairs = [
       ["oP", a.result.oP, b.result.oP, tol, false],
       ["oD", a.result.oD, b.result.oD, tol, false],

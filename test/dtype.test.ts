@@ -9,23 +9,82 @@ import {
   f16BitsToF32,
   f32ToBf16Bits,
   f32ToF16Bits,
+  f32ToFp8Bits,
+  fp8BitsToF32,
   roundTo,
   type DType,
 } from "../src/dtype";
 
-const ALL: DType[] = ["float32", "float16", "bfloat16", "int32", "uint8", "bool"];
+const ALL: DType[] = ["float32", "float16", "bfloat16", "int32", "uint8", "bool", "float8_e4m3fn", "float8_e5m2"];
 
 describe("dtype codes and sizes", () => {
   test("codes match pod_dtype and round-trip", () => {
-    expect(DTYPE_CODE).toEqual({ float32: 0, float16: 1, bfloat16: 2, int32: 3, uint8: 4, bool: 5 });
+    expect(DTYPE_CODE).toEqual({ float32: 0, float16: 1, bfloat16: 2, int32: 3, uint8: 4, bool: 5, float8_e4m3fn: 6, float8_e5m2: 7 });
     for (const d of ALL) expect(dtypeFromCode(DTYPE_CODE[d])).toBe(d);
-    expect(() => dtypeFromCode(6)).toThrow();
+    expect(() => dtypeFromCode(8)).toThrow();
     expect(() => dtypeFromCode(-1)).toThrow();
     expect(() => dtypeFromCode(1.5)).toThrow();
   });
 
   test("sizes", () => {
-    expect(ALL.map(dtypeSize)).toEqual([4, 2, 2, 4, 1, 1]);
+    expect(ALL.map(dtypeSize)).toEqual([4, 2, 2, 4, 1, 1, 1, 1]);
+  });
+});
+
+describe("fp8", () => {
+  test("e4m3fn: every non-NaN pattern round-trips; known values", () => {
+    for (let b = 0; b < 256; b++) {
+      const f = fp8BitsToF32(b, "float8_e4m3fn");
+      if ((b & 0x7f) === 0x7f) {
+        expect(f).toBeNaN();
+        continue;
+      }
+      expect(f32ToFp8Bits(f, "float8_e4m3fn")).toBe(b);
+    }
+    expect(fp8BitsToF32(0x38, "float8_e4m3fn")).toBe(1);
+    expect(fp8BitsToF32(0x7e, "float8_e4m3fn")).toBe(448);
+    expect(fp8BitsToF32(0x01, "float8_e4m3fn")).toBe(2 ** -9); // smallest subnormal
+    expect(fp8BitsToF32(0x08, "float8_e4m3fn")).toBe(2 ** -6); // smallest normal
+    expect(fp8BitsToF32(0xc0, "float8_e4m3fn")).toBe(-2);
+  });
+
+  test("e5m2: every non-NaN pattern round-trips; infinities; it is the top byte of float16", () => {
+    for (let b = 0; b < 256; b++) {
+      const f = fp8BitsToF32(b, "float8_e5m2");
+      expect(Object.is(f, f16BitsToF32(b << 8)) || (Number.isNaN(f) && Number.isNaN(f16BitsToF32(b << 8)))).toBe(true);
+      if (Number.isNaN(f) || !Number.isFinite(f)) continue;
+      expect(f32ToFp8Bits(f, "float8_e5m2")).toBe(b);
+    }
+    expect(fp8BitsToF32(0x7c, "float8_e5m2")).toBe(Infinity);
+    expect(fp8BitsToF32(0x7b, "float8_e5m2")).toBe(57344);
+  });
+
+  test("rounding is to nearest, ties to even; out of range saturates; NaN stays NaN", () => {
+    const e4 = (x: number) => f32ToFp8Bits(x, "float8_e4m3fn");
+    // Between 1 (0x38) and 1.125 (0x39): the tie goes to the even code, above it up.
+    expect(e4(1.0625)).toBe(0x38);
+    expect(e4(1.0626)).toBe(0x39);
+    expect(e4(1.1875)).toBe(0x3a); // tie between 0x39 and 0x3a: even
+    expect(e4(2 ** -10)).toBe(0x00); // half the smallest subnormal: tie to zero (even)
+    expect(e4(2 ** -10 * 1.01)).toBe(0x01);
+    expect(e4(-0)).toBe(0x80);
+    expect(e4(460)).toBe(0x7e);
+    expect(e4(1e6)).toBe(0x7e);
+    expect(e4(-Infinity)).toBe(0xfe);
+    expect(fp8BitsToF32(e4(NaN), "float8_e4m3fn")).toBeNaN();
+    expect(f32ToFp8Bits(Infinity, "float8_e5m2")).toBe(0x7b);
+    expect(f32ToFp8Bits(-1e9, "float8_e5m2")).toBe(0xfb);
+    expect(f32ToFp8Bits(1.125, "float8_e5m2")).toBe(0x3c); // tie between 1 (0x3c) and 1.25 (0x3d): even
+    expect(roundTo("float8_e4m3fn", 0.3)).toBe(0.3125);
+  });
+
+  test("bulk encode and decode agree with the scalar conversions", () => {
+    const xs = [0, 0.3, -1.7, 448, 1000, 2 ** -9, -3.25];
+    for (const d of ["float8_e4m3fn", "float8_e5m2"] as const) {
+      const bytes = encodeFloats(xs, d);
+      expect(Array.from(bytes)).toEqual(xs.map((x) => f32ToFp8Bits(x, d)));
+      expect(Array.from(decodeToFloat32(bytes, d, xs.length))).toEqual(xs.map((x) => roundTo(d, x)));
+    }
   });
 });
 

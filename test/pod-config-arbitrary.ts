@@ -52,3 +52,18 @@ export function podConfigArb(wrapper: "single" | "batch", scale: "small" | "larg
       return { ...c, headDim, prefill, wrapper } as PodConfig;
     });
 }
+
+const scalesArb = fc.option(fc.tuple(fc.double({ min: 0.5, max: 2, noNaN: true }), fc.double({ min: 0.5, max: 2, noNaN: true }),
+  fc.double({ min: 0.5, max: 2, noNaN: true })), { nil: undefined });
+
+/** Configurations on fp8 KV caches (e4m3 or e5m2) with random dequantization scales per side. */
+export function fp8PodConfigArb(wrapper: "single" | "batch", scale: "small" | "large" = "small"): fc.Arbitrary<PodConfig> {
+  return fc
+    .tuple(podConfigArb(wrapper, scale), fc.constantFrom("float8_e4m3fn", "float8_e5m2"), fc.boolean(), scalesArb, scalesArb)
+    .map(([cfg, kvDtype, fp8Prefill, scalesP, scalesD]): PodConfig => {
+      const out: PodConfig = { ...cfg, kvDtype, fp8Prefill };
+      if (scalesP) out.scalesP = scalesP;
+      if (scalesD) out.scalesD = scalesD;
+      return out;
+    });
+}

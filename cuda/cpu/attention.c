@@ -14,6 +14,7 @@ static float load(const pod_tensor* t, int64_t offset) {
     case POD_FLOAT16: return pod_half_to_float(((const uint16_t*)base)[offset]);
     case POD_BFLOAT16: return pod_bf16_to_float(((const uint16_t*)base)[offset]);
     case POD_FLOAT32: return ((const float*)base)[offset];
+    case POD_FLOAT8_E4M3: case POD_FLOAT8_E5M2: return pod_fp8_to_float(((const uint8_t*)base)[offset], t->dtype);
     default: return 0.0f;
   }
 }
@@ -128,7 +129,7 @@ int32_t pod_cpu_attention(const pod_side* s) {
             }
           }
           const int64_t out_off = token * s->o.strides[0] + h * s->o.strides[1];
-          for (int32_t d = 0; d < D; d++) store(&s->o, out_off + d, sum > 0.0f ? acc[d] / sum : 0.0f);
+          for (int32_t d = 0; d < D; d++) store(&s->o, out_off + d, sum > 0.0f ? acc[d] / sum * s->v_scale : 0.0f);
           if (s->lse.data)
             ((float*)(uintptr_t)s->lse.data)[token * s->lse.strides[0] + h * s->lse.strides[1]] =
                 sum > 0.0f ? max_score + logf(sum) : -INFINITY;
@@ -159,6 +160,7 @@ int32_t pod_cpu_fill(const pod_tensor* t, double start, double step, uint64_t se
       case POD_INT32: ((int32_t*)base)[offset] = (int32_t)(v != v ? 0 : v < -2147483648.0 ? -2147483648.0 : v > 2147483647.0 ? 2147483647.0 : v); break;
       case POD_UINT8: base[offset] = (unsigned char)(v != v ? 0 : v < 0 ? 0 : v > 255 ? 255 : v); break;
       case POD_BOOL: base[offset] = v != 0.0; break;
+      case POD_FLOAT8_E4M3: case POD_FLOAT8_E5M2: base[offset] = pod_float_to_fp8((float)v, t->dtype); break;
     }
   }
   return POD_OK;

@@ -1,4 +1,4 @@
-/* fp16 and bf16 conversions, bit-exact with round-to-nearest-even, without compiler half types. */
+/* fp16, bf16 and fp8 conversions, bit-exact with round-to-nearest-even, without compiler half types. */
 #include <math.h>
 #include <string.h>
 
@@ -50,4 +50,43 @@ uint16_t pod_float_to_bf16(float f) {
   if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet nan */
   u += 0x7fffu + ((u >> 16) & 1u);
   return (uint16_t)(u >> 16);
+}
+
+/* fp8 formats: mantissa bits, exponent bias, largest finite value and its code. */
+typedef struct fp8_format {
+  int mbits, bias;
+  float max_finite;
+  uint8_t max_code;
+} fp8_format;
+static const fp8_format e4m3 = {3, 7, 448.0f, 0x7e}, e5m2 = {2, 15, 57344.0f, 0x7b};
+
+float pod_fp8_to_float(uint8_t x, int32_t dtype) {
+  const fp8_format* f = dtype == POD_FLOAT8_E5M2 ? &e5m2 : &e4m3;
+  const int ebits = 7 - f->mbits;
+  const int exp = (x & 0x7f) >> f->mbits, mant = x & ((1 << f->mbits) - 1);
+  const float sign = x & 0x80 ? -1.0f : 1.0f;
+  if (dtype == POD_FLOAT8_E5M2 && exp == (1 << ebits) - 1) return mant ? NAN : sign * INFINITY;
+  if (dtype != POD_FLOAT8_E5M2 && (x & 0x7f) == 0x7f) return NAN;
+  if (exp == 0) return sign * ldexpf((float)mant, 1 - f->bias - f->mbits);
+  return sign * ldexpf((float)((1 << f->mbits) | mant), exp - f->bias - f->mbits);
+}
+
+uint8_t pod_float_to_fp8(float v, int32_t dtype) {
+  const fp8_format* f = dtype == POD_FLOAT8_E5M2 ? &e5m2 : &e4m3;
+  if (isnan(v)) return 0x7f;
+  const uint8_t sign = (float_to_bits(v) >> 24) & 0x80;
+  const float a = fabsf(v);
+  if (a >= f->max_finite) return sign | f->max_code; /* saturates, infinities included */
+  /* Round to the grid of a's binade (the smallest normal binade for subnormals), ties to even. */
+  int e;
+  frexpf(a, &e);
+  const int binade = e - 1 < 1 - f->bias ? 1 - f->bias : e - 1;
+  const float steps = nearbyintf(ldexpf(a, f->mbits - binade)); /* in units of 2^(binade - mbits) */
+  const float r = ldexpf(steps, binade - f->mbits);
+  if (r > f->max_finite) return sign | f->max_code;
+  if (r < ldexpf(1.0f, 1 - f->bias)) return sign | (uint8_t)ldexpf(r, f->bias - 1 + f->mbits); /* subnormal or zero */
+  int re;
+  frexpf(r, &re);
+  const int mant = (int)ldexpf(r, f->mbits - (re - 1)) - (1 << f->mbits);
+  return sign | (uint8_t)(((re - 1 + f->bias) << f->mbits) | mant);
 }

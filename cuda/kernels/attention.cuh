@@ -2,9 +2,11 @@
 // head of one KV head, GQA packing) and streams the request's keys and values through shared memory
 // in 64-key tiles (cp.async, double-buffered, swizzled), computing Q K^T and P V with mma.sync
 // m16n8k16 and an online softmax in fp32. Options (causal, window, mask, soft cap, RoPE, ALiBi) are
-// run-time switches; only the dtype, head_dim and tile shape are compiled in.
+// run-time switches; only the dtype, head_dim and tile shape (and whether the cache is fp8) are
+// compiled in.
 #pragma once
 #include "kernels/attention_params.h"
+#include "kernels/fp8.cuh"
 #include "kernels/mma.cuh"
 #include "kernels/pdl.cuh"
 #include "kernels/wgmma.cuh"
@@ -96,10 +98,53 @@ struct AttentionShape {
   static_assert(kWarpsN * kRows * D * 4 <= 4 * kTileBytes, "the epilogue reuses the K/V buffers");
 };
 
+// Combines the partial results of a row tile whose keys were split across CTAs, weighting each by
+// its log-sum-exp. The parts come from other CTAs of the same launch: read them from L2 (ld.cg).
+template <typename T, int D, int TILE>
+__device__ __forceinline__ void merge_rows(const pod_attn_params& p, const int merge) {
+  const pod_merge_item& w = reinterpret_cast<const pod_merge_item*>(p.merge)[merge];
+  constexpr int ROWS = AttentionShape<T, D, TILE>::kRows, DB = D / 8;
+  const int* qo_indptr = reinterpret_cast<const int*>(p.qo_indptr);
+  const int q_start = qo_indptr[w.request], qo_len = qo_indptr[w.request + 1] - q_start;
+  const float* plse = reinterpret_cast<const float*>(p.partial_lse);
+  const float* po = reinterpret_cast<const float*>(p.partial_o);
+  for (int idx = threadIdx.x; idx < ROWS * DB; idx += POD_CTA_THREADS) {
+    const int r = idx / DB, c = idx % DB;
+    const int pr = w.row_start + r, token = pr / p.group, head = w.kv_head * p.group + pr % p.group;
+    if (token >= qo_len) continue;
+    float mx = -INFINITY;
+    for (int k = 0; k < w.count; k++) mx = fmaxf(mx, __ldcg(plse + (int64_t)(w.first + k) * ROWS + r));
+    const float m_use = mx == -INFINITY ? 0.0f : mx;
+    float sum = 0.0f, acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < w.count; k++) {
+      const int64_t slot = (int64_t)(w.first + k) * ROWS + r;
+      const float f = exp2f(__ldcg(plse + slot) - m_use);
+      sum += f;
+      const float4 a = __ldcg(reinterpret_cast<const float4*>(po + slot * D + c * 8));
+      const float4 b = __ldcg(reinterpret_cast<const float4*>(po + slot * D + c * 8 + 4));
+      acc[0] += a.x * f, acc[1] += a.y * f, acc[2] += a.z * f, acc[3] += a.w * f;
+      acc[4] += b.x * f, acc[5] += b.y * f, acc[6] += b.z * f, acc[7] += b.w * f;
+    }
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    uint4 packed = make_uint4(pack2<T>(acc[0] * inv, acc[1] * inv), pack2<T>(acc[2] * inv, acc[3] * inv),
+                              pack2<T>(acc[4] * inv, acc[5] * inv), pack2<T>(acc[6] * inv, acc[7] * inv));
+    T* dst = reinterpret_cast<T*>(p.o) + (int64_t)(q_start + token) * p.o_stride_t + (int64_t)head * p.o_stride_h + c * 8;
+    *reinterpret_cast<uint4*>(dst) = packed;
+    if (c == 0 && p.lse)
+      reinterpret_cast<float*>(p.lse)[(int64_t)(q_start + token) * p.lse_stride_t + (int64_t)head * p.lse_stride_h] =
+          sum > 0.0f ? (m_use + log2f(sum)) * kLn2 : -INFINITY;
+  }
+}
+
 // STAGES: key/value tiles in flight (double buffering by default; a POD launch's decode CTAs, which
 // share their SM with a prefill CTA, keep three tiles in flight to pull more bandwidth per CTA).
-template <typename T, int D, int TILE, int STAGES = 2>
-__device__ __forceinline__ void attention_body(const pod_attn_params& p, const int cta) {
+// KV8: the cache holds fp8 (format p.kv_e5m2). Its tiles stream into fp8 stage buffers and each is
+// converted into a single pair of T tiles when its turn comes, so the products are those of T caches
+// and an fp8 CTA needs no more shared memory than a T one.
+// Returns the index of the merge item this CTA must merge (it finished a split row tile's last part),
+// or -1.
+template <typename T, int D, int TILE, int STAGES = 2, bool KV8 = false>
+__device__ __forceinline__ int attention_body(const pod_attn_params& p, const int cta) {
   using S = AttentionShape<T, D, TILE>;
   constexpr int KT = POD_KV_TILE, ROWS = S::kRows, MT = S::kMTiles, NB = S::kKeysPerWarp / 8, DB = D / 8;
   constexpr int SB = (MT == 2 && D == 128) || (TILE == POD_TILE_PREFILL && D == 256) ? 2 : 1, NBS = NB / SB;
@@ -109,9 +154,13 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
   extern __shared__ __align__(128) uint8_t smem_raw[];
   // wgmma's swizzle patterns start on 1024-byte boundaries (the launch adds the slack).
   uint8_t* smem = W ? smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023) : smem_raw;
+  constexpr int KV_BUFS = KV8 ? 1 : STAGES;  // T tiles of keys (and of values)
+  constexpr int kStage8Bytes = POD_KV_TILE * D;  // one fp8 tile
   uint8_t* sQ = smem;
   uint8_t* sK = smem + ROWS * D * sizeof(T);
-  uint8_t* sV = sK + STAGES * S::kTileBytes;
+  uint8_t* sV = sK + KV_BUFS * S::kTileBytes;
+  uint8_t* sK8 = sV + KV_BUFS * S::kTileBytes;  // KV8: STAGES fp8 key tiles, row-major as loaded, then values
+  uint8_t* sV8 = sK8 + STAGES * kStage8Bytes;
   __shared__ int q_pos[ROWS];                 // position of each row's query, kNoPosition for padding rows
   __shared__ int kv_pos[KT];                  // scratch: positions for RoPE of a key tile
   __shared__ float sM[S::kWarpsN * ROWS], sL[S::kWarpsN * ROWS];
@@ -120,10 +169,11 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
   const int wm = warp % S::kWarpsM, wn = warp / S::kWarpsM;
 
   // The work item.
-  int request = 0, kv_head, row_start, kv_begin, kv_end, partial = -1, q_start = 0, qo_len, kv_len;
+  int request = 0, kv_head, row_start, kv_begin, kv_end, partial = -1, merge = 0, q_start = 0, qo_len, kv_len;
   if (p.work) {
     const pod_work_item w = reinterpret_cast<const pod_work_item*>(p.work)[cta];
     request = w.request, kv_head = w.kv_head, row_start = w.row_start, kv_begin = w.kv_begin, kv_end = w.kv_end, partial = w.partial;
+    merge = w.merge;
     const int* qo_indptr = reinterpret_cast<const int*>(p.qo_indptr);
     q_start = qo_indptr[request];
     qo_len = qo_indptr[request + 1] - q_start;
@@ -138,8 +188,9 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
     pod_tile_kv_range(row_start, ROWS, p.group, qo_len, kv_len, p.causal, p.window_left, &kv_begin, &kv_end);
   }
   const int group = p.group;
-  const T* kbase = reinterpret_cast<const T*>(p.k);
-  const T* vbase = reinterpret_cast<const T*>(p.v);
+  using KV = std::conditional_t<KV8, uint8_t, T>;
+  const KV* kbase = reinterpret_cast<const KV*>(p.k);
+  const KV* vbase = reinterpret_cast<const KV*>(p.v);
   const int* page_ids = p.page_size ? reinterpret_cast<const int*>(p.kv_indices) + reinterpret_cast<const int*>(p.kv_indptr)[request] : nullptr;
 
   // Load the query rows (zero rows past the request's end).
@@ -155,14 +206,16 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
     q_pos[r] = token < qo_len ? kv_len - qo_len + token : kNoPosition;
   }
 
-  // Issues the loads of key/value tile `t` into buffer `buf`. Each thread copies the same chunk column
-  // of rows r0, r0 + kRowStep, ...
-  constexpr int kRowStep = POD_CTA_THREADS / S::kChunks;
-  const int r0 = tid / S::kChunks, ch0 = tid % S::kChunks;
+  // Issues the loads of key/value tile `t` into buffer (stage) `buf`. Each thread copies the same
+  // 16-byte chunk column of rows r0, r0 + kRowStep, ...
+  constexpr int kKvChunks = D * (int)sizeof(KV) / 16;
+  constexpr int kRowStep = POD_CTA_THREADS / kKvChunks;
+  const int r0 = tid / kKvChunks, ch0 = tid % kKvChunks;
   const uint32_t sk0 = smem_addr(sK), sv0 = smem_addr(sV);
+  const uint32_t sk8 = smem_addr(sK8), sv8 = smem_addr(sV8);
   // Row strides fit 32 bits (checked by the shim): one wide multiply per row address.
-  const T* k_src = kbase + (int64_t)kv_head * p.k_s2 + ch0 * 8;
-  const T* v_src = vbase + (int64_t)kv_head * p.v_s2 + ch0 * 8;
+  const KV* k_src = kbase + (int64_t)kv_head * p.k_s2 + ch0 * (16 / (int)sizeof(KV));
+  const KV* v_src = vbase + (int64_t)kv_head * p.v_s2 + ch0 * (16 / (int)sizeof(KV));
   const int ks0 = (int)p.k_s0, ks1 = (int)p.k_s1, vs0 = (int)p.v_s0, vs1 = (int)p.v_s1;
   auto load_kv = [&](int t, int buf) {
     const int first = kv_begin + t * KT + r0;
@@ -171,7 +224,7 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
       const int j = first + i * kRowStep;
       const bool ok = j < kv_end;
       const int jj = ok ? j : kv_begin;  // rows past the end read a valid row and zero-fill
-      const T *ks, *vs;
+      const KV *ks, *vs;
       if (page_ids) {
         const int pi = p.page_shift >= 0 ? jj >> p.page_shift : jj / p.page_size;
         const int page = page_ids[pi], slot = jj - pi * p.page_size;
@@ -181,9 +234,30 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
         ks = k_src + (int64_t)jj * ks0;
         vs = v_src + (int64_t)jj * vs0;
       }
-      const uint32_t dst = buf * S::kTileBytes + smem_offset<T, D, W>(KT, r0 + i * kRowStep, ch0);
-      cp_async16(sk0 + dst, ks, ok ? 16 : 0);
-      cp_async16(sv0 + dst, vs, ok ? 16 : 0);
+      if constexpr (KV8) {
+        const uint32_t dst = buf * kStage8Bytes + (r0 + i * kRowStep) * D + ch0 * 16;
+        cp_async16(sk8 + dst, ks, ok ? 16 : 0);
+        cp_async16(sv8 + dst, vs, ok ? 16 : 0);
+      } else {
+        const uint32_t dst = buf * S::kTileBytes + smem_offset<T, D, W>(KT, r0 + i * kRowStep, ch0);
+        cp_async16(sk0 + dst, ks, ok ? 16 : 0);
+        cp_async16(sv0 + dst, vs, ok ? 16 : 0);
+      }
+    }
+  };
+  // KV8: fp8 stage `stage` into the T tiles (zero-filled rows stay zero).
+  auto convert_kv = [&](const int stage) {
+    const bool e5m2 = p.kv_e5m2 != 0;
+#pragma unroll
+    for (int c = tid; c < KT * D / 16; c += POD_CTA_THREADS) {
+      const int row = c / (D / 16), ch = c % (D / 16);
+      uint4 lo, hi;
+      fp8x16_to<T>(*reinterpret_cast<const uint4*>(sK8 + stage * kStage8Bytes + c * 16), e5m2, lo, hi);
+      *reinterpret_cast<uint4*>(sK + smem_offset<T, D, W>(KT, row, 2 * ch)) = lo;
+      *reinterpret_cast<uint4*>(sK + smem_offset<T, D, W>(KT, row, 2 * ch + 1)) = hi;
+      fp8x16_to<T>(*reinterpret_cast<const uint4*>(sV8 + stage * kStage8Bytes + c * 16), e5m2, lo, hi);
+      *reinterpret_cast<uint4*>(sV + smem_offset<T, D, W>(KT, row, 2 * ch)) = lo;
+      *reinterpret_cast<uint4*>(sV + smem_offset<T, D, W>(KT, row, 2 * ch + 1)) = hi;
     }
   };
 
@@ -368,7 +442,12 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
     __syncthreads();  // tile t (and Q) in shared memory; every warp is done with tile t - 1
     if (t + STAGES - 1 < num_tiles) load_kv(t + STAGES - 1, (t + STAGES - 1) % STAGES);
     cp_async_commit();
-    const int buf = t % STAGES;
+    if constexpr (KV8) {
+      convert_kv(t % STAGES);
+      if constexpr (W) fence_async_shared();  // generic-proxy stores, read by wgmma
+      __syncthreads();
+    }
+    const int buf = KV8 ? 0 : t % STAGES;
     const uint8_t* k_tile = sK + buf * S::kTileBytes;
     const uint8_t* v_tile = sV + buf * S::kTileBytes;
     if (p.pos_encoding == 1) {
@@ -515,7 +594,7 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
 #pragma unroll
       for (int x = 0; x < 8; x++) acc[x] += src[x] * f;
     }
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    const float inv = sum > 0.0f ? 1.0f / sum * p.v_scale : 0.0f;  // a reciprocal, not a division
     const float lse2 = sum > 0.0f ? m_use + log2f(sum) : -INFINITY;
     if (partial >= 0) {
       float* po = reinterpret_cast<float*>(p.partial_o) + ((int64_t)partial * ROWS + r) * D + c * 8;
@@ -531,64 +610,40 @@ __device__ __forceinline__ void attention_body(const pod_attn_params& p, const i
         reinterpret_cast<float*>(p.lse)[(int64_t)(q_start + token) * p.lse_stride_t + (int64_t)head * p.lse_stride_h] = lse2 * kLn2;
     }
   }
-}
 
-// Combines the partial results of a row tile whose keys were split across CTAs, weighting each by
-// its log-sum-exp.
-template <typename T, int D, int TILE>
-__device__ __forceinline__ void merge_body(const pod_attn_params& p) {
-  constexpr int ROWS = AttentionShape<T, D, TILE>::kRows, DB = D / 8;
-  const pod_merge_item w = reinterpret_cast<const pod_merge_item*>(p.merge)[blockIdx.x];
-  const int* qo_indptr = reinterpret_cast<const int*>(p.qo_indptr);
-  const int q_start = qo_indptr[w.request], qo_len = qo_indptr[w.request + 1] - q_start;
-  const float* plse = reinterpret_cast<const float*>(p.partial_lse);
-  const float* po = reinterpret_cast<const float*>(p.partial_o);
-  for (int idx = threadIdx.x; idx < ROWS * DB; idx += POD_CTA_THREADS) {
-    const int r = idx / DB, c = idx % DB;
-    const int pr = w.row_start + r, token = pr / p.group, head = w.kv_head * p.group + pr % p.group;
-    if (token >= qo_len) continue;
-    float mx = -INFINITY;
-    for (int k = 0; k < w.count; k++) mx = fmaxf(mx, plse[(int64_t)(w.first + k) * ROWS + r]);
-    const float m_use = mx == -INFINITY ? 0.0f : mx;
-    float sum = 0.0f, acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int k = 0; k < w.count; k++) {
-      const int64_t slot = (int64_t)(w.first + k) * ROWS + r;
-      const float f = exp2f(plse[slot] - m_use);
-      sum += f;
-      const float4 a = *reinterpret_cast<const float4*>(po + slot * D + c * 8);
-      const float4 b = *reinterpret_cast<const float4*>(po + slot * D + c * 8 + 4);
-      acc[0] += a.x * f, acc[1] += a.y * f, acc[2] += a.z * f, acc[3] += a.w * f;
-      acc[4] += b.x * f, acc[5] += b.y * f, acc[6] += b.z * f, acc[7] += b.w * f;
+  // A split row tile: the last of its parts to finish merges them all (one launch, no merge kernel);
+  // the caller merges when this returns the merge item's index.
+  if (partial >= 0) {
+    __shared__ int merges_here;
+    pod_merge_item* item = reinterpret_cast<pod_merge_item*>(p.merge) + merge;
+    __threadfence();  // this part's results are visible before it counts as arrived
+    __syncthreads();
+    if (tid == 0) {
+      merges_here = atomicAdd(&item->arrived, 1) == item->count - 1;
+      if (merges_here) item->arrived = 0;  // every part has arrived: ready for the next launch
     }
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    uint4 packed = make_uint4(pack2<T>(acc[0] * inv, acc[1] * inv), pack2<T>(acc[2] * inv, acc[3] * inv),
-                              pack2<T>(acc[4] * inv, acc[5] * inv), pack2<T>(acc[6] * inv, acc[7] * inv));
-    T* dst = reinterpret_cast<T*>(p.o) + (int64_t)(q_start + token) * p.o_stride_t + (int64_t)head * p.o_stride_h + c * 8;
-    *reinterpret_cast<uint4*>(dst) = packed;
-    if (c == 0 && p.lse)
-      reinterpret_cast<float*>(p.lse)[(int64_t)(q_start + token) * p.lse_stride_t + (int64_t)head * p.lse_stride_h] =
-          sum > 0.0f ? (m_use + log2f(sum)) * kLn2 : -INFINITY;
+    __syncthreads();
+    if (merges_here) {
+      __threadfence();
+      return merge;
+    }
   }
+  return -1;
 }
 
 }  // namespace pod
 
 // One translation unit per dtype and head_dim defines both tile shapes under the C names the shim
-// looks up: pod_attention_<dtype>_<head_dim>_<tile> and pod_merge_<dtype>_<head_dim>_<tile>.
-#define POD_DEFINE_KERNELS(T, NAME, D, TILE, TILE_NAME)                                                          \
+// looks up: pod_attention_<dtype>_<head_dim>_<tile>, and pod_attention_<dtype>_fp8_<head_dim>_<tile>
+// for fp8 caches.
+#define POD_DEFINE_ATTENTION(T, NAME, D, TILE, TILE_NAME, KV8)                                                   \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
       pod_attention_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                     \
     pod_pdl_enter();                                                                                             \
     if (p.work && reinterpret_cast<const pod_work_item*>(p.work)[blockIdx.x].skip) return;                       \
-    pod::attention_body<T, D, TILE>(p, blockIdx.x);                                                              \
-  }                                                                                                              \
-  extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS)                                                  \
-      pod_merge_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                         \
-    pod_pdl_enter();                                                                                             \
-    if (reinterpret_cast<const pod_merge_item*>(p.merge)[blockIdx.x].skip) return;                               \
-    pod::merge_body<T, D, TILE>(p);                                                                              \
+    const int merge = pod::attention_body<T, D, TILE, 2, KV8>(p, blockIdx.x);                                    \
+    if (merge >= 0) pod::merge_rows<T, D, TILE>(p, merge);                                                       \
   }
-
 namespace pod {
 __device__ __forceinline__ int sm_id() {
   int id;
@@ -631,19 +686,26 @@ __device__ __noinline__ void release_role(const pod_fused_params& f, const int s
   }
 }
 
+template <typename T, int D, bool KV8>
+__device__ __forceinline__ int pod_fused_role(const pod_attn_params& p, const int tile, const int cta) {
+  if (tile == POD_TILE_PREFILL) return attention_body<T, D, POD_TILE_PREFILL, 2, KV8>(p, cta);
+  return attention_body<T, D, POD_TILE_DECODE, pod_kv_stages(POD_TILE_DECODE, D, 1), KV8>(p, cta);
+}
+
+// The merge a CTA of a POD launch owes (merge >= 0), after the role bodies.
 template <typename T, int D>
-__device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const int tile, const int cta) {
+__device__ __forceinline__ void pod_fused_merge(const pod_attn_params& p, const int tile, const int merge) {
   if (tile == POD_TILE_PREFILL)
-    attention_body<T, D, POD_TILE_PREFILL>(p, cta);
+    merge_rows<T, D, POD_TILE_PREFILL>(p, merge);
   else
-    attention_body<T, D, POD_TILE_DECODE, pod_kv_stages(POD_TILE_DECODE, D, 1)>(p, cta);
+    merge_rows<T, D, POD_TILE_DECODE>(p, merge);
 }
 }  // namespace pod
 
 // POD: one launch for both sides. The planner picks the order (pod_fused_params.order): per SM,
 // each CTA takes the role that SM lacks (device counters, reset by the last CTA); or alternating
 // prefill and decode CTAs until the smaller side runs out, a pure function of the CTA index.
-#define POD_DEFINE_FUSED(T, NAME, D)                                                                            \
+#define POD_DEFINE_FUSED(T, NAME, D, KV8)                                                                         \
   extern "C" __global__ void __launch_bounds__(POD_CTA_THREADS) pod_fused_##NAME##_##D(const __grid_constant__ pod_fused_params f) { \
     pod_pdl_enter();                                                                                             \
     const int b = (int)blockIdx.x;                                                                               \
@@ -662,10 +724,10 @@ __device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const i
      * bank in place instead of through computed addresses. */                                          \
     const pod_work_item* items = reinterpret_cast<const pod_work_item*>(f.side[side].work);              \
     if (cta >= 0 && !(items && items[cta].skip)) { /* graph mode pads work lists with skipped items */  \
-      if (side == 0)                                                                                     \
-        pod::pod_fused_role<T, D>(f.side[0], f.tile[0], cta);                                            \
-      else                                                                                               \
-        pod::pod_fused_role<T, D>(f.side[1], f.tile[1], cta);                                            \
+      const int merge = side == 0 ? pod::pod_fused_role<T, D, KV8>(f.side[0], f.tile[0], cta)            \
+                                  : pod::pod_fused_role<T, D, KV8>(f.side[1], f.tile[1], cta);           \
+      if (merge >= 0 && side == 0) pod::pod_fused_merge<T, D>(f.side[0], f.tile[0], merge);              \
+      if (merge >= 0 && side == 1) pod::pod_fused_merge<T, D>(f.side[1], f.tile[1], merge);              \
     }                                                                                                    \
     if (f.order == POD_ORDER_PER_SM) {                                                                          \
       __syncthreads();                                                                                           \
@@ -673,7 +735,13 @@ __device__ __forceinline__ void pod_fused_role(const pod_attn_params& p, const i
     }                                                                                                            \
   }
 
-#define POD_DEFINE_HEAD_DIM(T, NAME, D)                      \
-  POD_DEFINE_KERNELS(T, NAME, D, POD_TILE_PREFILL, prefill) \
-  POD_DEFINE_KERNELS(T, NAME, D, POD_TILE_DECODE, decode)   \
-  POD_DEFINE_FUSED(T, NAME, D)
+#define POD_DEFINE_HEAD_DIM(T, NAME, D)                               \
+  POD_DEFINE_ATTENTION(T, NAME, D, POD_TILE_PREFILL, prefill, false) \
+  POD_DEFINE_ATTENTION(T, NAME, D, POD_TILE_DECODE, decode, false)   \
+  POD_DEFINE_FUSED(T, NAME, D, false)
+
+// The kernels of fp8 caches (e4m3 and e5m2 alike) for q of dtype T.
+#define POD_DEFINE_HEAD_DIM_FP8(T, NAME, D)                                   \
+  POD_DEFINE_ATTENTION(T, NAME##_fp8, D, POD_TILE_PREFILL, prefill, true) \
+  POD_DEFINE_ATTENTION(T, NAME##_fp8, D, POD_TILE_DECODE, decode, true)   \
+  POD_DEFINE_FUSED(T, NAME##_fp8, D, true)

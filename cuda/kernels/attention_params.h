@@ -14,10 +14,11 @@ enum { POD_TILE_PREFILL = 0, POD_TILE_DECODE = 1 };
 /* Rows of a CTA: prefill warps take 32 rows (two MMA tiles) up to head_dim 128, 16 above. */
 static inline int pod_tile_rows(int tile, int head_dim) { return tile == POD_TILE_PREFILL ? (head_dim <= 128 ? 128 : 64) : 16; }
 
-/* A work item: one CTA's rows and KV range. partial >= 0: write fp32 partial results to that slot
- * (the KV range was split) for the merge kernel to combine. skip != 0: padding of a schedule whose
- * launch shape is fixed (CUDA graph mode); the CTA returns at once. Padding items also name rows past
- * the end of request 0 and an empty key range, so they write nothing even where skip is not read. */
+/* A work item: one CTA's rows and KV range. partial >= 0: the KV range was split; write fp32 partial
+ * results to that slot, and the last CTA of the row tile to finish combines the parts (merge item
+ * `merge`). skip != 0: padding of a schedule whose launch shape is fixed (CUDA graph mode); the CTA
+ * returns at once. Padding items also name rows past the end of request 0 and an empty key range, so
+ * they write nothing even where skip is not read. */
 typedef struct pod_work_item {
   int32_t request;
   int32_t kv_head;
@@ -26,11 +27,11 @@ typedef struct pod_work_item {
   int32_t kv_end;
   int32_t partial;
   int32_t skip;
-  int32_t reserved;
+  int32_t merge;     /* partial >= 0: index of the row tile's merge item */
 } pod_work_item;
 
-/* Combines the partial results of items first .. first + count - 1 for one row tile (skip: as in
- * pod_work_item). */
+/* The partial results of items first .. first + count - 1 for one row tile. `arrived` counts the
+ * parts finished in the current launch; plan() writes it 0 and the CTA that merges puts it back. */
 typedef struct pod_merge_item {
   int32_t request;
   int32_t kv_head;
@@ -38,7 +39,8 @@ typedef struct pod_merge_item {
   int32_t first;
   int32_t count;
   int32_t skip;
-  int32_t reserved[2];
+  int32_t arrived;
+  int32_t reserved;
 } pod_merge_item;
 
 #ifdef __CUDACC__
@@ -50,6 +52,16 @@ typedef struct pod_merge_item {
 /* Key/value tiles in flight: two, except for the decode CTAs of a POD launch, which share an SM with
  * a prefill CTA and keep three in flight (up to head_dim 128, where that fits the prefill's memory). */
 POD_HD int pod_kv_stages(int tile, int head_dim, int fused) { return fused && tile == POD_TILE_DECODE && head_dim <= 128 ? 3 : 2; }
+
+/* Shared memory of one CTA: the query rows, then the key and value tiles. fp8 caches land as loaded
+ * (one byte an element) in their own stage buffers and are converted into one pair of 16-bit tiles
+ * just before use. Prefill tiles add the slack that aligns wgmma's swizzle patterns to 1024 bytes. */
+POD_HD int pod_attention_smem(int tile, int head_dim, int fused, int kv_fp8) {
+  const int rows = tile == POD_TILE_PREFILL ? (head_dim <= 128 ? 128 : 64) : 16;
+  const int stages = pod_kv_stages(tile, head_dim, fused);
+  const int kv = kv_fp8 ? 2 * POD_KV_TILE * head_dim * 2 + 2 * stages * POD_KV_TILE * head_dim : 2 * stages * POD_KV_TILE * head_dim * 2;
+  return rows * head_dim * 2 + kv + (tile == POD_TILE_PREFILL ? 1024 : 0);
+}
 
 /* The keys a tile of packed rows [row_start, row_start + rows) can see: causal attention ends at the
  * last row's position, a left window starts at the first row's position minus the window. */
@@ -90,6 +102,8 @@ typedef struct pod_attn_params {
   float soft_cap;                     /* 0: off */
   float rope_rcp_scale, rope_theta;
   int32_t num_work, num_merge;
+  float v_scale;                      /* the output is multiplied by it (fp8 dequantization) */
+  int32_t kv_e5m2;                    /* fp8 kernels: 1 for an e5m2 cache, 0 for e4m3 */
   int32_t reserved;
 } pod_attn_params;
 

@@ -3,6 +3,7 @@
 // that proves kernels load from the embedded fatbin and launch.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include "kernels/fill_params.h"
 #include "kernels/pdl.cuh"
@@ -25,6 +26,9 @@ extern "C" __global__ void pod_fill_kernel(const pod_fill_params p) {
       case 3: reinterpret_cast<int32_t*>(p.data)[offset] = (int32_t)fmin(fmax(value, -2147483648.0), 2147483647.0); break;
       case 4: reinterpret_cast<uint8_t*>(p.data)[offset] = (uint8_t)fmin(fmax(value, 0.0), 255.0); break;
       case 5: reinterpret_cast<uint8_t*>(p.data)[offset] = value != 0.0; break;
+      // fp8 saturates to the largest finite value, as on the CPU backend.
+      case 6: reinterpret_cast<uint8_t*>(p.data)[offset] = __nv_cvt_float_to_fp8((float)value, __NV_SATFINITE, __NV_E4M3); break;
+      case 7: reinterpret_cast<uint8_t*>(p.data)[offset] = __nv_cvt_float_to_fp8((float)value, __NV_SATFINITE, __NV_E5M2); break;
     }
   }
 }

@@ -33,7 +33,8 @@ typedef struct pod_side {
   const int32_t* kv_indptr;  /* paged only */
   const int32_t* kv_indices; /* paged only */
   const int64_t* mask_offsets; /* element (dense) or byte (packed) offset of each request's mask */
-  pod_resolved_options options;
+  pod_resolved_options options; /* sm_scale includes the run's q_scale * k_scale */
+  float v_scale;                /* the output is multiplied by it */
   /* CUDA only: where the plan put the tables and the schedule in the workspace (device addresses),
    * and the schedule's shape. No work list: one implicit request, grid = row tiles x KV heads. */
   struct {

@@ -23,13 +23,13 @@ static int kernel_count;
 static pthread_mutex_t kernels_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Attention kernels live in the module attention_<dtype>_<head_dim>: the kernel name minus its
- * "pod_attention_" / "pod_merge_" prefix and "_<tile>" suffix, or minus "pod_fused_". */
+ * "pod_attention_" prefix and "_<tile>" suffix, or minus "pod_fused_". */
 static void module_of(const char* name, char* module, size_t size) {
   if (strncmp(name, "pod_fused_", 10) == 0) {  /* pod_fused_<dtype>_<head_dim> */
     snprintf(module, size, "attention_%s", name + 10);
     return;
   }
-  const char* rest = strncmp(name, "pod_merge_", 10) == 0 ? name + 10 : name + 14;
+  const char* rest = name + 14;
   const char* tile = strrchr(rest, '_');
   snprintf(module, size, "attention_%.*s", (int)(tile - rest), rest);
 }
@@ -70,19 +70,28 @@ static int32_t get_kernel(int32_t device, const char* name, int32_t smem, CUfunc
 
 /* cp.async and the 16-byte stores need every row of q, k, v and o on a 16-byte boundary. */
 static int32_t check_aligned(const pod_tensor* t, const char* name) {
+  const int64_t size = pod_dtype_size(t->dtype);
   int ok = t->data % 16 == 0;
-  for (int i = 0; i + 1 < t->ndim; i++) ok = ok && (t->shape[i] <= 1 || t->strides[i] % 8 == 0);
+  for (int i = 0; i + 1 < t->ndim; i++) ok = ok && (t->shape[i] <= 1 || t->strides[i] * size % 16 == 0);
   if (ok) return POD_OK;
   return pod_fail(POD_ERR_INVALID_ARGUMENT,
-                  "%s: the CUDA kernels need 16-byte aligned rows (address a multiple of 16 bytes, strides multiples of 8 elements)", name);
+                  "%s: the CUDA kernels need 16-byte aligned rows (address a multiple of 16 bytes, strides multiples of %lld elements)", name,
+                  (long long)(16 / size));
 }
 
-int32_t pod_attention_ctas_per_sm(int32_t device, int32_t dtype, int32_t head_dim, int32_t tile, int32_t* ctas) {
+static int is_fp8(int32_t dtype) { return dtype == POD_FLOAT8_E4M3 || dtype == POD_FLOAT8_E5M2; }
+
+/* The dtype part of kernel names: q's dtype, and "_fp8" for fp8 caches. */
+static const char* kernel_dtype(int32_t q_dtype, int32_t kv_dtype) {
+  if (is_fp8(kv_dtype)) return q_dtype == POD_BFLOAT16 ? "bf16_fp8" : "f16_fp8";
+  return q_dtype == POD_BFLOAT16 ? "bf16" : "f16";
+}
+
+int32_t pod_attention_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim, int32_t tile, int32_t* ctas) {
   char name[48];
-  snprintf(name, sizeof name, "pod_attention_%s_%d_%s", dtype == POD_BFLOAT16 ? "bf16" : "f16", head_dim,
-           tile == POD_TILE_PREFILL ? "prefill" : "decode");
+  snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(q_dtype, kv_dtype), head_dim, tile == POD_TILE_PREFILL ? "prefill" : "decode");
   CUfunction fn;
-  return get_kernel_occupancy(device, name, pod_attention_smem_bytes(tile, head_dim, 0), &fn, ctas);
+  return get_kernel_occupancy(device, name, pod_attention_smem_bytes(tile, head_dim, 0, is_fp8(kv_dtype)), &fn, ctas);
 }
 
 /* The kernel parameters of one side, its tile shape and its CTA count. */
@@ -132,6 +141,8 @@ static int32_t build_params(const pod_side* s, const char* side_name, pod_attn_p
   p.implicit_kv_len = s->kv_lens[0];
   p.causal = s->options.causal, p.window_left = s->options.window_left, p.pos_encoding = s->options.pos_encoding;
   p.sm_scale = s->options.sm_scale;
+  p.v_scale = s->v_scale;
+  p.kv_e5m2 = s->k.dtype == POD_FLOAT8_E5M2;
   p.sm_scale_log2 = s->options.sm_scale * 1.4426950408889634f;
   p.soft_cap = s->options.logits_soft_cap;
   p.rope_rcp_scale = 1.0f / s->options.rope_scale;
@@ -152,19 +163,6 @@ static int32_t build_params(const pod_side* s, const char* side_name, pod_attn_p
   return POD_OK;
 }
 
-/* The merge of a side whose key ranges were split, after its attention CTAs. */
-static int32_t launch_merge(int32_t device, const pod_side* s, pod_attn_params* p, int32_t tile, void* stream) {
-  if (s->dev.num_merge == 0) return POD_OK;
-  char name[48];
-  snprintf(name, sizeof name, "pod_merge_%s_%d_%s", s->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", s->head_dim,
-           tile == POD_TILE_PREFILL ? "prefill" : "decode");
-  CUfunction fn;
-  int32_t st = get_kernel(device, name, 0, &fn);
-  void* params[] = {p};
-  if (st == POD_OK) st = pod_cuda_launch(fn, (unsigned)s->dev.num_merge, 1, 1, POD_CTA_THREADS, 0, (CUstream)stream, params, name);
-  return st;
-}
-
 int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_name, void* stream) {
   pod_attn_params p;
   int32_t tile, st;
@@ -172,14 +170,13 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   if ((st = build_params(s, side_name, &p, &tile, &ctas))) return st;
   if (ctas == 0) return POD_OK;
   char name[48];
-  snprintf(name, sizeof name, "pod_attention_%s_%d_%s", s->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", s->head_dim,
+  snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(s->q.dtype, s->k.dtype), s->head_dim,
            tile == POD_TILE_PREFILL ? "prefill" : "decode");
-  const int32_t smem = pod_attention_smem_bytes(tile, s->head_dim, 0);
+  const int32_t smem = pod_attention_smem_bytes(tile, s->head_dim, 0, is_fp8(s->k.dtype));
   CUfunction fn;
   if ((st = get_kernel(device, name, smem, &fn))) return st;
   void* params[] = {&p};
-  if ((st = pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name))) return st;
-  return launch_merge(device, s, &p, tile, stream);
+  return pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name);
 }
 
 /* Rough time of one side alone on an H100-class GPU: its tensor work at 400 TFLOP/s or its key/value
@@ -212,8 +209,9 @@ static int32_t fused_order(const pod_side* prefill, const pod_side* decode) {
 }
 
 int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, uint64_t counters, void* stream) {
-  if (prefill->q.dtype != decode->q.dtype || prefill->head_dim != decode->head_dim) {
-    /* The fused kernel is compiled per (dtype, head_dim): sides that differ run one after the other. */
+  if (prefill->q.dtype != decode->q.dtype || prefill->head_dim != decode->head_dim || is_fp8(prefill->k.dtype) != is_fp8(decode->k.dtype)) {
+    /* The fused kernel is compiled per (dtype, head_dim, fp8 cache or not): sides that differ run one
+     * after the other. */
     int32_t st = pod_cuda_attention(device, prefill, "p", stream);
     return st ? st : pod_cuda_attention(device, decode, "d", stream);
   }
@@ -229,18 +227,17 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
   f.counters = counters;
   if (ctas[0] + ctas[1] > 0) {
     char name[48];
-    snprintf(name, sizeof name, "pod_fused_%s_%d", prefill->q.dtype == POD_BFLOAT16 ? "bf16" : "f16", prefill->head_dim);
-    int32_t smem = pod_attention_smem_bytes(POD_TILE_PREFILL, prefill->head_dim, 1);
-    const int32_t smem_decode = pod_attention_smem_bytes(POD_TILE_DECODE, prefill->head_dim, 1);
+    const int kv8 = is_fp8(prefill->k.dtype);
+    snprintf(name, sizeof name, "pod_fused_%s_%d", kernel_dtype(prefill->q.dtype, prefill->k.dtype), prefill->head_dim);
+    int32_t smem = pod_attention_smem_bytes(POD_TILE_PREFILL, prefill->head_dim, 1, kv8);
+    const int32_t smem_decode = pod_attention_smem_bytes(POD_TILE_DECODE, prefill->head_dim, 1, kv8);
     if (smem_decode > smem) smem = smem_decode;
     CUfunction fn;
     int32_t slots;
     if ((st = get_kernel_occupancy(device, name, smem, &fn, &slots))) return st;
     f.prefill_slots = slots > 1 ? slots / 2 : 1; /* half of the SM's CTA slots while both sides have work */
     void* params[] = {&f};
-    if ((st = pod_cuda_launch(fn, (unsigned)(ctas[0] + ctas[1]), 1, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name)))
-      return st;
+    return pod_cuda_launch(fn, (unsigned)(ctas[0] + ctas[1]), 1, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name);
   }
-  if ((st = launch_merge(device, prefill, &f.side[0], f.tile[0], stream))) return st;
-  return launch_merge(device, decode, &f.side[1], f.tile[1], stream);
+  return POD_OK;
 }

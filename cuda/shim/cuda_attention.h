@@ -9,6 +9,6 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* side, const char* sid
 /* Both sides in one launch (POD); sides of different dtype or head_dim run one after the other. */
 int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, uint64_t counters, void* stream);
 /* How many CTAs of the attention kernel for (dtype, head_dim, tile) fit on one SM at once. */
-int32_t pod_attention_ctas_per_sm(int32_t device, int32_t dtype, int32_t head_dim, int32_t tile, int32_t* ctas);
+int32_t pod_attention_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim, int32_t tile, int32_t* ctas);
 
 #endif

@@ -85,7 +85,7 @@ int32_t pod_dtype_size(int32_t dtype) {
   switch (dtype) {
     case POD_FLOAT32: case POD_INT32: return 4;
     case POD_FLOAT16: case POD_BFLOAT16: return 2;
-    case POD_UINT8: case POD_BOOL: return 1;
+    case POD_UINT8: case POD_BOOL: case POD_FLOAT8_E4M3: case POD_FLOAT8_E5M2: return 1;
     default: return 0;
   }
 }
@@ -98,6 +98,8 @@ const char* pod_dtype_name(int32_t dtype) {
     case POD_INT32: return "int32";
     case POD_UINT8: return "uint8";
     case POD_BOOL: return "bool";
+    case POD_FLOAT8_E4M3: return "float8_e4m3fn";
+    case POD_FLOAT8_E5M2: return "float8_e5m2";
     default: return "unknown dtype";
   }
 }

@@ -80,25 +80,28 @@ int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode
   out->num_pages_used = pages;
   size_t off[6];
   out->storage_bytes = layout(batch, pages, off);
-  out->storage = malloc(out->storage_bytes ? out->storage_bytes : 1); /* every array is written below */
+  /* The host copy holds the arrays before kv_indices: the page indices go from the caller's array
+   * straight into the workspace image (plan() stages them), saving a copy of the largest array. */
+  out->storage = malloc(off[5] ? off[5] : 1); /* every array is written below */
   if (out->storage == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory for the plan");
   point(out, out->storage);
+  out->kv_indices = NULL;
+  out->kv_indices_in = in->kv_indices.data;
 
-  /* Copy, then the smallest and largest index in one branch-free pass (it vectorizes: tables of
-   * a large batch hold tens of thousands of pages, and plan() should take microseconds). */
-  if (pages > 0) memcpy(out->kv_indices, in->kv_indices.data, (size_t)pages * 4);
+  /* The smallest and largest index in one branch-free pass (it vectorizes: tables of a large batch
+   * hold tens of thousands of pages, and plan() should take microseconds). */
+  const int32_t* indices = in->kv_indices.data;
   int32_t lo = INT32_MAX, hi = -1;
   for (int64_t i = 0; i < pages; i++) {
-    int32_t p = out->kv_indices[i];
+    int32_t p = indices[i];
     lo = p < lo ? p : lo;
     hi = p > hi ? p : hi;
   }
   if (lo < 0) {
     int64_t i = 0;
-    while (out->kv_indices[i] >= 0) i++;
-    int32_t p = out->kv_indices[i];
+    while (indices[i] >= 0) i++;
     pod_table_free(out);
-    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: entry %lld is %d; page indices must be >= 0", name, (long long)i, p);
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: entry %lld is %d; page indices must be >= 0", name, (long long)i, indices[i]);
   }
   out->max_page = hi;
   int64_t dense = 0, packed = 0;

@@ -5,11 +5,8 @@
 
 int32_t pod_schedule_tile(int32_t max_rows) { return max_rows <= pod_tile_rows(POD_TILE_DECODE, 0) ? POD_TILE_DECODE : POD_TILE_PREFILL; }
 
-int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim, int32_t fused) {
-  /* query rows plus the key and value tiles in flight, 2 bytes an element; prefill tiles add the
-   * slack that aligns wgmma's swizzle patterns to 1024 bytes */
-  return (pod_tile_rows(tile, head_dim) + 2 * pod_kv_stages(tile, head_dim, fused) * POD_KV_TILE) * head_dim * 2 +
-         (tile == POD_TILE_PREFILL ? 1024 : 0);
+int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim, int32_t fused, int32_t kv_fp8) {
+  return pod_attention_smem(tile, head_dim, fused, kv_fp8);
 }
 
 typedef struct base_item {
@@ -165,12 +162,12 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
   for (int64_t i = 0; i < n; i++) {
     const base_item* b = &base[i];
     int64_t parts = b->tiles > chunk ? (b->tiles + chunk - 1) / chunk : 1;
-    if (parts > 1) out->merge[m++] = (pod_merge_item){b->request, b->kv_head, b->row_start, slot, (int32_t)parts, 0, {0, 0}};
+    if (parts > 1) out->merge[m++] = (pod_merge_item){b->request, b->kv_head, b->row_start, slot, (int32_t)parts, 0, 0, 0};
     for (int64_t k = 0; k < parts; k++) {
       int32_t begin = b->kv_begin + (int32_t)(k * chunk * POD_KV_TILE);
       int32_t end = parts > 1 ? begin + (int32_t)(chunk * POD_KV_TILE) : b->kv_end;
       if (end > b->kv_end) end = b->kv_end;
-      out->work[w++] = (pod_work_item){b->request, b->kv_head, b->row_start, begin, end, parts > 1 ? slot++ : -1, 0, 0};
+      out->work[w++] = (pod_work_item){b->request, b->kv_head, b->row_start, begin, end, parts > 1 ? slot++ : -1, 0, parts > 1 ? m - 1 : 0};
     }
   }
   out->num_work = w;

@@ -36,7 +36,7 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out);
 void pod_schedule_free(pod_schedule* s);
 /* Tile shape for a side whose longest request has max_rows packed rows. */
 int32_t pod_schedule_tile(int32_t max_rows);
-/* Dynamic shared memory of the attention kernel for a tile shape and head_dim (16-bit dtypes). */
-int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim, int32_t fused);
+/* Dynamic shared memory of the attention kernel for a tile shape and head_dim (16-bit q; 16-bit or fp8 K/V). */
+int32_t pod_attention_smem_bytes(int32_t tile, int32_t head_dim, int32_t fused, int32_t kv_fp8);
 
 #endif

@@ -288,8 +288,8 @@ static int32_t schedule_draft(const wrapper* w, draft* d) {
     in.num_kv_heads = d->a.num_kv_heads, in.group = d->a.num_qo_heads / d->a.num_kv_heads, in.head_dim = d->a.head_dim;
     in.sm_count = w->sm_count;
     in.partial_budget = w->workspace_bytes / 4; /* each side may fill a quarter of the workspace with partial results */
-    int32_t st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.head_dim, POD_TILE_PREFILL, &in.ctas_per_sm[0]);
-    if (st == POD_OK) st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.head_dim, POD_TILE_DECODE, &in.ctas_per_sm[1]);
+    int32_t st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.kv_dtype, d->a.head_dim, POD_TILE_PREFILL, &in.ctas_per_sm[0]);
+    if (st == POD_OK) st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.kv_dtype, d->a.head_dim, POD_TILE_DECODE, &in.ctas_per_sm[1]);
     const pod_resolved_options* opts[2] = {&d->decode_options, &d->prefill_options};
     for (int side = 0; side < 2 && st == POD_OK; side++) {
       if (side == SIDE_PREFILL && w->kind != POD_WRAPPER_BATCH_PREFILL) break;
@@ -396,9 +396,9 @@ static int32_t build_draft(const wrapper* w, const pod_plan_args* in, draft* d) 
   if (a->q_dtype != POD_FLOAT16 && a->q_dtype != POD_BFLOAT16)
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_dtype: expected float16 or bfloat16, got %s", pod_dtype_name(a->q_dtype));
   int32_t kv_dtype = a->kv_dtype == POD_UNSET ? a->q_dtype : a->kv_dtype;
-  if (kv_dtype != a->q_dtype)
-    return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_dtype: %s differs from q_dtype %s; q and the KV cache must share a dtype", pod_dtype_name(kv_dtype),
-                    pod_dtype_name(a->q_dtype));
+  if (kv_dtype != a->q_dtype && kv_dtype != POD_FLOAT8_E4M3 && kv_dtype != POD_FLOAT8_E5M2)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_dtype: expected q_dtype (%s), float8_e4m3fn or float8_e5m2, got %s", pod_dtype_name(a->q_dtype),
+                    pod_dtype_name(kv_dtype));
   d->a.kv_dtype = kv_dtype;
   if ((st = pod_resolve_options(&a->decode_options, a->head_dim, "decode_options", &d->decode_options))) return st;
   if (w->kind == POD_WRAPPER_SINGLE_PREFILL) {
@@ -490,9 +490,12 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
     return st;
   }
   for (int side = 0; side < 2; side++) {
-    if (tables[side]->storage == NULL) continue; /* the single wrapper's prefill side has no table */
-    size_t bytes = w->use_graph ? pod_table_fixed_bytes(tables[side]->batch) : tables[side]->storage_bytes;
-    if (bytes) memcpy(image + d.off_table[side], tables[side]->storage, bytes);
+    const pod_table* t = tables[side];
+    if (t->storage == NULL) continue; /* the single wrapper's prefill side has no table */
+    const size_t fixed = pod_table_fixed_bytes(t->batch);
+    memcpy(image + d.off_table[side], t->storage, fixed);
+    /* Graph mode: the page indices go to the fixed buffer instead. */
+    if (!w->use_graph && t->num_pages_used) memcpy(image + d.off_table[side] + fixed, t->kv_indices_in, (size_t)t->num_pages_used * 4);
   }
   memset(image + d.off_counters, 0, sizeof(pod_fused_counters)); /* the staging memory is reused */
   const pod_schedule* sched[2] = {&d.decode_sched, &d.prefill_sched};
@@ -505,7 +508,7 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
     const pod_table* t = tables[side];
     int32_t past_end = t->batch > 0 ? (t->qo_indptr[1] - t->qo_indptr[0]) * (d.a.num_qo_heads / d.a.num_kv_heads) : 0;
     for (int32_t i = sched[side]->num_work; i < d.launch_work[side]; i++) work[i] = (pod_work_item){0, 0, past_end, 0, 0, -1, 1, 0};
-    for (int32_t i = sched[side]->num_merge; i < d.launch_merge[side]; i++) merge[i] = (pod_merge_item){0, 0, past_end, 0, 0, 1, {0, 0}};
+    for (int32_t i = sched[side]->num_merge; i < d.launch_merge[side]; i++) merge[i] = (pod_merge_item){0, 0, past_end, 0, 0, 1, 0, 0};
   }
   st = pod_staging_copy(&w->staging, w->device, w->workspace.data, 0, total, &stream);
   if (st == POD_OK && w->use_graph) {
@@ -516,7 +519,7 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
       const pod_tensor* b = w->buffers[side];
       const pod_table* t = tables[side];
       st = fill_buffer(w, image, &at, &b[BUF_KV_INDPTR], t->kv_indptr, t->batch + 1, &stream);
-      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_KV_INDICES], t->kv_indices, t->num_pages_used, &stream);
+      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_KV_INDICES], t->kv_indices_in, t->num_pages_used, &stream);
       if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_LAST], in[side]->kv_last_page_len.data, t->batch, &stream);
       if (st == POD_OK && side == SIDE_PREFILL) st = fill_buffer(w, image, &at, &b[BUF_QO], t->qo_indptr, t->batch + 1, &stream);
     }
@@ -549,6 +552,7 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   w->prefill_options = d.prefill_options;
   w->decode = d.decode;
   w->prefill = d.prefill;
+  w->decode.kv_indices_in = w->prefill.kv_indices_in = NULL; /* the caller's arrays, read during plan() only */
   unsigned char* ws = (unsigned char*)(uintptr_t)w->workspace.data;
   w->decode_ws = pod_table_rebase(&w->decode, ws + d.off_table[SIDE_DECODE]);
   w->prefill_ws = pod_table_rebase(&w->prefill, ws + d.off_table[SIDE_PREFILL]);
@@ -704,9 +708,11 @@ static int32_t build_single_prefill(const wrapper* w, const pod_run_args* a, pod
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "k_p: num_qo_heads %d is not a multiple of num_kv_heads %lld", heads, (long long)kv_heads);
   if (kv > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "k_p: kv_len %lld is too large", (long long)kv);
   int64_t kshape[3] = {layout == POD_NHD ? kv : kv_heads, layout == POD_NHD ? kv_heads : kv, head_dim};
-  const int32_t dt[] = {q->dtype};
+  /* k_p and v_p: q's dtype, or one fp8 type for both */
+  const int32_t dt[] = {q->dtype, POD_FLOAT8_E4M3, POD_FLOAT8_E5M2};
+  const int32_t k_dt[] = {k->dtype};
   if ((st = pod_check_shape(k, "k_p", 3, kshape, form)) || (st = pod_check_shape(v, "v_p", 3, kshape, form)) ||
-      (st = pod_check_dtype(k, "k_p", dt, 1)) || (st = pod_check_dtype(v, "v_p", dt, 1)) || (st = pod_check_inner_contiguous(k, "k_p")) ||
+      (st = pod_check_dtype(k, "k_p", dt, 3)) || (st = pod_check_dtype(v, "v_p", k_dt, 1)) || (st = pod_check_inner_contiguous(k, "k_p")) ||
       (st = pod_check_inner_contiguous(v, "v_p")))
     return st;
   if ((st = pod_resolve_options(&a->options_p, head_dim, "options_p", &s->options))) return st;
@@ -781,6 +787,25 @@ static void attach_schedule(const wrapper* w, pod_side* s, const pod_table* ws, 
   s->dev.tile = sched->tile;
 }
 
+/* The dequantization scales of a side (NaN: 1): q_scale * k_scale joins sm_scale, v_scale the output. */
+static int32_t apply_scales(pod_side* s, float q_scale, float k_scale, float v_scale, const char* side) {
+  const float given[3] = {q_scale, k_scale, v_scale};
+  const char* names[3] = {"q_scale", "k_scale", "v_scale"};
+  float use[3];
+  for (int i = 0; i < 3; i++) {
+    if (isnan(given[i])) {
+      use[i] = 1.0f;
+    } else if (!isfinite(given[i])) {
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s_%s: expected a finite scale, got %g", names[i], side, (double)given[i]);
+    } else {
+      use[i] = given[i];
+    }
+  }
+  s->options.sm_scale *= use[0] * use[1];
+  s->v_scale = use[2];
+  return POD_OK;
+}
+
 POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   wrapper* w;
   int32_t st = get_wrapper(handle, &w);
@@ -794,6 +819,7 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   memset(&a, 0, sizeof a);
   a.kv_layout_p = POD_UNSET;
   a.enable_pdl = POD_UNSET;
+  a.q_scale_p = a.k_scale_p = a.v_scale_p = a.q_scale_d = a.k_scale_d = a.v_scale_d = NAN;
   pod_attention_options_init(&a.options_p);
   pod_attention_options_init(&a.options_d);
   if ((st = pod_copy_versioned(&a, sizeof a, in, offsetof(pod_run_args, enable_pdl), "args"))) return st;
@@ -830,6 +856,8 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   if (st != POD_OK) return st;
   st = build_paged_side(w, dtab, &w->decode_options, &a.options_d, &a.q_d, &a.paged_k_d, &a.paged_v_d, &a.o_d, &a.lse_d, 0, &decode);
   if (st != POD_OK) return st;
+  if ((st = apply_scales(&prefill, a.q_scale_p, a.k_scale_p, a.v_scale_p, "p")) || (st = apply_scales(&decode, a.q_scale_d, a.k_scale_d, a.v_scale_d, "d")))
+    return st;
 
   if (w->device != POD_DEVICE_CPU && (st = pod_cuda_use(w->device))) return st;
   /* A captured run() reads the plan when the graph replays: only a wrapper in CUDA graph mode keeps
