@@ -14,24 +14,28 @@ enum { POD_TILE_PREFILL = 0, POD_TILE_DECODE = 1 };
 /* Rows of a CTA: prefill warps take 32 rows (two MMA tiles) up to head_dim 128, 16 above. */
 static inline int pod_tile_rows(int tile, int head_dim) { return tile == POD_TILE_PREFILL ? (head_dim <= 128 ? 128 : 64) : 16; }
 
-/* A work item: one CTA's rows and KV range. partial >= 0: the KV range was split; write fp32 partial
- * results to that slot, and the last CTA of the row tile to finish combines the parts (merge item
- * `merge`). skip != 0: padding of a schedule whose launch shape is fixed (CUDA graph mode); the CTA
- * returns at once. Padding items also name rows past the end of request 0 and an empty key range, so
- * they write nothing even where skip is not read. */
+/* A work item: the rows and KV range of one row tile, for every KV head: CTA c computes item
+ * c / num_kv_heads for KV head c % num_kv_heads (heads see the same keys, so the planner and the
+ * workspace image need one item, not one per head). partial >= 0: the KV range was split; the CTA
+ * writes fp32 partial results to slot partial * num_kv_heads + head, and the last CTA of the row
+ * tile's parts to finish combines them (merge item merge * num_kv_heads + head). skip != 0: padding
+ * of a schedule whose launch shape is fixed (CUDA graph mode); the CTAs return at once. Padding items
+ * also name rows past the end of request 0 and an empty key range, so they write nothing even where
+ * skip is not read. */
 typedef struct pod_work_item {
   int32_t request;
-  int32_t kv_head;
+  int32_t reserved;
   int32_t row_start; /* packed row = token_in_request * group + head_in_group */
   int32_t kv_begin;
   int32_t kv_end;
   int32_t partial;
   int32_t skip;
-  int32_t merge;     /* partial >= 0: index of the row tile's merge item */
+  int32_t merge;     /* partial >= 0: the row tile's merge items start at merge * num_kv_heads */
 } pod_work_item;
 
-/* The partial results of items first .. first + count - 1 for one row tile. `arrived` counts the
- * parts finished in the current launch; plan() writes it 0 and the CTA that merges puts it back. */
+/* The partial results of one row tile and KV head: slots first + k * stride for k < count. `arrived`
+ * counts the parts finished in the current launch; plan() writes it 0 and the CTA that merges puts it
+ * back. */
 typedef struct pod_merge_item {
   int32_t request;
   int32_t kv_head;
@@ -40,7 +44,7 @@ typedef struct pod_merge_item {
   int32_t count;
   int32_t skip;
   int32_t arrived;
-  int32_t reserved;
+  int32_t stride;
 } pod_merge_item;
 
 #ifdef __CUDACC__

@@ -149,7 +149,7 @@ static int32_t build_params(const pod_side* s, const char* side_name, pod_attn_p
   p.rope_theta = s->options.rope_theta;
   const int32_t tile = s->dev.work ? s->dev.tile : pod_schedule_tile(p.implicit_qo_len * p.group);
   if (s->dev.work) {
-    *ctas = s->dev.num_work;
+    *ctas = (int64_t)s->dev.num_work * s->num_kv_heads; /* one CTA per work item and KV head */
   } else {
     const int32_t rows = pod_tile_rows(tile, s->head_dim);
     p.implicit_row_tiles = (p.implicit_qo_len * p.group + rows - 1) / rows;

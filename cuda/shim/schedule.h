@@ -7,10 +7,14 @@
 #include "kernels/attention_params.h"
 #include "shim/internal.h"
 
+/* A schedule. Its work and merge lists live in the planning thread's scratch memory for its
+ * scratch_slot: valid until that thread builds another schedule in the same slot (plan() copies them
+ * into the workspace image right away; reusing the memory spares plan() the page faults of fresh
+ * allocations). */
 typedef struct pod_schedule {
   int32_t tile;        /* POD_TILE_PREFILL or POD_TILE_DECODE */
-  int32_t num_work;
-  int32_t num_merge;
+  int32_t num_work;    /* work items: row tiles (and parts); CTAs are num_work * num_kv_heads */
+  int32_t num_merge;   /* merge items: split row tiles times KV heads */
   int32_t num_partial; /* partial slots, rows each */
   pod_work_item* work;
   pod_merge_item* merge;
@@ -27,12 +31,14 @@ typedef struct pod_schedule_input {
   int64_t partial_budget; /* workspace bytes the partial results of split key ranges may take */
   /* CUDA graph mode: a launch shape that stays fixed across plans. */
   int32_t fixed_tile;     /* POD_SCHEDULE_ANY_TILE: chosen from the longest request */
-  int64_t max_work;       /* 0: no limit; else splits never make more work items than this */
+  int64_t max_work;       /* 0: no limit; else splits never make more work items (row tiles and parts) than this */
+  int32_t scratch_slot;   /* 0 or 1: which scratch lists to fill (both sides of a plan are alive at once) */
 } pod_schedule_input;
 
 #define POD_SCHEDULE_ANY_TILE (-1)
 
 int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out);
+/* Forgets the lists (the scratch memory stays with the thread). */
 void pod_schedule_free(pod_schedule* s);
 /* Tile shape for a side whose longest request has max_rows packed rows. */
 int32_t pod_schedule_tile(int32_t max_rows);

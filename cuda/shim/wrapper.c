@@ -59,12 +59,15 @@ typedef struct wrapper {
   pod_table decode_ws, prefill_ws;  /* the same arrays inside the workspace (CPU device: readable) */
   /* CUDA: the schedules and where they and their partial results live in the workspace */
   int32_t sm_count;
+  /* Resident CTAs per SM of the prefill and decode kernels, cached for the (dtypes, head_dim) of the
+   * last plan: the lookup costs microseconds, and plan() runs every step. */
+  int32_t occupancy_key[3], occupancy[2];
   pod_schedule decode_sched, prefill_sched;
   int64_t off_table[2];    /* decode, prefill tables */
   int64_t off_sched[4];    /* decode work, decode merge, prefill work, prefill merge */
   int64_t off_counters;    /* the POD launch's device counters (zeroed by plan) */
   int64_t off_partial[4];  /* decode o, decode lse, prefill o, prefill lse */
-  int32_t launch_work[2], launch_merge[2]; /* CTAs launched per side (graph mode: the capacities) */
+  int32_t launch_work[2], launch_merge[2]; /* work items (CTAs / KV heads) and merge items per side (graph mode: the capacities) */
   int64_t workspace_used;  /* bytes of the workspace this plan claims */
   pod_staging staging;     /* host memory of plan()'s copies, reused */
   uint64_t handle;
@@ -249,31 +252,32 @@ static int64_t take(int64_t* at, int64_t bytes) {
   return here;
 }
 
-/* CUDA graph mode: the most work items (CTAs) and merge items a plan of this shape may schedule on
- * one side. Base items are (request, KV head, row tile); splitting a key range makes at most 8 parts
- * and is only worth a launch of about one wave, so the capacity is the larger of the base items and
- * one wave, never more than 8 per base item. */
+/* CUDA graph mode: the most work items (row tiles and parts; CTAs are these times the KV heads) and
+ * merge items (per KV head) a plan of this shape may schedule on one side. Base items are row tiles;
+ * splitting a key range makes at most 8 parts and is only worth a launch of about one wave, so the
+ * capacity is the larger of the base items and one wave, never more than 8 per base item. */
 static void graph_capacity(const wrapper* w, const draft* d, int side, int32_t tile, const int32_t ctas_per_sm[2], int64_t* work,
                            int64_t* merge) {
   const pod_table* t = side == SIDE_DECODE ? &d->decode : &d->prefill;
-  int64_t rows_per_tile = pod_tile_rows(tile, d->a.head_dim), group = d->a.num_qo_heads / d->a.num_kv_heads;
+  const int64_t heads = d->a.num_kv_heads;
+  int64_t rows_per_tile = pod_tile_rows(tile, d->a.head_dim), group = d->a.num_qo_heads / heads;
   int64_t base_max, base_min;
   if (side == SIDE_DECODE) { /* one query per request: exact */
-    base_max = base_min = (int64_t)t->batch * ((group + rows_per_tile - 1) / rows_per_tile) * d->a.num_kv_heads;
+    base_max = base_min = (int64_t)t->batch * ((group + rows_per_tile - 1) / rows_per_tile);
   } else { /* any split of the fixed query count over the fixed batch */
-    base_max = ((t->total_q * group + rows_per_tile - 1) / rows_per_tile + t->batch) * d->a.num_kv_heads;
+    base_max = (t->total_q * group + rows_per_tile - 1) / rows_per_tile + t->batch;
     base_min = 0;
   }
-  int64_t slots = (int64_t)w->sm_count * ctas_per_sm[tile == POD_TILE_PREFILL ? 0 : 1];
-  int64_t cap = base_max > slots ? base_max : slots;
+  int64_t wave = ((int64_t)w->sm_count * ctas_per_sm[tile == POD_TILE_PREFILL ? 0 : 1] + heads - 1) / heads; /* in items */
+  int64_t cap = base_max > wave ? base_max : wave;
   if (cap > 8 * base_max) cap = 8 * base_max;
   int64_t merges = cap / 2 < cap - base_min ? cap / 2 : cap - base_min; /* a merge combines >= 2 items beyond its base item */
   *work = cap;
-  *merge = merges;
+  *merge = merges * heads;
 }
 
 /* CUDA: schedules both sides and lays out the workspace after the tables. */
-static int32_t schedule_draft(const wrapper* w, draft* d) {
+static int32_t schedule_draft(wrapper* w, draft* d) {
   int64_t at = 0;
   const pod_table* tables[2] = {&d->decode, &d->prefill};
   for (int side = 0; side < 2; side++) {
@@ -288,8 +292,14 @@ static int32_t schedule_draft(const wrapper* w, draft* d) {
     in.num_kv_heads = d->a.num_kv_heads, in.group = d->a.num_qo_heads / d->a.num_kv_heads, in.head_dim = d->a.head_dim;
     in.sm_count = w->sm_count;
     in.partial_budget = w->workspace_bytes / 4; /* each side may fill a quarter of the workspace with partial results */
-    int32_t st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.kv_dtype, d->a.head_dim, POD_TILE_PREFILL, &in.ctas_per_sm[0]);
-    if (st == POD_OK) st = pod_attention_ctas_per_sm(w->device, d->a.q_dtype, d->a.kv_dtype, d->a.head_dim, POD_TILE_DECODE, &in.ctas_per_sm[1]);
+    int32_t st = POD_OK;
+    const int32_t key[3] = {d->a.q_dtype, d->a.kv_dtype, d->a.head_dim};
+    if (memcmp(key, w->occupancy_key, sizeof key) != 0) {
+      st = pod_attention_ctas_per_sm(w->device, key[0], key[1], key[2], POD_TILE_PREFILL, &w->occupancy[0]);
+      if (st == POD_OK) st = pod_attention_ctas_per_sm(w->device, key[0], key[1], key[2], POD_TILE_DECODE, &w->occupancy[1]);
+      if (st == POD_OK) memcpy(w->occupancy_key, key, sizeof key);
+    }
+    in.ctas_per_sm[0] = w->occupancy[0], in.ctas_per_sm[1] = w->occupancy[1];
     const pod_resolved_options* opts[2] = {&d->decode_options, &d->prefill_options};
     for (int side = 0; side < 2 && st == POD_OK; side++) {
       if (side == SIDE_PREFILL && w->kind != POD_WRAPPER_BATCH_PREFILL) break;
@@ -307,6 +317,7 @@ static int32_t schedule_draft(const wrapper* w, draft* d) {
         graph_capacity(w, d, side, in.fixed_tile, in.ctas_per_sm, &caps[side][0], &caps[side][1]);
         in.max_work = caps[side][0] > 0 ? caps[side][0] : 1;
       }
+      in.scratch_slot = side;
       st = pod_schedule_build(&in, sched[side]);
       d->shape.tile[side] = sched[side]->tile;
     }
@@ -328,7 +339,8 @@ static int32_t schedule_draft(const wrapper* w, draft* d) {
     int64_t slots = sched[side]->num_partial;
     if (w->use_graph) { /* room for the most partial slots any plan of this shape may use */
       int64_t budget_slots = (w->workspace_bytes / 4) / (rows * (d->a.head_dim + 1) * 4);
-      slots = caps[side][0] < budget_slots ? caps[side][0] : budget_slots;
+      int64_t most = caps[side][0] * d->a.num_kv_heads;
+      slots = most < budget_slots ? most : budget_slots;
     }
     d->off_partial[2 * side] = take(&at, slots * rows * d->a.head_dim * 4);
     d->off_partial[2 * side + 1] = take(&at, slots * rows * 4);
@@ -376,7 +388,7 @@ static int32_t check_graph_plan(const wrapper* w, draft* d) {
   return POD_OK;
 }
 
-static int32_t build_draft(const wrapper* w, const pod_plan_args* in, draft* d) {
+static int32_t build_draft(wrapper* w, const pod_plan_args* in, draft* d) {
   memset(d, 0, sizeof *d);
   pod_attention_options_init(&d->a.decode_options);
   pod_attention_options_init(&d->a.prefill_options);
@@ -508,7 +520,7 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
     const pod_table* t = tables[side];
     int32_t past_end = t->batch > 0 ? (t->qo_indptr[1] - t->qo_indptr[0]) * (d.a.num_qo_heads / d.a.num_kv_heads) : 0;
     for (int32_t i = sched[side]->num_work; i < d.launch_work[side]; i++) work[i] = (pod_work_item){0, 0, past_end, 0, 0, -1, 1, 0};
-    for (int32_t i = sched[side]->num_merge; i < d.launch_merge[side]; i++) merge[i] = (pod_merge_item){0, 0, past_end, 0, 0, 1, 0, 0};
+    for (int32_t i = sched[side]->num_merge; i < d.launch_merge[side]; i++) merge[i] = (pod_merge_item){0, 0, past_end, 0, 0, 1, 0, 1};
   }
   st = pod_staging_copy(&w->staging, w->device, w->workspace.data, 0, total, &stream);
   if (st == POD_OK && w->use_graph) {
@@ -536,6 +548,9 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   pod_schedule_free(&w->prefill_sched);
   w->decode_sched = d.decode_sched;
   w->prefill_sched = d.prefill_sched;
+  /* their lists were the planner's scratch, copied into the workspace above */
+  w->decode_sched.work = w->prefill_sched.work = NULL;
+  w->decode_sched.merge = w->prefill_sched.merge = NULL;
   memcpy(w->off_table, d.off_table, sizeof w->off_table);
   memcpy(w->off_sched, d.off_sched, sizeof w->off_sched);
   memcpy(w->off_partial, d.off_partial, sizeof w->off_partial);

@@ -115,9 +115,9 @@ describe.skipIf(reason !== undefined)("device memory over many cycles", () => {
     }
     // Graph mode reserves the most any plan of its shape may need, and says so up front.
     const bufs = decodeBuffers(dev, 2, pages);
-    using tinyGraph = Tensor.empty([4096], "uint8", { device: dev });
+    using tinyGraph = Tensor.empty([1024], "uint8", { device: dev });
     using wg = new PODWithPagedKVCacheWrapper(tinyGraph, "NHD", { useCudaGraph: true, ...bufs });
-    expect(() => wg.plan(args)).toThrow(/WORKSPACE_TOO_SMALL|workspace: holds 4096 bytes/);
+    expect(() => wg.plan(args)).toThrow(/workspace: holds 1024 bytes/);
     ref.destroy();
     for (const x of Object.values(bufs)) x.destroy();
   }, 120_000);

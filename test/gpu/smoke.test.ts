@@ -57,6 +57,21 @@ describe.skipIf(reason !== undefined)("CUDA smoke", () => {
     expect(got[(1 << 20) - 1]).toBe(1 << 20);
   });
 
+  test("fp8 fills (round to nearest even, saturating) match the CPU backend bit for bit", () => {
+    for (const dtype of ["float8_e4m3fn", "float8_e5m2"] as const) {
+      // -600 .. 600 in steps of 0.37: normals, subnormal-free ties and values past e4m3's largest finite.
+      using g = Tensor.empty([3243], dtype, { device: dev }).fill(-600, 0.37);
+      using c = Tensor.empty([3243], dtype, { device: "cpu" }).fill(-600, 0.37);
+      expect(Array.from(g.rawBytes())).toEqual(Array.from(c.rawBytes()));
+      using gr = Tensor.random([4096], dtype, { device: dev, seed: 9, low: -3, high: 3 });
+      using cr = Tensor.random([4096], dtype, { device: "cpu", seed: 9, low: -3, high: 3 });
+      expect(Array.from(gr.rawBytes())).toEqual(Array.from(cr.rawBytes()));
+      using tiny = Tensor.empty([2000], dtype, { device: dev }).fill(-1e-3, 1e-6); // subnormals of both formats
+      using tinyCpu = Tensor.empty([2000], dtype, { device: "cpu" }).fill(-1e-3, 1e-6);
+      expect(Array.from(tiny.rawBytes())).toEqual(Array.from(tinyCpu.rawBytes()));
+    }
+  });
+
   test("streams and events time a kernel", () => {
     using s = new Stream(dev);
     using start = new Event(dev);
