@@ -10,24 +10,29 @@ static int32_t check_array(const pod_host_i32* a, const char* name, const char* 
   return POD_OK;
 }
 
-/* The smallest and largest page index in one branch-free pass. Tables of a large batch hold tens of
- * thousands of pages and plan() should take microseconds: the loop vectorizes, with AVX2's min/max
- * where the CPU has them (the library's baseline x86-64 code has no vector min/max), chosen once. */
-#define INDEX_RANGE_BODY                      \
+/* Copies the page indices and finds the smallest and largest in the same branch-free pass. Tables of
+ * a large batch hold tens of thousands of pages and plan() should take microseconds: the loop
+ * vectorizes, with AVX2's min/max where the CPU has them (the library's baseline x86-64 code has no
+ * vector min/max), chosen once. */
+#define COPY_RANGE_BODY                       \
   int32_t lo = INT32_MAX, hi = -1;            \
   for (int64_t i = 0; i < n; i++) {           \
-    int32_t p = indices[i];                   \
+    int32_t p = src[i];                       \
+    dst[i] = p;                               \
     lo = p < lo ? p : lo;                     \
     hi = p > hi ? p : hi;                     \
   }                                           \
   *lo_out = lo, *hi_out = hi;
 
-static void index_range_baseline(const int32_t* indices, int64_t n, int32_t* lo_out, int32_t* hi_out) { INDEX_RANGE_BODY }
+static void copy_range_baseline(int32_t* restrict dst, const int32_t* restrict src, int64_t n, int32_t* lo_out, int32_t* hi_out) {
+  COPY_RANGE_BODY
+}
 
 #if defined(__x86_64__)
 #include <cpuid.h>
-__attribute__((target("avx2"))) static void index_range_avx2(const int32_t* indices, int64_t n, int32_t* lo_out, int32_t* hi_out) {
-  INDEX_RANGE_BODY
+__attribute__((target("avx2"))) static void copy_range_avx2(int32_t* restrict dst, const int32_t* restrict src, int64_t n, int32_t* lo_out,
+                                                              int32_t* hi_out) {
+  COPY_RANGE_BODY
 }
 
 /* AVX2 in the CPU and its registers saved by the OS (XGETBV: XMM and YMM state enabled). */
@@ -42,16 +47,16 @@ static int cpu_has_avx2(void) {
 }
 #endif
 
-static void index_range(const int32_t* indices, int64_t n, int32_t* lo_out, int32_t* hi_out) {
+static void copy_range(int32_t* dst, const int32_t* src, int64_t n, int32_t* lo_out, int32_t* hi_out) {
 #if defined(__x86_64__)
   static int avx2 = -1; /* a benign race: every thread computes the same answer */
   if (avx2 < 0) avx2 = cpu_has_avx2();
   if (avx2) {
-    index_range_avx2(indices, n, lo_out, hi_out);
+    copy_range_avx2(dst, src, n, lo_out, hi_out);
     return;
   }
 #endif
-  index_range_baseline(indices, n, lo_out, hi_out);
+  copy_range_baseline(dst, src, n, lo_out, hi_out);
 }
 
 static int32_t check_indptr(const pod_host_i32* a, int64_t batch, const char* name, const char* field) {
@@ -131,17 +136,7 @@ int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode
   point(out, out->storage);
   out->kv_indices = NULL;
   out->kv_indices_in = in->kv_indices.data;
-
-  const int32_t* indices = in->kv_indices.data;
-  int32_t lo, hi;
-  index_range(indices, pages, &lo, &hi);
-  if (lo < 0) {
-    int64_t i = 0;
-    while (indices[i] >= 0) i++;
-    pod_table_free(out);
-    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: entry %lld is %d; page indices must be >= 0", name, (long long)i, indices[i]);
-  }
-  out->max_page = hi;
+  out->max_page = -1; /* pod_table_stage_indices checks the indices */
   int64_t dense = 0, packed = 0;
   for (int64_t r = 0; r <= batch; r++) {
     out->kv_indptr[r] = in->kv_indptr.data[r];
@@ -178,6 +173,19 @@ int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode
   out->dense_mask_elems = dense;
   out->packed_mask_bytes = packed;
   out->total_q = out->qo_indptr[batch];
+  return POD_OK;
+}
+
+int32_t pod_table_stage_indices(pod_table* t, int32_t* dst, const char* name) {
+  int32_t lo, hi;
+  copy_range(dst, t->kv_indices_in, t->num_pages_used, &lo, &hi);
+  if (lo < 0) {
+    int64_t i = 0;
+    while (t->kv_indices_in[i] >= 0) i++;
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: entry %lld is %d; page indices must be >= 0", name, (long long)i,
+                    t->kv_indices_in[i]);
+  }
+  t->max_page = hi;
   return POD_OK;
 }
 

@@ -7,7 +7,7 @@
 typedef struct pod_table {
   int32_t batch;          /* requests */
   int64_t num_pages_used; /* kv_indptr[batch] */
-  int32_t max_page;       /* largest page index, -1 when none */
+  int32_t max_page;       /* largest page index, -1 when none (set by pod_table_stage_indices) */
   int64_t total_q;        /* query tokens: qo_indptr[batch], or batch for decode */
   int64_t dense_mask_elems;
   int64_t packed_mask_bytes;
@@ -28,6 +28,9 @@ typedef struct pod_table {
  * be empty and every request has one query.
  * `causal` rejects requests with more queries than keys. */
 int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode, int causal, const char* name, pod_table* out);
+/* Copies the page indices from the caller's array to dst (plan()'s staging memory), checking them in
+ * the same pass: a negative index is an error naming `name`.kv_indices; sets max_page. */
+int32_t pod_table_stage_indices(pod_table* t, int32_t* dst, const char* name);
 void pod_table_free(pod_table* t);
 /* Bytes of the image before kv_indices: the arrays whose size depends on the batch only. */
 size_t pod_table_fixed_bytes(int32_t batch);

@@ -491,8 +491,9 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
     return st;
   }
   /* One image of the tables and schedules, one copy into the workspace; in graph mode the page tables
-   * for the fixed buffers follow it in the staging memory. */
-  const pod_table* tables[2] = {&d.decode, &d.prefill};
+   * for the fixed buffers follow it in the staging memory. The page indices are checked as they are
+   * staged, before anything is copied to the device. */
+  pod_table* tables[2] = {&d.decode, &d.prefill};
   size_t total = (size_t)d.image_bytes, staged = total;
   for (int side = 0; side < 2 && w->use_graph; side++)
     if (w->fixed_batch[side] > 0) staged += 4 * (3 * (size_t)tables[side]->batch + (size_t)tables[side]->num_pages_used + 2) + 64;
@@ -501,13 +502,20 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
     free_draft(&d);
     return st;
   }
+  size_t indices_at[2] = {0, 0}, at = (total + 15) / 16 * 16; /* graph mode: each side's indices after the image */
   for (int side = 0; side < 2; side++) {
-    const pod_table* t = tables[side];
+    pod_table* t = tables[side];
     if (t->storage == NULL) continue; /* the single wrapper's prefill side has no table */
     const size_t fixed = pod_table_fixed_bytes(t->batch);
     memcpy(image + d.off_table[side], t->storage, fixed);
     /* Graph mode: the page indices go to the fixed buffer instead. */
-    if (!w->use_graph && t->num_pages_used) memcpy(image + d.off_table[side] + fixed, t->kv_indices_in, (size_t)t->num_pages_used * 4);
+    if (w->use_graph && w->fixed_batch[side] == 0) continue;
+    if (w->use_graph) indices_at[side] = at, at += ((size_t)t->num_pages_used * 4 + 15) / 16 * 16;
+    int32_t* dst = (int32_t*)(image + (w->use_graph ? indices_at[side] : d.off_table[side] + fixed));
+    if ((st = pod_table_stage_indices(t, dst, side_name(side)))) {
+      free_draft(&d);
+      return st;
+    }
   }
   memset(image + d.off_counters, 0, sizeof(pod_fused_counters)); /* the staging memory is reused */
   const pod_schedule* sched[2] = {&d.decode_sched, &d.prefill_sched};
@@ -525,13 +533,12 @@ POD_API int32_t pod_wrapper_plan(uint64_t handle, const pod_plan_args* args) {
   st = pod_staging_copy(&w->staging, w->device, w->workspace.data, 0, total, &stream);
   if (st == POD_OK && w->use_graph) {
     const pod_paged_table* in[2] = {&d.a.decode, &d.a.prefill};
-    size_t at = (total + 15) / 16 * 16;
     for (int side = 0; side < 2 && st == POD_OK; side++) {
       if (w->fixed_batch[side] == 0) continue;
       const pod_tensor* b = w->buffers[side];
       const pod_table* t = tables[side];
-      st = fill_buffer(w, image, &at, &b[BUF_KV_INDPTR], t->kv_indptr, t->batch + 1, &stream);
-      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_KV_INDICES], t->kv_indices_in, t->num_pages_used, &stream);
+      st = pod_staging_copy(&w->staging, w->device, b[BUF_KV_INDICES].data, indices_at[side], (size_t)t->num_pages_used * 4, &stream);
+      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_KV_INDPTR], t->kv_indptr, t->batch + 1, &stream);
       if (st == POD_OK) st = fill_buffer(w, image, &at, &b[BUF_LAST], in[side]->kv_last_page_len.data, t->batch, &stream);
       if (st == POD_OK && side == SIDE_PREFILL) st = fill_buffer(w, image, &at, &b[BUF_QO], t->qo_indptr, t->batch + 1, &stream);
     }
