@@ -53,13 +53,13 @@ typedef struct pod_merge_item {
 #define POD_HD static inline
 #endif
 
-/* Key/value tiles in flight: two, except for decode tiles up to head_dim 128 (where it fits): decode
- * CTAs of a POD launch share an SM with a prefill CTA and keep three in flight; decode CTAs on an fp8
- * cache keep four, since their tiles are half the bytes and a decode CTA's speed is the bytes it has
- * in flight. */
+/* Key/value tiles in flight: two, except for the decode CTAs of a POD launch, which share an SM with
+ * a prefill CTA and keep three in flight (up to head_dim 128, where that fits the prefill's memory).
+ * fp8 caches keep the same counts: four tiles for fp8 decode CTAs (half the bytes each) measured
+ * slower on the H100, as the larger CTAs fit fewer to an SM. */
 POD_HD int pod_kv_stages(int tile, int head_dim, int fused, int kv_fp8) {
-  if (tile != POD_TILE_DECODE || head_dim > 128) return 2;
-  return kv_fp8 ? 4 : fused ? 3 : 2;
+  (void)kv_fp8;
+  return fused && tile == POD_TILE_DECODE && head_dim <= 128 ? 3 : 2;
 }
 
 /* Shared memory of one CTA: the query rows, then the key and value tiles. fp8 caches land as loaded
