@@ -296,6 +296,17 @@ function getF16Table(): Float32Array {
   return f16Table;
 }
 
+// The 256 values of each fp8 dtype, built on first use.
+const fp8Tables = new Map<Fp8DType, Float32Array>();
+function getFp8Table(dtype: Fp8DType): Float32Array {
+  let table = fp8Tables.get(dtype);
+  if (table === undefined) {
+    table = Float32Array.from({ length: 256 }, (_, b) => fp8BitsToF32(b, dtype));
+    fp8Tables.set(dtype, table);
+  }
+  return table;
+}
+
 /**
  * The first `count` elements of `bytes` (little-endian, of type `dtype`) as float32 values.
  * `bytes` may be any view, aligned or not.
@@ -338,7 +349,7 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: DType, count: number):
       break;
     case "float8_e4m3fn":
     case "float8_e5m2": {
-      const table = Float32Array.from({ length: 256 }, (_, b) => fp8BitsToF32(b, dtype));
+      const table = getFp8Table(dtype);
       for (let i = 0; i < count; i++) out[i] = table[src[i]!]!;
       break;
     }

@@ -15,7 +15,7 @@ import {
 } from "../src/index.ts";
 import type { KvLayout, PodRunResult } from "../src/pod.ts";
 import { roundTo, type DType, type Fp8DType } from "../src/dtype.ts";
-import { rng } from "./rng.ts";
+import { rng, shuffledRange } from "./rng.ts";
 import type { PosEncoding, ReferenceOptions } from "../src/reference.ts";
 
 export interface SideConfig {
@@ -70,11 +70,7 @@ function buildPagedCache(kvLens: number[], cfg: PodConfig, next: () => number, d
   const pagesPer = kvLens.map((n) => Math.ceil(n / P));
   const used = pagesPer.reduce((a, b) => a + b, 0);
   const total = used + 1 + Math.floor(next() * 3);
-  const order = Array.from({ length: total }, (_, i) => i);
-  for (let i = total - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  const order = shuffledRange(total, next);
   const indptr = [0];
   const indices: number[] = [];
   const last: number[] = [];

@@ -11,7 +11,7 @@ import {
   type HalfDType,
   type PodRunResult,
 } from "../src/index.ts";
-import { rng } from "./rng.ts";
+import { rng, shuffledRange } from "./rng.ts";
 
 export interface ServingShape {
   layers: number;
@@ -31,12 +31,7 @@ export interface ServingShape {
 
 /** A page table for `lens` (one request each) over `pages` pages, assigned in a shuffled order. */
 export function pageTable(lens: readonly number[], pageSize: number, pages: number, seed: number) {
-  const next = rng(seed);
-  const order = Array.from({ length: pages }, (_, i) => i);
-  for (let i = pages - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  const order = shuffledRange(pages, rng(seed));
   const indptr = [0];
   const indices: number[] = [];
   const last: number[] = [];

@@ -658,7 +658,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
       pod_attention_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                     \
     pod_pdl_enter();                                                                                             \
     if (p.work && reinterpret_cast<const pod_work_item*>(p.work)[blockIdx.x / p.num_kv_heads].skip) return;      \
-    const int merge = pod::attention_body<T, D, TILE, pod_kv_stages(TILE, D, 0, KV8), KV8>(p, blockIdx.x);      \
+    const int merge = pod::attention_body<T, D, TILE, pod_kv_stages(TILE, D, 0), KV8>(p, blockIdx.x);            \
     if (merge >= 0) pod::merge_rows<T, D>(pod::merge_args(p, pod::AttentionShape<T, D, TILE>::kRows), merge);   \
   }
 namespace pod {
@@ -706,7 +706,7 @@ __device__ __noinline__ void release_role(const pod_fused_params& f, const int s
 template <typename T, int D, bool KV8>
 __device__ __forceinline__ int pod_fused_role(const pod_attn_params& p, const int tile, const int cta) {
   if (tile == POD_TILE_PREFILL) return attention_body<T, D, POD_TILE_PREFILL, 2, KV8>(p, cta);
-  return attention_body<T, D, POD_TILE_DECODE, pod_kv_stages(POD_TILE_DECODE, D, 1, KV8), KV8>(p, cta);
+  return attention_body<T, D, POD_TILE_DECODE, pod_kv_stages(POD_TILE_DECODE, D, 1), KV8>(p, cta);
 }
 
 // The merge a CTA of a POD launch owes (merge >= 0), after the role bodies.

@@ -57,17 +57,14 @@ typedef struct pod_merge_item {
  * a prefill CTA and keep three in flight (up to head_dim 128, where that fits the prefill's memory).
  * fp8 caches keep the same counts: four tiles for fp8 decode CTAs (half the bytes each) measured
  * slower on the H100, as the larger CTAs fit fewer to an SM. */
-POD_HD int pod_kv_stages(int tile, int head_dim, int fused, int kv_fp8) {
-  (void)kv_fp8;
-  return fused && tile == POD_TILE_DECODE && head_dim <= 128 ? 3 : 2;
-}
+POD_HD int pod_kv_stages(int tile, int head_dim, int fused) { return fused && tile == POD_TILE_DECODE && head_dim <= 128 ? 3 : 2; }
 
 /* Shared memory of one CTA: the query rows, then the key and value tiles. fp8 caches land as loaded
  * (one byte an element) in their own stage buffers and are converted into one pair of 16-bit tiles
  * just before use. Prefill tiles add the slack that aligns wgmma's swizzle patterns to 1024 bytes. */
 POD_HD int pod_attention_smem(int tile, int head_dim, int fused, int kv_fp8) {
   const int rows = tile == POD_TILE_PREFILL ? (head_dim <= 128 ? 128 : 64) : 16;
-  const int stages = pod_kv_stages(tile, head_dim, fused, kv_fp8);
+  const int stages = pod_kv_stages(tile, head_dim, fused);
   const int kv = kv_fp8 ? 2 * POD_KV_TILE * head_dim * 2 + 2 * stages * POD_KV_TILE * head_dim : 2 * stages * POD_KV_TILE * head_dim * 2;
   return rows * head_dim * 2 + kv + (tile == POD_TILE_PREFILL ? 1024 : 0);
 }

@@ -79,11 +79,9 @@ static int32_t check_aligned(const pod_tensor* t, const char* name) {
                   (long long)(16 / size));
 }
 
-static int is_fp8(int32_t dtype) { return dtype == POD_FLOAT8_E4M3 || dtype == POD_FLOAT8_E5M2; }
-
 /* The dtype part of kernel names: q's dtype, and "_fp8" for fp8 caches. */
 static const char* kernel_dtype(int32_t q_dtype, int32_t kv_dtype) {
-  if (is_fp8(kv_dtype)) return q_dtype == POD_BFLOAT16 ? "bf16_fp8" : "f16_fp8";
+  if (pod_dtype_is_fp8(kv_dtype)) return q_dtype == POD_BFLOAT16 ? "bf16_fp8" : "f16_fp8";
   return q_dtype == POD_BFLOAT16 ? "bf16" : "f16";
 }
 
@@ -91,7 +89,7 @@ int32_t pod_attention_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dt
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(q_dtype, kv_dtype), head_dim, tile == POD_TILE_PREFILL ? "prefill" : "decode");
   CUfunction fn;
-  return get_kernel_occupancy(device, name, pod_attention_smem_bytes(tile, head_dim, 0, is_fp8(kv_dtype)), &fn, ctas);
+  return get_kernel_occupancy(device, name, pod_attention_smem_bytes(tile, head_dim, 0, pod_dtype_is_fp8(kv_dtype)), &fn, ctas);
 }
 
 /* The kernel parameters of one side, its tile shape and its CTA count. */
@@ -172,7 +170,7 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(s->q.dtype, s->k.dtype), s->head_dim,
            tile == POD_TILE_PREFILL ? "prefill" : "decode");
-  const int32_t smem = pod_attention_smem_bytes(tile, s->head_dim, 0, is_fp8(s->k.dtype));
+  const int32_t smem = pod_attention_smem_bytes(tile, s->head_dim, 0, pod_dtype_is_fp8(s->k.dtype));
   CUfunction fn;
   if ((st = get_kernel(device, name, smem, &fn))) return st;
   void* params[] = {&p};
@@ -209,7 +207,7 @@ static int32_t fused_order(const pod_side* prefill, const pod_side* decode) {
 }
 
 int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, uint64_t counters, void* stream) {
-  if (prefill->q.dtype != decode->q.dtype || prefill->head_dim != decode->head_dim || is_fp8(prefill->k.dtype) != is_fp8(decode->k.dtype)) {
+  if (prefill->q.dtype != decode->q.dtype || prefill->head_dim != decode->head_dim || pod_dtype_is_fp8(prefill->k.dtype) != pod_dtype_is_fp8(decode->k.dtype)) {
     /* The fused kernel is compiled per (dtype, head_dim, fp8 cache or not): sides that differ run one
      * after the other. */
     int32_t st = pod_cuda_attention(device, prefill, "p", stream);
@@ -227,7 +225,7 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
   f.counters = counters;
   if (ctas[0] + ctas[1] > 0) {
     char name[48];
-    const int kv8 = is_fp8(prefill->k.dtype);
+    const int kv8 = pod_dtype_is_fp8(prefill->k.dtype);
     snprintf(name, sizeof name, "pod_fused_%s_%d", kernel_dtype(prefill->q.dtype, prefill->k.dtype), prefill->head_dim);
     int32_t smem = pod_attention_smem_bytes(POD_TILE_PREFILL, prefill->head_dim, 1, kv8);
     const int32_t smem_decode = pod_attention_smem_bytes(POD_TILE_DECODE, prefill->head_dim, 1, kv8);

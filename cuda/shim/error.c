@@ -90,6 +90,8 @@ int32_t pod_dtype_size(int32_t dtype) {
   }
 }
 
+int pod_dtype_is_fp8(int32_t dtype) { return dtype == POD_FLOAT8_E4M3 || dtype == POD_FLOAT8_E5M2; }
+
 const char* pod_dtype_name(int32_t dtype) {
   switch (dtype) {
     case POD_FLOAT32: return "float32";

@@ -57,5 +57,7 @@ int32_t pod_device_check(int32_t device, const char* what);
 static inline int64_t pod_align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 int32_t pod_dtype_size(int32_t dtype);
 const char* pod_dtype_name(int32_t dtype);
+/* POD_FLOAT8_E4M3 or POD_FLOAT8_E5M2. */
+int pod_dtype_is_fp8(int32_t dtype);
 
 #endif

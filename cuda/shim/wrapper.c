@@ -408,7 +408,7 @@ static int32_t build_draft(wrapper* w, const pod_plan_args* in, draft* d) {
   if (a->q_dtype != POD_FLOAT16 && a->q_dtype != POD_BFLOAT16)
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_dtype: expected float16 or bfloat16, got %s", pod_dtype_name(a->q_dtype));
   int32_t kv_dtype = a->kv_dtype == POD_UNSET ? a->q_dtype : a->kv_dtype;
-  if (kv_dtype != a->q_dtype && kv_dtype != POD_FLOAT8_E4M3 && kv_dtype != POD_FLOAT8_E5M2)
+  if (kv_dtype != a->q_dtype && !pod_dtype_is_fp8(kv_dtype))
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_dtype: expected q_dtype (%s), float8_e4m3fn or float8_e5m2, got %s", pod_dtype_name(a->q_dtype),
                     pod_dtype_name(kv_dtype));
   d->a.kv_dtype = kv_dtype;
