@@ -1,10 +1,11 @@
 /**
  * Tensor-parallel POD: the attention heads of one layer split evenly across devices, each device
  * running POD on its own heads, on its own stream. Shard i of n holds query heads
- * [i·H/n, (i+1)·H/n) and KV heads [i·KH/n, (i+1)·KH/n): a complete attention problem of its own, with
- * the same requests and page table on every device. Shared by `bench/tp.ts` and the GPU test.
+ * [i·H/n, (i+1)·H/n) and KV heads [i·KH/n, (i+1)·KH/n) of one layer's inputs — a complete attention
+ * problem of its own, with the same requests and page table on every device — so the shards' outputs,
+ * put side by side, are the whole layer's. Shared by `bench/tp.ts` and the GPU test.
  */
-import { Device, PODWithPagedKVCacheWrapper, Stream, Tensor, type HalfDType } from "../src/index.ts";
+import { Device, Event, PODWithPagedKVCacheWrapper, Stream, Tensor, dtypeSize, type HalfDType } from "../src/index.ts";
 import { shuffledPages } from "./common.ts";
 
 export interface TpConfig {
@@ -13,48 +14,113 @@ export interface TpConfig {
   heads: number; kvHeads: number; headDim: number; pageSize: number; dtype: HalfDType;
 }
 
+type InputName = "qP" | "kP" | "vP" | "qD" | "cache";
+const INPUTS: readonly InputName[] = ["qP", "kP", "vP", "qD", "cache"];
+
+/** One input of the whole layer, on the host: its bytes, shape and the dimension that indexes heads. */
+interface HostInput { bytes: Uint8Array; shape: number[]; headDim: number }
+/** The whole layer's inputs (every head) on the host, from which every split is cut. */
+export type HostLayer = Record<InputName, HostInput>;
+
 export interface Shard {
   device: Device; stream: Stream; wrapper: PODWithPagedKVCacheWrapper;
-  tensors: { workspace: Tensor; qP: Tensor; kP: Tensor; vP: Tensor; qD: Tensor; cache: Tensor; oP: Tensor; oD: Tensor };
+  /** Query heads [heads.start, heads.start + heads.count) of the layer. */
+  heads: { start: number; count: number };
+  tensors: Record<InputName | "workspace" | "oP" | "oD", Tensor>;
 }
 
-/** Shard `index` of `count` on `device`. Its inputs depend only on (seed, index, count), not on the
- * device, so the same shard on the CPU backend is its reference. */
-export function makeShard(device: Device, c: TpConfig, index: number, count: number, seed = 1): Shard {
+function pagesPerRequest(c: TpConfig): number {
+  return Math.ceil(c.decodeKv / c.pageSize);
+}
+
+/** The whole layer's random inputs, drawn on `device` (fast on a GPU) and copied to the host. */
+export function makeHostLayer(device: Device, c: TpConfig, seed = 1): HostLayer {
+  const pages = c.batch * pagesPerRequest(c), D = c.headDim;
+  const shapes: Record<InputName, [number[], number]> = {
+    qP: [[c.qo, c.heads, D], 1], kP: [[c.kv, c.kvHeads, D], 1], vP: [[c.kv, c.kvHeads, D], 1],
+    qD: [[c.batch, c.heads, D], 1], cache: [[pages, 2, c.pageSize, c.kvHeads, D], 3],
+  };
+  const layer = {} as HostLayer;
+  INPUTS.forEach((name, k) => {
+    const [shape, headDim] = shapes[name];
+    using t = Tensor.random(shape, c.dtype, { device, seed: seed * 10 + k });
+    layer[name] = { bytes: t.rawBytes(), shape, headDim };
+  });
+  return layer;
+}
+
+/** The bytes of heads [start, start + count) of a row-major input (a gather of equal strided rows). */
+function sliceHeads(input: HostInput, start: number, count: number, elementSize: number): { bytes: Uint8Array; shape: number[] } {
+  const { bytes, shape, headDim } = input;
+  const heads = shape[headDim]!;
+  const inner = shape.slice(headDim + 1).reduce((a, b) => a * b, 1) * elementSize; // bytes per head
+  const rows = shape.slice(0, headDim).reduce((a, b) => a * b, 1);
+  const out = new Uint8Array(rows * count * inner);
+  for (let r = 0; r < rows; r++) {
+    const from = (r * heads + start) * inner;
+    out.set(bytes.subarray(from, from + count * inner), r * count * inner);
+  }
+  return { bytes: out, shape: shape.map((n, d) => (d === headDim ? count : n)) };
+}
+
+/** Shard `index` of `count` of the layer on `device`, planned and ready to run. */
+export function makeShard(device: Device, c: TpConfig, layer: HostLayer, index: number, count: number, seed = 1): Shard {
   if (c.kvHeads % count !== 0) throw new Error(`tensor parallel: ${c.kvHeads} KV heads do not split evenly across ${count} devices`);
-  const h = c.heads / count, kh = c.kvHeads / count, D = c.headDim;
-  const pagesPer = Math.ceil(c.decodeKv / c.pageSize), pages = c.batch * pagesPer;
-  const rnd = (shape: number[], k: number) => Tensor.random(shape, c.dtype, { device, seed: seed * 1000 + index * 10 + k });
+  const h = c.heads / count, kh = c.kvHeads / count, size = dtypeSize(c.dtype);
   const tensors = {
     workspace: Tensor.empty([128 << 20], "uint8", { device }),
-    qP: rnd([c.qo, h, D], 1), kP: rnd([c.kv, kh, D], 2), vP: rnd([c.kv, kh, D], 3),
-    qD: rnd([c.batch, h, D], 4), cache: rnd([pages, 2, c.pageSize, kh, D], 5),
-    oP: Tensor.empty([c.qo, h, D], c.dtype, { device }), oD: Tensor.empty([c.batch, h, D], c.dtype, { device }),
-  };
+    oP: Tensor.empty([c.qo, h, c.headDim], c.dtype, { device }), oD: Tensor.empty([c.batch, h, c.headDim], c.dtype, { device }),
+  } as Shard["tensors"];
+  for (const name of INPUTS) {
+    const per = name === "qP" || name === "qD" ? h : kh;
+    const { bytes, shape } = sliceHeads(layer[name], index * per, per, size);
+    tensors[name] = Tensor.empty(shape, c.dtype, { device });
+    tensors[name].copyFromHost(bytes);
+  }
+  const pagesPer = pagesPerRequest(c);
   const wrapper = new PODWithPagedKVCacheWrapper(tensors.workspace, "NHD");
   wrapper.plan({
-    indptr: Int32Array.from({ length: c.batch + 1 }, (_, i) => i * pagesPer), indices: shuffledPages(pages, seed),
+    indptr: Int32Array.from({ length: c.batch + 1 }, (_, i) => i * pagesPer), indices: shuffledPages(c.batch * pagesPer, seed),
     lastPageLen: new Int32Array(c.batch).fill(c.decodeKv - (pagesPer - 1) * c.pageSize),
-    numQoHeads: h, numKvHeads: kh, headDim: D, pageSize: c.pageSize, qDataType: c.dtype,
+    numQoHeads: h, numKvHeads: kh, headDim: c.headDim, pageSize: c.pageSize, qDataType: c.dtype,
   });
-  return { device, stream: new Stream(device), wrapper, tensors };
+  return { device, stream: new Stream(device), wrapper, heads: { start: index * h, count: h }, tensors };
 }
 
 /** One shard per device, shard i on devices[i]. */
-export function makeShards(devices: Device[], c: TpConfig, seed = 1): Shard[] {
-  return devices.map((d, i) => makeShard(d, c, i, devices.length, seed));
+export function makeShards(devices: readonly Device[], c: TpConfig, layer: HostLayer, seed = 1): Shard[] {
+  return devices.map((d, i) => makeShard(d, c, layer, i, devices.length, seed));
 }
 
-/** Queues one layer's POD on every shard's stream; returns at once (the devices run concurrently). */
-export function runStep(shards: readonly Shard[]): void {
-  for (const s of shards) {
+/** Queues one layer's POD on every shard's stream; returns at once (the devices run concurrently).
+ * With `events`, shard i's launch is bracketed by events[i] on its stream (its device time). */
+export function runStep(shards: readonly Shard[], events?: readonly { start: Event; end: Event }[]): void {
+  shards.forEach((s, i) => {
     const { qP, kP, vP, qD, cache, oP, oD } = s.tensors;
+    events?.[i]!.start.record(s.stream);
     s.wrapper.run({ qP, kP, vP, causalP: true, qD, pagedKvCacheD: cache, outP: oP, outD: oD, stream: s.stream });
-  }
+    events?.[i]!.end.record(s.stream);
+  });
 }
 
 export function synchronize(shards: readonly Shard[]): void {
   for (const s of shards) s.stream.synchronize();
+}
+
+/** The shards' outputs put side by side along the head dimension: the whole layer's oP and oD. */
+export function gatherOutputs(shards: readonly Shard[]): { oP: Float32Array; oD: Float32Array } {
+  const join = (name: "oP" | "oD") => {
+    const parts = shards.map((s) => ({ data: s.tensors[name].toFloat32Array(), shape: s.tensors[name].shape, start: s.heads.start }));
+    const [rows, , D] = parts[0]!.shape as [number, number, number];
+    const heads = parts.reduce((n, p) => n + p.shape[1]!, 0);
+    const out = new Float32Array(rows * heads * D);
+    for (const { data, shape, start } of parts) {
+      const h = shape[1]!;
+      for (let r = 0; r < rows; r++) out.set(data.subarray(r * h * D, (r + 1) * h * D), (r * heads + start) * D);
+    }
+    return out;
+  };
+  return { oP: join("oP"), oD: join("oD") };
 }
 
 export function destroyShards(shards: readonly Shard[]): void {
