@@ -28,6 +28,7 @@ import {
   type Layer,
   type ServingShape,
 } from "../serving-fixture.ts";
+import { testGpu } from "./test-device.ts";
 
 const reason = Device.cudaUnavailableReason();
 if (reason) console.log(`GPU tests skipped (cuda-graph): ${reason}`);
@@ -67,7 +68,7 @@ function checkLayerOnCpu(layer: Layer, table: ReturnType<typeof pageTable>, whic
 }
 
 describe.skipIf(reason !== undefined)("CUDA graphs", () => {
-  const dev = reason ? Device.cpu() : Device.cuda(0);
+  const dev = reason ? Device.cpu() : testGpu();
 
   for (const pdl of [undefined, false] as const) {
     const label = pdl === undefined ? `PDL ${dev.properties.programmaticDependentLaunch ? "on (device default)" : "off (unsupported)"}` : "PDL off";

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { Device } from "../../src/index.ts";
 import { checkGpuAgainstCpu } from "../attention-fixture.ts";
 import { fp8PodConfigArb } from "../pod-config-arbitrary.ts";
+import { testGpu } from "./test-device.ts";
 
 const reason = Device.cudaUnavailableReason();
 const RUNS = Number(process.env.POD_GPU_SWEEP_RUNS ?? 48);
@@ -19,7 +20,7 @@ describe.skipIf(reason !== undefined)("CUDA kernels on fp8 caches vs the CPU bac
     for (const api of ["pod", "standalone"] as const) {
       for (const scale of ["small", "large"] as const) {
         test(`${wrapper} wrapper, ${api} API, ${scale} configurations`, () => {
-          const gpu = Device.cuda(0);
+          const gpu = testGpu();
           let runs = 0;
           fc.assert(
             fc.property(fp8PodConfigArb(wrapper, scale), (cfg) => {

@@ -8,6 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import { Device, PODWithPagedKVCacheWrapper, PodError, Stream, Tensor } from "../../src/index.ts";
 import { decodeBuffers, pageTable } from "../serving-fixture.ts";
+import { testGpu } from "./test-device.ts";
 
 const reason = Device.cudaUnavailableReason();
 if (reason) console.log(`GPU tests skipped (memory): ${reason}`);
@@ -16,7 +17,7 @@ const HEADS = { numQoHeads: 32, numKvHeads: 8, headDim: 128, pageSize: 16 } as c
 const MiB = 1 << 20;
 
 describe.skipIf(reason !== undefined)("device memory over many cycles", () => {
-  const dev = reason ? Device.cpu() : Device.cuda(0);
+  const dev = reason ? Device.cpu() : testGpu();
   const pages = 2100;
 
   function report(label: string, before: ReturnType<Device["memoryStats"]>, after: ReturnType<Device["memoryStats"]>): void {

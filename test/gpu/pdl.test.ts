@@ -13,10 +13,11 @@
 import { describe, expect, test } from "bun:test";
 import { Device, PODWithPagedKVCacheWrapper, Stream, Tensor } from "../../src/index.ts";
 import { firstDifference, pageTable } from "../serving-fixture.ts";
+import { testGpu } from "./test-device.ts";
 
 const reason = Device.cudaUnavailableReason();
 if (reason) console.log(`GPU tests skipped (pdl): ${reason}`);
-const dev = reason ? Device.cpu() : Device.cuda(0);
+const dev = reason ? Device.cpu() : testGpu();
 const pdlReason = reason ?? (dev.properties.programmaticDependentLaunch ? undefined : `${dev} (compute capability ${dev.properties.computeCapability.join(".")}) has no programmatic dependent launch`);
 if (!reason && pdlReason) console.log(`PDL tests skipped: ${pdlReason}`);
 

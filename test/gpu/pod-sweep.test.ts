@@ -9,6 +9,7 @@ import fc from "fast-check";
 import { Device } from "../../src/index.ts";
 import { checkGpuAgainstCpu } from "../attention-fixture.ts";
 import { podConfigArb } from "../pod-config-arbitrary.ts";
+import { testGpu } from "./test-device.ts";
 
 const reason = Device.cudaUnavailableReason();
 const RUNS = Number(process.env.POD_GPU_SWEEP_RUNS ?? 80);
@@ -18,7 +19,7 @@ describe.skipIf(reason !== undefined)("CUDA kernels vs the CPU backend", () => {
   for (const wrapper of ["single", "batch"] as const) {
     for (let block = 0; block < BLOCKS; block++) {
       test(`${wrapper} wrapper, configurations ${block * RUNS}..${(block + 1) * RUNS - 1}`, () => {
-        const gpu = Device.cuda(0);
+        const gpu = testGpu();
         let runs = 0;
         fc.assert(
           fc.property(podConfigArb(wrapper, block % 2 === 0 ? "small" : "large"), (cfg) => {

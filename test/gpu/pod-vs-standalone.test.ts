@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { Device } from "../../src/index.ts";
 import { GPU_TOLERANCE, runPodCase, worstError } from "../attention-fixture.ts";
 import { podConfigArb } from "../pod-config-arbitrary.ts";
+import { testGpu } from "./test-device.ts";
 
 const reason = Device.cudaUnavailableReason();
 const RUNS = Number(process.env.POD_GPU_SWEEP_RUNS ?? 50);
@@ -16,7 +17,7 @@ describe.skipIf(reason !== undefined)("POD launch vs the standalone kernels on C
   for (const wrapper of ["single", "batch"] as const) {
     for (const scale of ["small", "large"] as const) {
       test(`${wrapper} wrapper, ${scale} configurations`, () => {
-        const gpu = Device.cuda(0);
+        const gpu = testGpu();
         let runs = 0;
         fc.assert(
           fc.property(podConfigArb(wrapper, scale), (cfg) => {

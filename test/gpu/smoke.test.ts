@@ -7,12 +7,13 @@
 import { describe, expect, test } from "bun:test";
 import { roundTo } from "../../src/dtype.ts";
 import { Device, Event, PODWithPagedKVCacheWrapper, PodError, Stream, Tensor } from "../../src/index.ts";
+import { testGpu } from "./test-device.ts";
 
 const reason = Device.cudaUnavailableReason();
 if (reason) console.log(`GPU tests skipped: ${reason}`);
 
 describe.skipIf(reason !== undefined)("CUDA smoke", () => {
-  const dev = reason ? Device.cpu() : Device.cuda(0);
+  const dev = reason ? Device.cpu() : testGpu();
 
   test("device properties", () => {
     const p = dev.properties;
