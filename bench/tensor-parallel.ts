@@ -26,7 +26,7 @@ export interface Shard {
   device: Device; stream: Stream; wrapper: PODWithPagedKVCacheWrapper;
   /** Query heads [heads.start, heads.start + heads.count) of the layer. */
   heads: { start: number; count: number };
-  tensors: Record<InputName | "workspace" | "oP" | "oD", Tensor>;
+  tensors: Record<InputName | "workspace" | "oP" | "oD", Tensor> & Partial<Record<"indptr" | "indices" | "lastPageLen", Tensor>>;
 }
 
 function pagesPerRequest(c: TpConfig): number {
@@ -63,8 +63,15 @@ function sliceHeads(input: HostInput, start: number, count: number, elementSize:
   return { bytes: out, shape: shape.map((n, d) => (d === headDim ? count : n)) };
 }
 
+export interface ShardOptions {
+  seed?: number;
+  /** CUDA graph mode (fixed page-table buffers), so that run() can be captured. */
+  cudaGraph?: boolean;
+}
+
 /** Shard `index` of `count` of the layer on `device`, planned and ready to run. */
-export function makeShard(device: Device, c: TpConfig, layer: HostLayer, index: number, count: number, seed = 1): Shard {
+export function makeShard(device: Device, c: TpConfig, layer: HostLayer, index: number, count: number, options: ShardOptions = {}): Shard {
+  const seed = options.seed ?? 1;
   if (c.kvHeads % count !== 0) throw new Error(`tensor parallel: ${c.kvHeads} KV heads do not split evenly across ${count} devices`);
   const h = c.heads / count, kh = c.kvHeads / count, size = dtypeSize(c.dtype);
   const tensors = {
@@ -77,10 +84,17 @@ export function makeShard(device: Device, c: TpConfig, layer: HostLayer, index: 
     tensors[name] = Tensor.empty(shape, c.dtype, { device });
     tensors[name].copyFromHost(bytes);
   }
-  const pagesPer = pagesPerRequest(c);
-  const wrapper = new PODWithPagedKVCacheWrapper(tensors.workspace, "NHD");
+  const pagesPer = pagesPerRequest(c), pages = c.batch * pagesPer;
+  if (options.cudaGraph) {
+    tensors.indptr = Tensor.zeros([c.batch + 1], "int32", { device });
+    tensors.indices = Tensor.zeros([pages], "int32", { device });
+    tensors.lastPageLen = Tensor.zeros([c.batch], "int32", { device });
+  }
+  const wrapper = new PODWithPagedKVCacheWrapper(tensors.workspace, "NHD", options.cudaGraph
+    ? { useCudaGraph: true, pagedKvIndptrBuffer: tensors.indptr, pagedKvIndicesBuffer: tensors.indices, pagedKvLastPageLenBuffer: tensors.lastPageLen }
+    : {});
   wrapper.plan({
-    indptr: Int32Array.from({ length: c.batch + 1 }, (_, i) => i * pagesPer), indices: shuffledPages(c.batch * pagesPer, seed),
+    indptr: Int32Array.from({ length: c.batch + 1 }, (_, i) => i * pagesPer), indices: shuffledPages(pages, seed),
     lastPageLen: new Int32Array(c.batch).fill(c.decodeKv - (pagesPer - 1) * c.pageSize),
     numQoHeads: h, numKvHeads: kh, headDim: c.headDim, pageSize: c.pageSize, qDataType: c.dtype,
   });
@@ -88,8 +102,8 @@ export function makeShard(device: Device, c: TpConfig, layer: HostLayer, index: 
 }
 
 /** One shard per device, shard i on devices[i]. */
-export function makeShards(devices: readonly Device[], c: TpConfig, layer: HostLayer, seed = 1): Shard[] {
-  return devices.map((d, i) => makeShard(d, c, layer, i, devices.length, seed));
+export function makeShards(devices: readonly Device[], c: TpConfig, layer: HostLayer, options: ShardOptions = {}): Shard[] {
+  return devices.map((d, i) => makeShard(d, c, layer, i, devices.length, options));
 }
 
 /** Queues one layer's POD on every shard's stream; returns at once (the devices run concurrently).
@@ -127,6 +141,6 @@ export function destroyShards(shards: readonly Shard[]): void {
   for (const s of shards) {
     s.wrapper.destroy();
     s.stream.destroy();
-    for (const t of Object.values(s.tensors)) t.destroy();
+    for (const t of Object.values(s.tensors)) t?.destroy();
   }
 }

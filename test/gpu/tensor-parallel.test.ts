@@ -26,7 +26,7 @@ describe.skipIf(reason !== undefined)("tensor-parallel POD", () => {
   const layer = reason ? undefined : makeHostLayer(cpu, CONFIG, 7);
   const expected = (() => {
     if (!layer) return undefined;
-    const whole = makeShards([cpu], CONFIG, layer, 7);
+    const whole = makeShards([cpu], CONFIG, layer, { seed: 7 });
     runStep(whole);
     const out = gatherOutputs(whole);
     destroyShards(whole);
@@ -37,7 +37,7 @@ describe.skipIf(reason !== undefined)("tensor-parallel POD", () => {
     const where = ordinals.map((i) => `cuda:${i}`).join(", ");
     test(`64 query / 8 KV heads in ${ordinals.length} shard${ordinals.length > 1 ? "s" : ""} on ${where}: together they equal the whole layer on the CPU`, () => {
       const devices = ordinals.map((i) => Device.cuda(i));
-      const shards = makeShards(devices, CONFIG, layer!, 7);
+      const shards = makeShards(devices, CONFIG, layer!, { seed: 7 });
       shards.forEach((s, i) => expect(s.device).toBe(devices[i]!));
       for (let step = 0; step < 3; step++) runStep(shards); // concurrent on the devices' streams
       synchronize(shards);
