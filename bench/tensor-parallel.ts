@@ -6,6 +6,7 @@
  * put side by side, are the whole layer's. Shared by `bench/tp.ts` and the GPU test.
  */
 import { Device, Event, PODWithPagedKVCacheWrapper, Stream, Tensor, dtypeSize, type HalfDType } from "../src/index.ts";
+import { decodeBuffers } from "../test/serving-fixture.ts";
 import { shuffledPages } from "./common.ts";
 
 export interface TpConfig {
@@ -26,7 +27,8 @@ export interface Shard {
   device: Device; stream: Stream; wrapper: PODWithPagedKVCacheWrapper;
   /** Query heads [heads.start, heads.start + heads.count) of the layer. */
   heads: { start: number; count: number };
-  tensors: Record<InputName | "workspace" | "oP" | "oD", Tensor> & Partial<Record<"indptr" | "indices" | "lastPageLen", Tensor>>;
+  /** The inputs, outputs and workspace; in CUDA graph mode also the fixed page-table buffers. */
+  tensors: Record<InputName | "workspace" | "oP" | "oD", Tensor> & Partial<ReturnType<typeof decodeBuffers>>;
 }
 
 function pagesPerRequest(c: TpConfig): number {
@@ -49,17 +51,23 @@ export function makeHostLayer(device: Device, c: TpConfig, seed = 1): HostLayer 
   return layer;
 }
 
-/** The bytes of heads [start, start + count) of a row-major input (a gather of equal strided rows). */
+/** Copies `count` heads per row, for `rows` rows of `inner` elements per head, from head `srcStart` of
+ * rows of `srcHeads` heads to head `dstStart` of rows of `dstHeads` heads (both row-major). */
+function copyHeads<A extends Uint8Array | Float32Array>(src: A, srcHeads: number, srcStart: number, dst: A, dstHeads: number, dstStart: number,
+  count: number, rows: number, inner: number): void {
+  for (let r = 0; r < rows; r++) {
+    const from = (r * srcHeads + srcStart) * inner;
+    dst.set(src.subarray(from, from + count * inner), (r * dstHeads + dstStart) * inner);
+  }
+}
+
+/** The bytes of heads [start, start + count) of a row-major input. */
 function sliceHeads(input: HostInput, start: number, count: number, elementSize: number): { bytes: Uint8Array; shape: number[] } {
   const { bytes, shape, headDim } = input;
-  const heads = shape[headDim]!;
   const inner = shape.slice(headDim + 1).reduce((a, b) => a * b, 1) * elementSize; // bytes per head
   const rows = shape.slice(0, headDim).reduce((a, b) => a * b, 1);
   const out = new Uint8Array(rows * count * inner);
-  for (let r = 0; r < rows; r++) {
-    const from = (r * heads + start) * inner;
-    out.set(bytes.subarray(from, from + count * inner), r * count * inner);
-  }
+  copyHeads(bytes, shape[headDim]!, start, out, count, 0, count, rows, inner);
   return { bytes: out, shape: shape.map((n, d) => (d === headDim ? count : n)) };
 }
 
@@ -85,14 +93,9 @@ export function makeShard(device: Device, c: TpConfig, layer: HostLayer, index: 
     tensors[name].copyFromHost(bytes);
   }
   const pagesPer = pagesPerRequest(c), pages = c.batch * pagesPer;
-  if (options.cudaGraph) {
-    tensors.indptr = Tensor.zeros([c.batch + 1], "int32", { device });
-    tensors.indices = Tensor.zeros([pages], "int32", { device });
-    tensors.lastPageLen = Tensor.zeros([c.batch], "int32", { device });
-  }
-  const wrapper = new PODWithPagedKVCacheWrapper(tensors.workspace, "NHD", options.cudaGraph
-    ? { useCudaGraph: true, pagedKvIndptrBuffer: tensors.indptr, pagedKvIndicesBuffer: tensors.indices, pagedKvLastPageLenBuffer: tensors.lastPageLen }
-    : {});
+  const buffers = options.cudaGraph ? decodeBuffers(device, c.batch, pages) : undefined;
+  Object.assign(tensors, buffers);
+  const wrapper = new PODWithPagedKVCacheWrapper(tensors.workspace, "NHD", buffers ? { useCudaGraph: true, ...buffers } : {});
   wrapper.plan({
     indptr: Int32Array.from({ length: c.batch + 1 }, (_, i) => i * pagesPer), indices: shuffledPages(pages, seed),
     lastPageLen: new Int32Array(c.batch).fill(c.decodeKv - (pagesPer - 1) * c.pageSize),
@@ -106,13 +109,19 @@ export function makeShards(devices: readonly Device[], c: TpConfig, layer: HostL
   return devices.map((d, i) => makeShard(d, c, layer, i, devices.length, options));
 }
 
-/** Queues one layer's POD on every shard's stream; returns at once (the devices run concurrently).
- * With `events`, shard i's launch is bracketed by events[i] on its stream (its device time). */
-export function runStep(shards: readonly Shard[], events?: readonly { start: Event; end: Event }[]): void {
+/** Queues one layer's POD on a shard's stream. */
+export function runShard(s: Shard): void {
+  const { qP, kP, vP, qD, cache, oP, oD } = s.tensors;
+  s.wrapper.run({ qP, kP, vP, causalP: true, qD, pagedKvCacheD: cache, outP: oP, outD: oD, stream: s.stream });
+}
+
+/** Queues every shard's launch (runShard, or `launch`) on its stream; returns at once (the devices
+ * run concurrently). With `events`, shard i's launch is bracketed by events[i] (its device time). */
+export function runStep(shards: readonly Shard[], events?: readonly { start: Event; end: Event }[],
+  launch: (s: Shard, i: number) => void = runShard): void {
   shards.forEach((s, i) => {
-    const { qP, kP, vP, qD, cache, oP, oD } = s.tensors;
     events?.[i]!.start.record(s.stream);
-    s.wrapper.run({ qP, kP, vP, causalP: true, qD, pagedKvCacheD: cache, outP: oP, outD: oD, stream: s.stream });
+    launch(s, i);
     events?.[i]!.end.record(s.stream);
   });
 }
@@ -124,14 +133,10 @@ export function synchronize(shards: readonly Shard[]): void {
 /** The shards' outputs put side by side along the head dimension: the whole layer's oP and oD. */
 export function gatherOutputs(shards: readonly Shard[]): { oP: Float32Array; oD: Float32Array } {
   const join = (name: "oP" | "oD") => {
-    const parts = shards.map((s) => ({ data: s.tensors[name].toFloat32Array(), shape: s.tensors[name].shape, start: s.heads.start }));
-    const [rows, , D] = parts[0]!.shape as [number, number, number];
-    const heads = parts.reduce((n, p) => n + p.shape[1]!, 0);
+    const [rows, , D] = shards[0]!.tensors[name].shape as [number, number, number];
+    const heads = shards.reduce((n, s) => n + s.heads.count, 0);
     const out = new Float32Array(rows * heads * D);
-    for (const { data, shape, start } of parts) {
-      const h = shape[1]!;
-      for (let r = 0; r < rows; r++) out.set(data.subarray(r * h * D, (r + 1) * h * D), (r * heads + start) * D);
-    }
+    for (const s of shards) copyHeads(s.tensors[name].toFloat32Array(), s.heads.count, 0, out, heads, s.heads.start, s.heads.count, rows, D);
     return out;
   };
   return { oP: join("oP"), oD: join("oD") };

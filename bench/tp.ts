@@ -4,12 +4,13 @@
  * 4096 keys. Wall time per step (queue on every device's stream, wait for all) for one GPU with all
  * heads against N GPUs with H/N heads each, each shard launched by run() or by replaying a captured
  * graph; median of 100 steps after 20 warm-ups. Every split's outputs, put side by side, are checked
- * against the one-GPU run (the GPU test checks that against the CPU backend). Prints a markdown table and writes bench/results/<gpu>-tp.json.
+ * against the one-GPU run (the GPU test checks that against the CPU backend). Prints a markdown
+ * table and writes bench/results/<gpu>-tp.json.
  */
 import { Device, Event, version } from "../src/index.ts";
 import { GPU_TOLERANCE, worstError } from "../test/attention-fixture.ts";
 import { median, progress, writeResults } from "./common.ts";
-import { destroyShards, gatherOutputs, makeHostLayer, makeShards, runStep, synchronize, type TpConfig } from "./tensor-parallel.ts";
+import { destroyShards, gatherOutputs, makeHostLayer, makeShards, runShard, runStep, synchronize, type TpConfig } from "./tensor-parallel.ts";
 
 const count = Device.cudaCount();
 if (count === 0) {
@@ -32,15 +33,8 @@ function measure(n: number, launch: Launch, runs = 100, warmup = 20) {
   const events = shards.map((s) => ({ start: new Event(s.device), end: new Event(s.device) }));
   runStep(shards); // loads the kernels before any capture
   synchronize(shards);
-  const graphs = launch === "graph" ? shards.map((s) => s.stream.capture(() => runStep([s]))) : [];
-  const step = () => {
-    if (launch === "eager") return runStep(shards, events);
-    shards.forEach((s, i) => {
-      events[i]!.start.record(s.stream);
-      graphs[i]!.launch();
-      events[i]!.end.record(s.stream);
-    });
-  };
+  const graphs = launch === "graph" ? shards.map((s) => s.stream.capture(() => runShard(s))) : [];
+  const step = () => runStep(shards, events, launch === "graph" ? (_, i) => graphs[i]!.launch() : runShard);
   const wall: number[] = [], slowest: number[] = [];
   for (let i = 0; i < runs + warmup; i++) {
     const t0 = performance.now();
