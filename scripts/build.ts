@@ -22,7 +22,7 @@ const started = performance.now();
 const seconds = () => ((performance.now() - started) / 1e3).toFixed(1);
 const args = ["build", "-Doptimize=ReleaseFast", ...process.argv.slice(2)];
 const terminal = process.stderr.isTTY;
-const kernels = readdirSync(join(root, "cuda", "kernels")).filter((f) => f.endsWith(".cu")).length;
+const kernels = readdirSync(join(root, "cuda", "kernels"), { recursive: true }).filter((f) => String(f).endsWith(".cu")).length;
 if (!terminal) say(`zig ${args.join(" ")} (a clean build runs nvcc on ${kernels} CUDA files: about 5 minutes on 2 cores)`);
 const ticker = terminal ? undefined : setInterval(() => say(`still building, ${seconds()} s`), 15_000);
 const child = Bun.spawn([zig, ...args], { cwd: root, stdio: ["inherit", "inherit", "inherit"] });

@@ -6,7 +6,7 @@
 #include <cuda_fp8.h>
 
 #include "kernels/fill_params.h"
-#include "kernels/pdl.cuh"
+#include "kernels/common/pdl.cuh"
 
 extern "C" __global__ void pod_fill_kernel(const pod_fill_params p) {
   pod_pdl_enter();

@@ -2,8 +2,8 @@
 // device (the bound the benchmarks report against). sm_90a: chains of wgmma m64n64k16 from shared
 // memory; elsewhere: independent mma.sync chains from registers. Each iteration is 131072 FLOPs per
 // CTA of 128 threads on both paths.
-#include "kernels/mma.cuh"
-#include "kernels/wgmma.cuh"
+#include "kernels/common/mma.cuh"
+#include "kernels/common/wgmma.cuh"
 
 extern "C" __global__ void __launch_bounds__(128) pod_probe_mma_kernel(int iterations, float* sink) {
   float sum = 0.0f;

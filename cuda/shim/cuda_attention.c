@@ -1,26 +1,15 @@
 /* Launching the attention kernels for one planned side on a CUDA device. */
 #include <math.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cuda_driver.h"
 #include "shim/cuda_attention.h"
+#include "shim/kernel_cache.h"
+#include "shim/sm90_prefill.h"
 #include "shim/schedule.h"
-
-/* Kernel handles, looked up and configured once per device and name. */
-typedef struct kernel_entry {
-  int32_t device;
-  char name[48];
-  CUfunction function;
-  int32_t ctas_per_sm; /* resident CTAs of POD_CTA_THREADS with the configured shared memory */
-} kernel_entry;
-
-static kernel_entry kernels[512];
-static int kernel_count;
-static pthread_mutex_t kernels_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Attention kernels live in the module attention_<dtype>_<head_dim>: the kernel name minus its
  * "pod_attention_" prefix and "_<tile>" suffix, or minus "pod_fused_". */
@@ -35,33 +24,9 @@ static void module_of(const char* name, char* module, size_t size) {
 }
 
 static int32_t get_kernel_occupancy(int32_t device, const char* name, int32_t smem, CUfunction* out, int32_t* ctas_per_sm) {
-  pthread_mutex_lock(&kernels_lock);
-  for (int i = 0; i < kernel_count; i++) {
-    if (kernels[i].device == device && strcmp(kernels[i].name, name) == 0) {
-      *out = kernels[i].function;
-      if (ctas_per_sm) *ctas_per_sm = kernels[i].ctas_per_sm;
-      pthread_mutex_unlock(&kernels_lock);
-      return POD_OK;
-    }
-  }
   char module[48];
   module_of(name, module, sizeof module);
-  int32_t st = pod_cuda_kernel(device, module, name, out);
-  /* Dynamic plus static shared memory may pass 48 KiB: always raise the dynamic limit. */
-  if (st == POD_OK && smem > 0)
-    st = pod_cuda_check(pod_cu.FuncSetAttribute(*out, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem), name);
-  int n = 0;
-  if (st == POD_OK) st = pod_cuda_check(pod_cu.OccupancyMaxActiveBlocksPerMultiprocessor(&n, *out, POD_CTA_THREADS, (size_t)smem), name);
-  if (ctas_per_sm) *ctas_per_sm = n > 0 ? n : 1;
-  if (st == POD_OK && kernel_count < (int)(sizeof kernels / sizeof kernels[0])) {
-    kernels[kernel_count].device = device;
-    kernels[kernel_count].ctas_per_sm = n > 0 ? n : 1;
-    snprintf(kernels[kernel_count].name, sizeof kernels[kernel_count].name, "%s", name);
-    kernels[kernel_count].function = *out;
-    kernel_count++;
-  }
-  pthread_mutex_unlock(&kernels_lock);
-  return st;
+  return pod_kernel_get(device, module, name, smem, POD_CTA_THREADS, out, ctas_per_sm);
 }
 
 static int32_t get_kernel(int32_t device, const char* name, int32_t smem, CUfunction* out) {
@@ -86,6 +51,7 @@ static const char* kernel_dtype(int32_t q_dtype, int32_t kv_dtype) {
 }
 
 int32_t pod_attention_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim, int32_t tile, int32_t* ctas) {
+  if (tile == POD_TILE_PREFILL && pod_sm90_prefill_serves(device, q_dtype, kv_dtype, head_dim)) return pod_sm90_prefill_ctas_per_sm(device, q_dtype, head_dim, ctas);
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(q_dtype, kv_dtype), head_dim, tile == POD_TILE_PREFILL ? "prefill" : "decode");
   CUfunction fn;
@@ -167,6 +133,7 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   int64_t ctas;
   if ((st = build_params(s, side_name, &p, &tile, &ctas))) return st;
   if (ctas == 0) return POD_OK;
+  if (tile == POD_TILE_PREFILL && pod_sm90_prefill_takes(device, s)) return pod_sm90_prefill_launch(device, s, &p, ctas, side_name, stream);
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(s->q.dtype, s->k.dtype), s->head_dim,
            tile == POD_TILE_PREFILL ? "prefill" : "decode");

@@ -201,7 +201,7 @@ int pod_cuda_set_pdl(int pdl) {
 }
 
 /* Whether a kernel waits for the grid before it (griddepcontrol.wait) before touching memory: every
- * kernel of the library does when compiled for sm_90 or newer (kernels/pdl.cuh). Code JIT-compiled
+ * kernel of the library does when compiled for sm_90 or newer (kernels/common/pdl.cuh). Code JIT-compiled
  * from older PTX lacks the wait, so it is launched without the overlap. Cached per function. */
 #define POD_PDL_CACHE 256
 static struct {

@@ -62,7 +62,10 @@
   X(MemPoolGetAttribute, CUresult, (CUmemoryPool, CUmemPool_attribute, void*))                  \
   X(PointerGetAttribute, CUresult, (void*, CUpointer_attribute, CUdeviceptr))                   \
   X(MemHostAlloc, CUresult, (void**, size_t, unsigned int))                                     \
-  X(MemFreeHost, CUresult, (void*))
+  X(MemFreeHost, CUresult, (void*))                                                             \
+  X(TensorMapEncodeTiled, CUresult, (CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*, const cuuint64_t*, \
+                                     const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,           \
+                                     CUtensorMapL2promotion, CUtensorMapFloatOOBfill))
 
 typedef struct pod_cuda_api {
 #define POD_CUDA_MEMBER(name, ret, params) ret(CUDAAPI* name) params;

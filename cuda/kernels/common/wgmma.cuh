@@ -3,7 +3,7 @@
 // swizzled canonical layout: each 64-element column block of a tile is stored as rows of 128 bytes,
 // 16-byte chunk c of row r at chunk position c ^ (r & 7), blocks of 8 rows 1024 bytes apart.
 #pragma once
-#include "kernels/mma.cuh"
+#include "kernels/common/mma.cuh"
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define POD_HAS_WGMMA 1

@@ -6,7 +6,7 @@
 
 #include <type_traits>
 
-#include "kernels/mma.cuh"
+#include "kernels/common/mma.cuh"
 
 namespace pod {
 

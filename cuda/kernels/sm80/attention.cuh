@@ -6,10 +6,11 @@
 // compiled in.
 #pragma once
 #include "kernels/attention_params.h"
-#include "kernels/fp8.cuh"
-#include "kernels/mma.cuh"
-#include "kernels/pdl.cuh"
-#include "kernels/wgmma.cuh"
+#include "kernels/common/merge.cuh"
+#include "kernels/common/fp8.cuh"
+#include "kernels/common/mma.cuh"
+#include "kernels/common/pdl.cuh"
+#include "kernels/common/wgmma.cuh"
 
 #include <type_traits>
 
@@ -97,59 +98,6 @@ struct AttentionShape {
   }
   static_assert(kWarpsN * kRows * D * 4 <= 4 * kTileBytes, "the epilogue reuses the K/V buffers");
 };
-
-// What the merge of split row tiles reads and writes, taken from a side's parameters: one copy of the
-// merge code serves every tile shape and side, as a call that stays out of the attention loops'
-// register allocation.
-struct MergeArgs {
-  uint64_t merge, qo_indptr, partial_o, partial_lse, o, lse;
-  int64_t o_stride_t, o_stride_h, lse_stride_t, lse_stride_h;
-  int32_t group, rows;
-};
-
-__device__ __forceinline__ MergeArgs merge_args(const pod_attn_params& p, const int rows) {
-  return MergeArgs{p.merge,        p.qo_indptr,    p.partial_o,      p.partial_lse,    p.o,     p.lse, p.o_stride_t,
-                   p.o_stride_h,   p.lse_stride_t, p.lse_stride_h,   p.group,          rows};
-}
-
-// Combines the partial results of a row tile whose keys were split across CTAs, weighting each by
-// its log-sum-exp. The parts come from other CTAs of the same launch: read them from L2 (ld.cg).
-template <typename T, int D>
-__device__ __noinline__ void merge_rows(const MergeArgs a, const int merge) {
-  constexpr int DB = D / 8;
-  const pod_merge_item& w = reinterpret_cast<const pod_merge_item*>(a.merge)[merge];
-  const int ROWS = a.rows;
-  const int* qo_indptr = reinterpret_cast<const int*>(a.qo_indptr);
-  const int q_start = qo_indptr[w.request], qo_len = qo_indptr[w.request + 1] - q_start;
-  const float* plse = reinterpret_cast<const float*>(a.partial_lse);
-  const float* po = reinterpret_cast<const float*>(a.partial_o);
-  for (int idx = threadIdx.x; idx < ROWS * DB; idx += POD_CTA_THREADS) {
-    const int r = idx / DB, c = idx % DB;
-    const int pr = w.row_start + r, token = pr / a.group, head = w.kv_head * a.group + pr % a.group;
-    if (token >= qo_len) continue;
-    float mx = -INFINITY;
-    for (int k = 0; k < w.count; k++) mx = fmaxf(mx, __ldcg(plse + (int64_t)(w.first + k * w.stride) * ROWS + r));
-    const float m_use = mx == -INFINITY ? 0.0f : mx;
-    float sum = 0.0f, acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int k = 0; k < w.count; k++) {
-      const int64_t slot = (int64_t)(w.first + k * w.stride) * ROWS + r;
-      const float f = exp2f(__ldcg(plse + slot) - m_use);
-      sum += f;
-      const float4 x = __ldcg(reinterpret_cast<const float4*>(po + slot * D + c * 8));
-      const float4 y = __ldcg(reinterpret_cast<const float4*>(po + slot * D + c * 8 + 4));
-      acc[0] += x.x * f, acc[1] += x.y * f, acc[2] += x.z * f, acc[3] += x.w * f;
-      acc[4] += y.x * f, acc[5] += y.y * f, acc[6] += y.z * f, acc[7] += y.w * f;
-    }
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    uint4 packed = make_uint4(pack2<T>(acc[0] * inv, acc[1] * inv), pack2<T>(acc[2] * inv, acc[3] * inv),
-                              pack2<T>(acc[4] * inv, acc[5] * inv), pack2<T>(acc[6] * inv, acc[7] * inv));
-    T* dst = reinterpret_cast<T*>(a.o) + (int64_t)(q_start + token) * a.o_stride_t + (int64_t)head * a.o_stride_h + c * 8;
-    *reinterpret_cast<uint4*>(dst) = packed;
-    if (c == 0 && a.lse)
-      reinterpret_cast<float*>(a.lse)[(int64_t)(q_start + token) * a.lse_stride_t + (int64_t)head * a.lse_stride_h] =
-          sum > 0.0f ? (m_use + log2f(sum)) * kLn2 : -INFINITY;
-  }
-}
 
 // STAGES: key/value tiles in flight (double buffering by default; a POD launch's decode CTAs, which
 // share their SM with a prefill CTA, keep three tiles in flight to pull more bandwidth per CTA).
@@ -659,7 +607,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     pod_pdl_enter();                                                                                             \
     if (p.work && reinterpret_cast<const pod_work_item*>(p.work)[blockIdx.x / p.num_kv_heads].skip) return;      \
     const int merge = pod::attention_body<T, D, TILE, pod_kv_stages(TILE, D, 0), KV8>(p, blockIdx.x);            \
-    if (merge >= 0) pod::merge_rows<T, D>(pod::merge_args(p, pod::AttentionShape<T, D, TILE>::kRows), merge);   \
+    if (merge >= 0) pod::merge_rows<T, D, POD_CTA_THREADS>(pod::merge_args(p, pod::AttentionShape<T, D, TILE>::kRows), merge, threadIdx.x);   \
   }
 namespace pod {
 __device__ __forceinline__ int sm_id() {
@@ -712,7 +660,7 @@ __device__ __forceinline__ int pod_fused_role(const pod_attn_params& p, const in
 // The merge a CTA of a POD launch owes (merge >= 0), after the role bodies.
 template <typename T, int D>
 __device__ __forceinline__ void pod_fused_merge(const pod_attn_params& p, const int tile, const int merge) {
-  merge_rows<T, D>(merge_args(p, tile == POD_TILE_PREFILL ? AttentionShape<T, D, POD_TILE_PREFILL>::kRows : AttentionShape<T, D, POD_TILE_DECODE>::kRows), merge);
+  merge_rows<T, D, POD_CTA_THREADS>(merge_args(p, tile == POD_TILE_PREFILL ? AttentionShape<T, D, POD_TILE_PREFILL>::kRows : AttentionShape<T, D, POD_TILE_DECODE>::kRows), merge, threadIdx.x);
 }
 }  // namespace pod
 

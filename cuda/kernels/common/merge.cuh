@@ -1,0 +1,61 @@
+// Combines the partial results of a row tile whose keys were split across CTAs, weighting each part by
+// its log-sum-exp. The parts come from other CTAs of the same launch: they are read from L2 (ld.cg).
+// One copy serves every kernel, tile shape and side, as a call that stays out of the attention loops'
+// register allocation.
+#pragma once
+#include "kernels/attention_params.h"
+#include "kernels/common/mma.cuh"
+
+namespace pod {
+
+struct MergeArgs {
+  uint64_t merge, qo_indptr, partial_o, partial_lse, o, lse;
+  int64_t o_stride_t, o_stride_h, lse_stride_t, lse_stride_h;
+  int32_t group, rows;
+};
+
+__device__ __forceinline__ MergeArgs merge_args(const pod_attn_params& p, const int rows) {
+  return MergeArgs{p.merge,        p.qo_indptr,    p.partial_o,    p.partial_lse,  p.o,     p.lse, p.o_stride_t,
+                   p.o_stride_h,   p.lse_stride_t, p.lse_stride_h, p.group,        rows};
+}
+
+// Threads tid = 0 .. NT - 1 of the calling CTA merge item `merge`.
+template <typename T, int D, int NT>
+__device__ __noinline__ void merge_rows(const MergeArgs a, const int merge, const int tid) {
+  constexpr int DB = D / 8;
+  constexpr float kLn2 = 0.6931471805599453f;
+  const pod_merge_item& w = reinterpret_cast<const pod_merge_item*>(a.merge)[merge];
+  const int ROWS = a.rows;
+  const int* qo_indptr = reinterpret_cast<const int*>(a.qo_indptr);
+  const int q_start = qo_indptr[w.request], qo_len = qo_indptr[w.request + 1] - q_start;
+  const float* plse = reinterpret_cast<const float*>(a.partial_lse);
+  const float* po = reinterpret_cast<const float*>(a.partial_o);
+  for (int idx = tid; idx < ROWS * DB; idx += NT) {
+    const int r = idx / DB, c = idx % DB;
+    const int pr = w.row_start + r, token = pr / a.group, head = w.kv_head * a.group + pr % a.group;
+    if (token >= qo_len) continue;
+    float mx = -INFINITY;
+    for (int k = 0; k < w.count; k++) mx = fmaxf(mx, __ldcg(plse + (int64_t)(w.first + k * w.stride) * ROWS + r));
+    const float m_use = mx == -INFINITY ? 0.0f : mx;
+    float sum = 0.0f, acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < w.count; k++) {
+      const int64_t slot = (int64_t)(w.first + k * w.stride) * ROWS + r;
+      const float f = exp2f(__ldcg(plse + slot) - m_use);
+      sum += f;
+      const float4 x = __ldcg(reinterpret_cast<const float4*>(po + slot * D + c * 8));
+      const float4 y = __ldcg(reinterpret_cast<const float4*>(po + slot * D + c * 8 + 4));
+      acc[0] += x.x * f, acc[1] += x.y * f, acc[2] += x.z * f, acc[3] += x.w * f;
+      acc[4] += y.x * f, acc[5] += y.y * f, acc[6] += y.z * f, acc[7] += y.w * f;
+    }
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    uint4 packed = make_uint4(pack2<T>(acc[0] * inv, acc[1] * inv), pack2<T>(acc[2] * inv, acc[3] * inv),
+                              pack2<T>(acc[4] * inv, acc[5] * inv), pack2<T>(acc[6] * inv, acc[7] * inv));
+    T* dst = reinterpret_cast<T*>(a.o) + (int64_t)(q_start + token) * a.o_stride_t + (int64_t)head * a.o_stride_h + c * 8;
+    *reinterpret_cast<uint4*>(dst) = packed;
+    if (c == 0 && a.lse)
+      reinterpret_cast<float*>(a.lse)[(int64_t)(q_start + token) * a.lse_stride_t + (int64_t)head * a.lse_stride_h] =
+          sum > 0.0f ? (m_use + log2f(sum)) * kLn2 : -INFINITY;
+  }
+}
+
+}  // namespace pod

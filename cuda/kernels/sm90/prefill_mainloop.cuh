@@ -1,0 +1,252 @@
+// The two roles of an sm_90a prefill CTA.
+//
+// Producer warpgroup: one thread streams key and value tiles with TMA into a ring of kStages slots
+// (a full barrier per slot and operand, an empty barrier per slot that the consumers release); warps
+// 1-3 load the CTA's query rows once (GQA packing and padding rows need per-row addressing).
+//
+// Consumer warpgroups (64 query rows each): S = Q K^T and O += P V on wgmma, with the softmax of tile
+// t overlapping the P V of tile t - 1 on the tensor cores: each iteration issues Q K_t^T and
+// P_{t-1} V_{t-1}, waits for S, runs the softmax, then waits for P V before rescaling O.
+#pragma once
+#include "kernels/common/merge.cuh"
+#include "kernels/sm90/pipeline.cuh"
+#include "kernels/sm90/prefill_scheduler.cuh"
+#include "kernels/sm90/prefill_softmax.cuh"
+#include "kernels/sm90/prefill_traits.cuh"
+#include "kernels/sm90/wgmma_shapes.cuh"
+
+namespace pod::sm90 {
+
+template <int S>
+struct PrefillBarriers {
+  uint64_t q_full;
+  uint64_t k_full[S], v_full[S];
+  uint64_t kv_empty[S];
+  int merges_here;
+};
+
+// Keys of tile t start at tile0 + t * kKeys; paged tiles start on a multiple of kKeys (so on page
+// boundaries) and mask the keys before kv_begin.
+struct TileRange {
+  int tile0, num_tiles;
+};
+
+template <int KK>
+__device__ __forceinline__ TileRange tile_range(const pod_attn_params& p, const WorkTile& w) {
+  const int tile0 = p.page_size ? (w.kv_begin & ~(KK - 1)) : w.kv_begin;
+  return TileRange{tile0, w.kv_end > w.kv_begin ? (w.kv_end - tile0 + KK - 1) / KK : 0};
+}
+
+template <typename T, int D>
+__device__ __forceinline__ void produce(const pod_sm90_prefill_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
+                                        uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars) {
+  using Tr = PrefillTraits<T, D>;
+  constexpr int KK = Tr::kKeys, S = Tr::kStages;
+  const pod_attn_params& p = P.p;
+  const int tid = threadIdx.x;
+  if (tid >= 32) {
+    // Query rows, zero past the request's end, into the 128-byte swizzled layout wgmma reads.
+    constexpr int kChunks = D / 8;
+    for (int c = tid - 32; c < Tr::kRows * kChunks; c += 96) {
+      const int row = c / kChunks, ch = c % kChunks;
+      const int pr = w.row_start + row, token = pr / p.group, head = w.kv_head * p.group + pr % p.group;
+      const bool ok = token < w.qo_len;
+      const T* src = reinterpret_cast<const T*>(p.q) +
+                     (ok ? (int64_t)(w.q_start + token) * p.q_stride_t + (int64_t)head * p.q_stride_h + ch * 8 : 0);
+      cp_async16(smem_addr(sQ + swizzle128_offset(Tr::kRows, row, ch)), src, ok ? 16 : 0);
+    }
+    cp_async_commit();
+    cp_async_wait<0>();
+    fence_async_shared();  // generic-proxy writes, read by wgmma
+    bar_arrive(&bars.q_full);
+    return;
+  }
+  if (tid != 0) return;
+  const int hd = w.kv_head;
+  const bool ho = P.heads_outer != 0;
+  const int* page_ids = nullptr;
+  int num_pages = 0;
+  if (p.page_size) {
+    const int* kv_indptr = reinterpret_cast<const int*>(p.kv_indptr);
+    page_ids = reinterpret_cast<const int*>(p.kv_indices) + kv_indptr[w.request];
+    num_pages = kv_indptr[w.request + 1] - kv_indptr[w.request];
+  }
+  for (int t = 0; t < tr.num_tiles; t++) {
+    const int s = t % S;
+    const int key0 = tr.tile0 + t * KK;
+    bar_wait(&bars.kv_empty[s], ((t / S) & 1) ^ 1);
+    uint8_t* dk = sK + s * Tr::kTileBytes;
+    uint8_t* dv = sV + s * Tr::kTileBytes;
+    bar_expect(&bars.k_full[s], Tr::kTileBytes);
+    bar_expect(&bars.v_full[s], Tr::kTileBytes);
+    if (!page_ids) {
+#pragma unroll
+      for (int cb = 0; cb < Tr::kBlocks; cb++) {
+        tma_load(dk + cb * KK * 128, &P.k_map, cb * 64, ho ? key0 : hd, ho ? hd : key0, &bars.k_full[s]);
+        tma_load(dv + cb * KK * 128, &P.v_map, cb * 64, ho ? key0 : hd, ho ? hd : key0, &bars.v_full[s]);
+      }
+    } else {
+      // One box per page; pages past the request's last (keys past kv_len, masked) repeat it.
+      const int ps = p.page_size, first = key0 >> p.page_shift;
+      for (int pg = 0; pg < KK / ps; pg++) {
+        const int page = page_ids[min(first + pg, num_pages - 1)];
+#pragma unroll
+        for (int cb = 0; cb < Tr::kBlocks; cb++) {
+          const int off = cb * KK * 128 + pg * ps * 128;
+          tma_load(dk + off, &P.k_map, cb * 64, ho ? 0 : hd, ho ? hd : 0, page, &bars.k_full[s]);
+          tma_load(dv + off, &P.v_map, cb * 64, ho ? 0 : hd, ho ? hd : 0, page, &bars.v_full[s]);
+        }
+      }
+    }
+  }
+}
+
+template <int N>
+__device__ __forceinline__ void hold_all(float (&a)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; i++) hold(a[i][0]), hold(a[i][1]), hold(a[i][2]), hold(a[i][3]);
+}
+template <int N>
+__device__ __forceinline__ void hold_all(uint32_t (&a)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; i++) hold(a[i][0]), hold(a[i][1]), hold(a[i][2]), hold(a[i][3]);
+}
+
+// The consumer's result: O (unnormalised) and the softmax state of its two rows.
+template <int D, int KK>
+struct ConsumerResult {
+  float o[D / 8][4];
+  RowSoftmax<KK> sm;
+};
+
+template <typename T, int D, typename Score>
+__device__ __forceinline__ void consume(const pod_sm90_prefill_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
+                                        uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars,
+                                        ConsumerResult<D, PrefillTraits<T, D>::kKeys>& res) {
+  using Tr = PrefillTraits<T, D>;
+  constexpr int KK = Tr::kKeys, S = Tr::kStages;
+  const pod_attn_params& p = P.p;
+  const int ctid = threadIdx.x - 128, cw = ctid / 128;
+  const int warp = (ctid / 32) % 4, lane = ctid % 32, g = lane / 4, t4 = lane % 4;
+  const int group = p.group;
+  const KeyBounds kb{w.kv_begin, w.kv_end, p.causal, p.window_left};
+
+  // This thread's rows (64 cw + 16 warp + g + 8x): their key bounds; padding rows are left unmasked
+  // (their scores are finite and their output is never written).
+  int lo[2], hi[2];
+#pragma unroll
+  for (int x = 0; x < 2; x++) {
+    const int token = (w.row_start + 64 * cw + 16 * warp + g + 8 * x) / group;
+    const int pos = w.kv_len - w.qo_len + token;
+    const bool valid = token < w.qo_len;
+    lo[x] = valid ? kb.lo(pos) : -2147483647;
+    hi[x] = valid ? kb.hi(pos) : 2147483647;
+  }
+  // Tiles inside [free_lo, free_hi] need no per-score masking for any row of this warpgroup.
+  const int first_row = w.row_start + 64 * cw;
+  const int last_row = min(first_row + 63, w.qo_len * group - 1);
+  int free_lo = -2147483647, free_hi = 2147483647;
+  if (first_row <= last_row) {
+    free_lo = kb.lo(w.kv_len - w.qo_len + last_row / group);
+    free_hi = kb.hi(w.kv_len - w.qo_len + first_row / group);
+  }
+
+  const uint64_t q_desc = wgmma_desc(smem_addr(sQ), 16, 1024);
+  const uint64_t k_desc = wgmma_desc(smem_addr(sK), 16, 1024);
+  const uint64_t v_desc = wgmma_desc(smem_addr(sV), KK * 128, 1024);  // MN-major: column blocks KK rows apart
+  auto issue_qk = [&](float (&s)[KK / 8][4], const int stage) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++)
+      mma_ss<T, KK>(s, q_desc + (((kk >> 2) * Tr::kRows * 128 + cw * 64 * 128 + (kk & 3) * 32) >> 4),
+                    k_desc + ((stage * Tr::kTileBytes + (kk >> 2) * KK * 128 + (kk & 3) * 32) >> 4), kk > 0);
+  };
+  auto issue_pv = [&](uint32_t (&pa)[KK / 16][4], const int stage) {
+#pragma unroll
+    for (int ks = 0; ks < KK / 16; ks++) mma_rs<T, D>(res.o, pa[ks], v_desc + ((stage * Tr::kTileBytes + ks * 16 * 128) >> 4));
+  };
+  auto pack_p = [&](uint32_t (&pa)[KK / 16][4], const float (&s)[KK / 8][4]) {
+#pragma unroll
+    for (int ks = 0; ks < KK / 16; ks++) {
+      pa[ks][0] = pack2<T>(s[2 * ks][0], s[2 * ks][1]);
+      pa[ks][1] = pack2<T>(s[2 * ks][2], s[2 * ks][3]);
+      pa[ks][2] = pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+      pa[ks][3] = pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+    }
+  };
+  auto release = [&](const int stage) {
+    if (lane == 0) bar_arrive(&bars.kv_empty[stage]);
+  };
+  const Score score(p);
+  auto softmax = [&](float (&s)[KK / 8][4], const int t, float (&rescale)[2]) {
+    const int key0 = tr.tile0 + t * KK;
+    const bool masked = key0 < free_lo || key0 + KK - 1 > free_hi;
+    res.sm.step(s, score, masked, lo, hi, key0 + 2 * t4, rescale);
+  };
+
+#pragma unroll
+  for (int b = 0; b < D / 8; b++) res.o[b][0] = res.o[b][1] = res.o[b][2] = res.o[b][3] = 0.0f;
+  res.sm.init();
+  if (tr.num_tiles == 0) return;
+
+  float s[KK / 8][4];
+  uint32_t pa[KK / 16][4];
+  float rescale[2];
+  bar_wait(&bars.q_full, 0);
+  bar_wait(&bars.k_full[0], 0);
+  wgmma_fence();
+  issue_qk(s, 0);
+  wgmma_commit();
+  wgmma_wait<0>();
+  hold_all(s);
+  softmax(s, 0, rescale);
+  pack_p(pa, s);
+
+#pragma unroll 1
+  for (int t = 1; t < tr.num_tiles; t++) {
+    const int st = t % S, sp = (t - 1) % S;
+    bar_wait(&bars.k_full[st], (t / S) & 1);
+    wgmma_fence();
+    issue_qk(s, st);
+    wgmma_commit();
+    bar_wait(&bars.v_full[sp], ((t - 1) / S) & 1);
+    issue_pv(pa, sp);
+    wgmma_commit();
+    wgmma_wait<1>();  // groups complete in order: S is ready, P V may still run
+    hold_all(s);
+    softmax(s, t, rescale);
+    wgmma_wait<0>();
+    hold_all(res.o);
+    hold_all(pa);
+    release(sp);
+    if (__any_sync(0xffffffffu, rescale[0] != 1.0f || rescale[1] != 1.0f)) {  // skipped once the maxima settle
+#pragma unroll
+      for (int b = 0; b < D / 8; b++) res.o[b][0] *= rescale[0], res.o[b][1] *= rescale[0], res.o[b][2] *= rescale[1], res.o[b][3] *= rescale[1];
+    }
+    pack_p(pa, s);
+  }
+
+  const int last = tr.num_tiles - 1, sl = last % S;
+  bar_wait(&bars.v_full[sl], (last / S) & 1);
+  const int key0 = tr.tile0 + last * KK;
+  if (p.page_size && key0 + KK > w.kv_len) {
+    // Slots past the request's end in its last page (or repeated pages) may hold anything, NaN
+    // included, and 0 * NaN is NaN: zero those value rows before P V reads them.
+    const int first = max(0, w.kv_len - key0);
+    uint8_t* v = sV + sl * Tr::kTileBytes;
+    for (int c = ctid; c < (KK - first) * Tr::kBlocks * 8; c += Tr::kConsumerThreads) {
+      const int cb = c / ((KK - first) * 8), r = first + (c / 8) % (KK - first), ch = c % 8;
+      *reinterpret_cast<uint4*>(v + cb * KK * 128 + r * 128 + ch * 16) = make_uint4(0, 0, 0, 0);
+    }
+    fence_async_shared();
+    named_sync(3, Tr::kConsumerThreads);
+  }
+  wgmma_fence();
+  issue_pv(pa, sl);
+  wgmma_commit();
+  wgmma_wait<0>();
+  hold_all(res.o);
+  hold_all(pa);
+  release(sl);
+}
+
+}  // namespace pod::sm90

@@ -1,0 +1,40 @@
+/* Parameters of the sm_90a prefill kernel, shared by the shim (C) and the kernel (CUDA): the side's
+ * attention parameters plus TMA descriptors of its key and value caches, built by the shim for each
+ * run from the caller's tensors. */
+#ifndef POD_SM90_PREFILL_PARAMS_H
+#define POD_SM90_PREFILL_PARAMS_H
+
+#include "kernels/attention_params.h"
+
+#ifdef __cplusplus
+#define POD_ALIGN64 alignas(64)
+#else
+#define POD_ALIGN64 _Alignas(64)
+#endif
+
+/* A CUtensorMap, opaque: 128 bytes on a 64-byte boundary. */
+typedef struct pod_tma_map {
+  POD_ALIGN64 uint64_t opaque[16];
+} pod_tma_map;
+
+/* Tile geometry the shim needs: 128 packed query rows (the planner's prefill row tile), 128 keys per
+ * K/V tile, a producer warpgroup and two consumer warpgroups. */
+#define POD_SM90_ROWS 128
+#define POD_SM90_KEYS 128
+#define POD_SM90_THREADS 384
+/* K/V tiles in flight: two at head_dim 128 (the shared memory of one CTA per SM), three at 64. */
+POD_HD int pod_sm90_stages(int head_dim) { return head_dim <= 64 ? 3 : 2; }
+/* Dynamic shared memory: Q, the K and V ring, and the slack that puts wgmma's swizzle patterns on
+ * 1024-byte boundaries. */
+POD_HD int pod_sm90_prefill_smem(int head_dim) {
+  return POD_SM90_ROWS * head_dim * 2 + 2 * pod_sm90_stages(head_dim) * POD_SM90_KEYS * head_dim * 2 + 1024;
+}
+
+typedef struct pod_sm90_prefill_params {
+  pod_attn_params p;
+  pod_tma_map k_map, v_map; /* dims (head_dim, heads, keys) or, paged, (head_dim, heads, slot, page) */
+  int32_t heads_outer;      /* 1: the maps' head and key (slot) dims are swapped (HND: keys inner) */
+  int32_t reserved[15];
+} pod_sm90_prefill_params;
+
+#endif

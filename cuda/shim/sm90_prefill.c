@@ -1,0 +1,154 @@
+/* The sm_90a prefill kernel: eligibility, TMA descriptors of the caller's K/V tensors, launch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_driver.h"
+#include "kernels/sm90/prefill_params.h"
+#include "shim/kernel_cache.h"
+#include "shim/sm90_prefill.h"
+
+_Static_assert(sizeof(pod_tma_map) == sizeof(CUtensorMap), "pod_tma_map mirrors CUtensorMap");
+
+/* The kernels, one per (dtype, head_dim, score variant). */
+typedef struct sm90_variant {
+  int32_t dtype, head_dim, soft_cap;
+  const char* module;
+  const char* name;
+} sm90_variant;
+
+static const sm90_variant variants[] = {
+    {POD_FLOAT16, 64, 0, "prefill_f16", "pod_sm90_prefill_f16_64"},
+    {POD_FLOAT16, 64, 1, "prefill_f16", "pod_sm90_prefill_f16_64_softcap"},
+    {POD_FLOAT16, 128, 0, "prefill_f16", "pod_sm90_prefill_f16_128"},
+    {POD_FLOAT16, 128, 1, "prefill_f16", "pod_sm90_prefill_f16_128_softcap"},
+    {POD_BFLOAT16, 64, 0, "prefill_bf16", "pod_sm90_prefill_bf16_64"},
+    {POD_BFLOAT16, 64, 1, "prefill_bf16", "pod_sm90_prefill_bf16_64_softcap"},
+    {POD_BFLOAT16, 128, 0, "prefill_bf16", "pod_sm90_prefill_bf16_128"},
+    {POD_BFLOAT16, 128, 1, "prefill_bf16", "pod_sm90_prefill_bf16_128_softcap"},
+};
+
+static const sm90_variant* find_variant(int32_t dtype, int32_t head_dim, int32_t soft_cap) {
+  for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
+    if (variants[i].dtype == dtype && variants[i].head_dim == head_dim && variants[i].soft_cap == soft_cap) return &variants[i];
+  return NULL;
+}
+
+/* POD_PORTABLE_KERNELS=1 runs the portable kernels on every device: a diagnostic, for comparing the
+ * two paths (bench/prefill.ts); results are the same within rounding. */
+static int portable_only(void) {
+  static int cached = -1;
+  if (cached < 0) {
+    const char* e = getenv("POD_PORTABLE_KERNELS");
+    cached = e && strcmp(e, "1") == 0;
+  }
+  return cached;
+}
+
+/* Whether the library was built with sm_90a code (the default build is; a build for other targets only
+ * has the kernels' empty stand-ins): asked of the driver once per device. */
+static int built_for_sm90a(int32_t device) {
+  static signed char known[256];
+  if (device < 0 || device >= 256) return 0;
+  if (known[device] == 0) {
+    CUfunction fn;
+    int ptx = 0;
+    const int ok = pod_kernel_get(device, variants[0].module, variants[0].name, pod_sm90_prefill_smem(variants[0].head_dim),
+                                  POD_SM90_THREADS, &fn, NULL) == POD_OK &&
+                   pod_cu.FuncGetAttribute(&ptx, CU_FUNC_ATTRIBUTE_PTX_VERSION, fn) == CUDA_SUCCESS && ptx >= 90;
+    pod_clear_error();
+    known[device] = ok ? 1 : -1;
+  }
+  return known[device] > 0;
+}
+
+int pod_sm90_prefill_serves(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim) {
+  return !portable_only() && pod_cuda_cc(device) == 90 && kv_dtype == q_dtype && find_variant(q_dtype, head_dim, 0) != NULL &&
+         built_for_sm90a(device);
+}
+
+int32_t pod_sm90_prefill_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t head_dim, int32_t* ctas) {
+  const sm90_variant* v = find_variant(q_dtype, head_dim, 0);
+  CUfunction fn;
+  return pod_kernel_get(device, v->module, v->name, pod_sm90_prefill_smem(head_dim), POD_SM90_THREADS, &fn, ctas);
+}
+
+/* Strides in elements of a side's keys or values: head, key (contiguous) or slot (paged), page. */
+typedef struct kv_strides {
+  int64_t head, key, page;
+} kv_strides;
+
+static kv_strides strides_of(const pod_side* s, const pod_tensor* t) {
+  const int nhd = s->kv_layout == POD_NHD;
+  kv_strides k;
+  if (s->paged) {
+    k.page = t->strides[0], k.key = t->strides[nhd ? 1 : 2], k.head = t->strides[nhd ? 2 : 1];
+  } else {
+    k.page = 0, k.key = t->strides[nhd ? 0 : 1], k.head = t->strides[nhd ? 1 : 0];
+  }
+  /* One KV head: its stride is never stepped, any valid value does. */
+  if (s->num_kv_heads == 1) k.head = k.key <= s->head_dim ? k.key : s->head_dim;
+  return k;
+}
+
+/* The maps' dims run from the smallest stride up: head inside key (NHD) or key inside head (HND). */
+static int heads_outer(const kv_strides* k) { return k->head > k->key; }
+
+static int layout_fits(const pod_side* s, const pod_tensor* t, const kv_strides* k) {
+  if (t->strides[t->ndim - 1] != 1) return 0;
+  const int64_t inner = heads_outer(k) ? k->key : k->head, outer = heads_outer(k) ? k->head : k->key;
+  if (inner < s->head_dim || (inner * 2) % 16 != 0 || (outer * 2) % 16 != 0) return 0;
+  if (s->paged && (k->page < outer || (k->page * 2) % 16 != 0)) return 0;
+  return 1;
+}
+
+int pod_sm90_prefill_takes(int32_t device, const pod_side* s) {
+  if (!pod_sm90_prefill_serves(device, s->q.dtype, s->k.dtype, s->head_dim) || s->v.dtype != s->k.dtype) return 0;
+  if (s->mask_mode != 0 || s->options.pos_encoding != 0) return 0;
+  if (s->paged && (s->page_size < 8 || s->page_size > POD_SM90_KEYS || (s->page_size & (s->page_size - 1)) != 0)) return 0;
+  const kv_strides k = strides_of(s, &s->k), v = strides_of(s, &s->v);
+  return layout_fits(s, &s->k, &k) && layout_fits(s, &s->v, &v) && heads_outer(&k) == heads_outer(&v);
+}
+
+static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor* t, const kv_strides* k, const char* what) {
+  const int ho = heads_outer(k);
+  const int nhd = s->kv_layout == POD_NHD;
+  const cuuint64_t heads = (cuuint64_t)s->num_kv_heads;
+  const cuuint64_t keys = (cuuint64_t)(s->paged ? s->page_size : t->shape[nhd ? 0 : 1]);
+  const cuuint32_t key_box = (cuuint32_t)(s->paged ? s->page_size : POD_SM90_KEYS);
+  cuuint64_t dims[4] = {(cuuint64_t)s->head_dim, ho ? keys : heads, ho ? heads : keys, (cuuint64_t)t->shape[0]};
+  cuuint64_t strides[3] = {(cuuint64_t)(ho ? k->key : k->head) * 2, (cuuint64_t)(ho ? k->head : k->key) * 2, (cuuint64_t)k->page * 2};
+  cuuint32_t box[4] = {64, ho ? key_box : 1, ho ? 1 : key_box, 1};
+  const cuuint32_t element_strides[4] = {1, 1, 1, 1};
+  const CUtensorMapDataType type = s->k.dtype == POD_BFLOAT16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  /* No keys (or no pages): no tile is ever loaded, and the driver refuses empty dims. */
+  if (keys == 0 || dims[3] == 0) return POD_OK;
+  char label[64];
+  snprintf(label, sizeof label, "%s: TMA descriptor", what);
+  return pod_cuda_check(pod_cu.TensorMapEncodeTiled((CUtensorMap*)out, type, s->paged ? 4 : 3, (void*)(uintptr_t)t->data, dims, strides,
+                                                    box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                                    CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                        label);
+}
+
+int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
+                                void* stream) {
+  if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
+  pod_sm90_prefill_params P;
+  memset(&P, 0, sizeof P);
+  P.p = *p;
+  const kv_strides k = strides_of(s, &s->k), v = strides_of(s, &s->v);
+  P.heads_outer = heads_outer(&k);
+  char what[16];
+  int32_t st;
+  snprintf(what, sizeof what, "k_%s", side_name);
+  if ((st = encode_map(&P.k_map, s, &s->k, &k, what))) return st;
+  snprintf(what, sizeof what, "v_%s", side_name);
+  if ((st = encode_map(&P.v_map, s, &s->v, &v, what))) return st;
+  const sm90_variant* var = find_variant(s->q.dtype, s->head_dim, p->soft_cap > 0.0f);
+  const int32_t smem = pod_sm90_prefill_smem(s->head_dim);
+  CUfunction fn;
+  if ((st = pod_kernel_get(device, var->module, var->name, smem, POD_SM90_THREADS, &fn, NULL))) return st;
+  void* params[] = {&P};
+  return pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_SM90_THREADS, (unsigned)smem, (CUstream)stream, params, var->name);
+}

@@ -1,0 +1,20 @@
+/* The sm_90a prefill kernel (kernels/sm90): which planned prefill sides it takes, and its launch. A
+ * side it does not take runs the portable kernel with the same results. */
+#ifndef POD_SM90_PREFILL_H
+#define POD_SM90_PREFILL_H
+
+#include "kernels/attention_params.h"
+#include "shim/attention_problem.h"
+
+/* Whether the device and the (q dtype, K/V dtype, head_dim) have the sm_90a kernel at all: the
+ * planner sizes prefill schedules for its occupancy then. */
+int pod_sm90_prefill_serves(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim);
+int32_t pod_sm90_prefill_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t head_dim, int32_t* ctas);
+/* Whether it takes this side: options (no custom mask, RoPE or ALiBi), layouts TMA can describe,
+ * page sizes 8 to 128 (powers of two). */
+int pod_sm90_prefill_takes(int32_t device, const pod_side* s);
+/* Launches the side with its built parameters `p` over `ctas` CTAs. */
+int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
+                                void* stream);
+
+#endif
