@@ -39,6 +39,9 @@ __device__ __forceinline__ void tma_load(void* dst, const void* map, int c0, int
 // Barrier `id` (1..15; 0 is __syncthreads) among `threads` threads, whole warps.
 __device__ __forceinline__ void named_sync(int id, int threads) { asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory"); }
 
+// Arrives on barrier `id` without waiting (the other party of a named_sync).
+__device__ __forceinline__ void named_arrive(int id, int threads) { asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory"); }
+
 // Register budget of the calling warpgroup (every thread of it executes the instruction).
 template <int R>
 __device__ __forceinline__ void regs_down() {

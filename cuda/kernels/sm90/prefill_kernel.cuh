@@ -27,7 +27,8 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P) {
     for (int s = 0; s < Tr::kStages; s++) {
       bar_init(&bars.k_full[s], 1);
       bar_init(&bars.v_full[s], 1);
-      bar_init(&bars.kv_empty[s], Tr::kConsumerThreads / 32);  // one arrival per consumer warp
+      bar_init(&bars.k_empty[s], Tr::kConsumerThreads / 32);  // one arrival per consumer warp
+      bar_init(&bars.v_empty[s], Tr::kConsumerThreads / 32);
     }
     bar_init_fence();
   }

@@ -1,12 +1,15 @@
 // The two roles of an sm_90a prefill CTA.
 //
-// Producer warpgroup: one thread streams key and value tiles with TMA into a ring of kStages slots
-// (a full barrier per slot and operand, an empty barrier per slot that the consumers release); warps
-// 1-3 load the CTA's query rows once (GQA packing and padding rows need per-row addressing).
+// Producer warpgroup: two threads stream key and value tiles with TMA into rings of kStages slots
+// (full and empty barriers per slot and operand; the consumers free a key slot as soon as Q K^T has
+// read it, a value slot after P V); warps 1-3 load the CTA's query rows once (GQA packing and
+// padding rows need per-row addressing).
 //
 // Consumer warpgroups (64 query rows each): S = Q K^T and O += P V on wgmma, with the softmax of tile
 // t overlapping the P V of tile t - 1 on the tensor cores: each iteration issues Q K_t^T and
-// P_{t-1} V_{t-1}, waits for S, runs the softmax, then waits for P V before rescaling O.
+// P_{t-1} V_{t-1}, waits for S, runs the softmax, then waits for P V before rescaling O. The two
+// consumers take turns issuing (ping-pong through two named barriers), so that one's softmax runs
+// while the other's GEMMs keep the tensor cores busy.
 #pragma once
 #include "kernels/common/merge.cuh"
 #include "kernels/sm90/pipeline.cuh"
@@ -21,7 +24,7 @@ template <int S>
 struct PrefillBarriers {
   uint64_t q_full;
   uint64_t k_full[S], v_full[S];
-  uint64_t kv_empty[S];
+  uint64_t k_empty[S], v_empty[S];
   int merges_here;
 };
 
@@ -37,6 +40,27 @@ __device__ __forceinline__ TileRange tile_range(const pod_attn_params& p, const 
   return TileRange{tile0, w.kv_end > w.kv_begin ? (w.kv_end - tile0 + KK - 1) / KK : 0};
 }
 
+// Issues the TMA boxes of one K or V tile (keys key0 .. key0 + kKeys - 1) into `dst`, counted on `bar`.
+template <typename T, int D>
+__device__ __forceinline__ void load_tile(const pod_tma_map* map, uint8_t* dst, const int key0, const int head, const bool ho,
+                                          const int* page_ids, const int num_pages, const pod_attn_params& p, uint64_t* bar) {
+  using Tr = PrefillTraits<T, D>;
+  constexpr int KK = Tr::kKeys;
+  bar_expect(bar, Tr::kTileBytes);
+  if (!page_ids) {
+#pragma unroll
+    for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128, map, cb * 64, ho ? key0 : head, ho ? head : key0, bar);
+    return;
+  }
+  // One box per page; pages past the request's last (keys past kv_len, masked) repeat it.
+  const int ps = p.page_size, first = key0 >> p.page_shift;
+  for (int pg = 0; pg < KK / ps; pg++) {
+    const int page = page_ids[min(first + pg, num_pages - 1)];
+#pragma unroll
+    for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128 + pg * ps * 128, map, cb * 64, ho ? 0 : head, ho ? head : 0, page, bar);
+  }
+}
+
 template <typename T, int D>
 __device__ __forceinline__ void produce(const pod_sm90_prefill_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
                                         uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars) {
@@ -44,6 +68,7 @@ __device__ __forceinline__ void produce(const pod_sm90_prefill_params& P, const 
   constexpr int KK = Tr::kKeys, S = Tr::kStages;
   const pod_attn_params& p = P.p;
   const int tid = threadIdx.x;
+  if (tr.num_tiles == 0) return;  // the consumers write zeros and wait for nothing
   if (tid >= 32) {
     // Query rows, zero past the request's end, into the 128-byte swizzled layout wgmma reads.
     constexpr int kChunks = D / 8;
@@ -59,11 +84,13 @@ __device__ __forceinline__ void produce(const pod_sm90_prefill_params& P, const 
     cp_async_wait<0>();
     fence_async_shared();  // generic-proxy writes, read by wgmma
     bar_arrive(&bars.q_full);
+    if (tid != 32) return;
+  } else if (tid != 0) {
     return;
   }
-  if (tid != 0) return;
-  const int hd = w.kv_head;
-  const bool ho = P.heads_outer != 0;
+  // Thread 0 streams keys, thread 32 values: each waits only for its own operand's free slot, so the
+  // keys of the next tiles arrive while the values of earlier ones are still in use.
+  const bool keys = tid == 0;
   const int* page_ids = nullptr;
   int num_pages = 0;
   if (p.page_size) {
@@ -71,33 +98,14 @@ __device__ __forceinline__ void produce(const pod_sm90_prefill_params& P, const 
     page_ids = reinterpret_cast<const int*>(p.kv_indices) + kv_indptr[w.request];
     num_pages = kv_indptr[w.request + 1] - kv_indptr[w.request];
   }
+  const pod_tma_map* map = keys ? &P.k_map : &P.v_map;
+  uint8_t* ring = keys ? sK : sV;
+  uint64_t* full = keys ? bars.k_full : bars.v_full;
+  uint64_t* empty = keys ? bars.k_empty : bars.v_empty;
   for (int t = 0; t < tr.num_tiles; t++) {
     const int s = t % S;
-    const int key0 = tr.tile0 + t * KK;
-    bar_wait(&bars.kv_empty[s], ((t / S) & 1) ^ 1);
-    uint8_t* dk = sK + s * Tr::kTileBytes;
-    uint8_t* dv = sV + s * Tr::kTileBytes;
-    bar_expect(&bars.k_full[s], Tr::kTileBytes);
-    bar_expect(&bars.v_full[s], Tr::kTileBytes);
-    if (!page_ids) {
-#pragma unroll
-      for (int cb = 0; cb < Tr::kBlocks; cb++) {
-        tma_load(dk + cb * KK * 128, &P.k_map, cb * 64, ho ? key0 : hd, ho ? hd : key0, &bars.k_full[s]);
-        tma_load(dv + cb * KK * 128, &P.v_map, cb * 64, ho ? key0 : hd, ho ? hd : key0, &bars.v_full[s]);
-      }
-    } else {
-      // One box per page; pages past the request's last (keys past kv_len, masked) repeat it.
-      const int ps = p.page_size, first = key0 >> p.page_shift;
-      for (int pg = 0; pg < KK / ps; pg++) {
-        const int page = page_ids[min(first + pg, num_pages - 1)];
-#pragma unroll
-        for (int cb = 0; cb < Tr::kBlocks; cb++) {
-          const int off = cb * KK * 128 + pg * ps * 128;
-          tma_load(dk + off, &P.k_map, cb * 64, ho ? 0 : hd, ho ? hd : 0, page, &bars.k_full[s]);
-          tma_load(dv + off, &P.v_map, cb * 64, ho ? 0 : hd, ho ? hd : 0, page, &bars.v_full[s]);
-        }
-      }
-    }
+    bar_wait(&empty[s], ((t / S) & 1) ^ 1);
+    load_tile<T, D>(map, ring + s * Tr::kTileBytes, tr.tile0 + t * KK, w.kv_head, P.heads_outer != 0, page_ids, num_pages, p, &full[s]);
   }
 }
 
@@ -173,9 +181,16 @@ __device__ __forceinline__ void consume(const pod_sm90_prefill_params& P, const 
       pa[ks][3] = pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3]);
     }
   };
-  auto release = [&](const int stage) {
-    if (lane == 0) bar_arrive(&bars.kv_empty[stage]);
+  auto release_k = [&](const int stage) {
+    if (lane == 0) bar_arrive(&bars.k_empty[stage]);
   };
+  auto release_v = [&](const int stage) {
+    if (lane == 0) bar_arrive(&bars.v_empty[stage]);
+  };
+  // Issue slots (Q K_0; then Q K_t with P V_{t-1}; then the last P V) alternate between the
+  // consumers: barrier 4 + c opens consumer c's slot; consumer 1 opens consumer 0's first.
+  auto my_turn = [&] { named_sync(4 + cw, Tr::kConsumerThreads); };
+  auto your_turn = [&] { named_arrive(5 - cw, Tr::kConsumerThreads); };
   const Score score(p);
   auto softmax = [&](float (&s)[KK / 8][4], const int t, float (&rescale)[2]) {
     const int key0 = tr.tile0 + t * KK;
@@ -191,13 +206,17 @@ __device__ __forceinline__ void consume(const pod_sm90_prefill_params& P, const 
   float s[KK / 8][4];
   uint32_t pa[KK / 16][4];
   float rescale[2];
+  if (cw == 1) your_turn();
   bar_wait(&bars.q_full, 0);
   bar_wait(&bars.k_full[0], 0);
+  my_turn();
   wgmma_fence();
   issue_qk(s, 0);
   wgmma_commit();
+  your_turn();
   wgmma_wait<0>();
   hold_all(s);
+  release_k(0);
   softmax(s, 0, rescale);
   pack_p(pa, s);
 
@@ -205,19 +224,22 @@ __device__ __forceinline__ void consume(const pod_sm90_prefill_params& P, const 
   for (int t = 1; t < tr.num_tiles; t++) {
     const int st = t % S, sp = (t - 1) % S;
     bar_wait(&bars.k_full[st], (t / S) & 1);
+    bar_wait(&bars.v_full[sp], ((t - 1) / S) & 1);
+    my_turn();
     wgmma_fence();
     issue_qk(s, st);
     wgmma_commit();
-    bar_wait(&bars.v_full[sp], ((t - 1) / S) & 1);
     issue_pv(pa, sp);
     wgmma_commit();
+    your_turn();
     wgmma_wait<1>();  // groups complete in order: S is ready, P V may still run
     hold_all(s);
+    release_k(st);
     softmax(s, t, rescale);
     wgmma_wait<0>();
     hold_all(res.o);
     hold_all(pa);
-    release(sp);
+    release_v(sp);
     if (__any_sync(0xffffffffu, rescale[0] != 1.0f || rescale[1] != 1.0f)) {  // skipped once the maxima settle
 #pragma unroll
       for (int b = 0; b < D / 8; b++) res.o[b][0] *= rescale[0], res.o[b][1] *= rescale[0], res.o[b][2] *= rescale[1], res.o[b][3] *= rescale[1];
@@ -240,13 +262,15 @@ __device__ __forceinline__ void consume(const pod_sm90_prefill_params& P, const 
     fence_async_shared();
     named_sync(3, Tr::kConsumerThreads);
   }
+  my_turn();
   wgmma_fence();
   issue_pv(pa, sl);
   wgmma_commit();
+  if (cw == 0) your_turn();  // consumer 1's last slot opens nothing: every barrier phase completes
   wgmma_wait<0>();
   hold_all(res.o);
   hold_all(pa);
-  release(sl);
+  release_v(sl);
 }
 
 }  // namespace pod::sm90
