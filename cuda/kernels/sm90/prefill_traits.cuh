@@ -19,7 +19,9 @@ struct PrefillTraits {
   // Registers moved from the producer warpgroup, which only issues copies, to the two consumers,
   // whose S and O accumulators (64 floats each) and P fragments live in registers.
   static constexpr int kProducerRegs = 40, kConsumerRegs = 232;
-  static_assert(128 * kProducerRegs + kConsumerThreads * kConsumerRegs <= 65536, "register file of one SM");
+  // setmaxnreg only moves registers within what the CTA was launched with (168 per thread: 384
+  // threads, one CTA per SM); asking for more blocks the consumers forever.
+  static_assert(128 * kProducerRegs + kConsumerThreads * kConsumerRegs <= kThreads * 168, "the registers of the launch");
   static_assert(pod_sm90_prefill_smem(D) == kQBytes + 2 * kStages * kTileBytes + 1024, "the shim's size");
 };
 
