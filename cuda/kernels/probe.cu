@@ -3,7 +3,7 @@
 // memory; elsewhere: independent mma.sync chains from registers. Each iteration is 131072 FLOPs per
 // CTA of 128 threads on both paths.
 #include "kernels/common/mma.cuh"
-#include "kernels/common/wgmma.cuh"
+#include "kernels/common/wgmma_shapes.cuh"
 
 extern "C" __global__ void __launch_bounds__(128) pod_probe_mma_kernel(int iterations, float* sink) {
   float sum = 0.0f;
@@ -17,7 +17,7 @@ extern "C" __global__ void __launch_bounds__(128) pod_probe_mma_kernel(int itera
   for (int it = 0; it < iterations; it += 8) {
     pod::wgmma_fence();
 #pragma unroll
-    for (int k = 0; k < 8; k++) pod::wgmma_ss<__half, 64>(acc, a + ((k & 3) * 2), b + ((k & 3) * 2), 1);
+    for (int k = 0; k < 8; k++) pod::mma_ss<__half, 64>(acc, a + ((k & 3) * 2), b + ((k & 3) * 2), 1);
     pod::wgmma_commit();
     pod::wgmma_wait<0>();
   }

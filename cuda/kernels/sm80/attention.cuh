@@ -10,7 +10,7 @@
 #include "kernels/common/fp8.cuh"
 #include "kernels/common/mma.cuh"
 #include "kernels/common/pdl.cuh"
-#include "kernels/common/wgmma.cuh"
+#include "kernels/common/wgmma_shapes.cuh"
 
 #include <type_traits>
 
@@ -367,7 +367,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   auto issue_qk = [&](float (&s)[1][8][4], const int mt, const int buf) {
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++)
-      wgmma_ss<T, 64>(s[0], q_desc + (((kk >> 2) * ROWS * 128 + mt * 64 * 128 + (kk & 3) * 32) >> 4),
+      mma_ss<T, 64>(s[0], q_desc + (((kk >> 2) * ROWS * 128 + mt * 64 * 128 + (kk & 3) * 32) >> 4),
                       k_desc + ((buf * S::kTileBytes + (kk >> 2) * KT * 128 + (kk & 3) * 32) >> 4), kk > 0);
   };
   // O[half mt] += P V with P from the half's probabilities, packed into pa (kept until the wait).
@@ -384,7 +384,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     for (int ks = 0; ks < 4; ks++)
 #pragma unroll
       for (int db = 0; db < D / 64; db++)
-        wgmma_rs_nmajor<T>(*reinterpret_cast<float(*)[8][4]>(&o[mt][db * 8]), pa[ks],
+        mma_rs<T, 64>(*reinterpret_cast<float(*)[8][4]>(&o[mt][db * 8]), pa[ks],
                            v_desc + ((buf * S::kTileBytes + db * KT * 128 + ks * 16 * 128) >> 4));
     wgmma_commit();
   };

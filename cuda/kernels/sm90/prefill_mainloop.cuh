@@ -16,7 +16,7 @@
 #include "kernels/sm90/prefill_scheduler.cuh"
 #include "kernels/sm90/prefill_softmax.cuh"
 #include "kernels/sm90/prefill_traits.cuh"
-#include "kernels/sm90/wgmma_shapes.cuh"
+#include "kernels/common/wgmma_shapes.cuh"
 
 namespace pod::sm90 {
 

@@ -1,15 +1,11 @@
-// Hopper warpgroup MMA shapes of the sm_90a prefill: m64nNk16 with N = 128 or 64 keys (Q K^T, both
-// operands in shared memory) and N = head_dim (P V, P from registers, V MN-major in shared memory).
+// Hopper warpgroup MMA shapes: m64nNk16 with N = 64 or 128, for Q K^T (both operands in shared
+// memory) and P V (P from registers, V MN-major in shared memory).
 // Accumulator fragment d[j][0..3] covers columns 8j + 2 * (lane % 4) + {0, 1} of rows
 // 16 * (warp % 4) + lane / 4 (+ 8 for [2], [3]), as mma.sync's. Descriptors: kernels/common/wgmma.cuh.
 #pragma once
 #include "kernels/common/wgmma.cuh"
 
-namespace pod::sm90 {
-
-template <typename T> struct WgmmaType;
-template <> struct WgmmaType<__half> { static constexpr const char* name = "f16"; };
-template <> struct WgmmaType<__nv_bfloat16> { static constexpr const char* name = "bf16"; };
+namespace pod {
 
 // D(64 x N) (+)= A(64 x 16) * B(16 x N), A and B K-major in shared memory; accumulate = 0 overwrites D.
 template <typename T, int N>
@@ -97,4 +93,4 @@ __device__ __forceinline__ void mma_rs<__nv_bfloat16, 128>(float (&d)[16][4], co
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
 #endif
 }
-}  // namespace pod::sm90
+}  // namespace pod
