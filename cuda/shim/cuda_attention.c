@@ -133,7 +133,7 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   int64_t ctas;
   if ((st = build_params(s, side_name, &p, &tile, &ctas))) return st;
   if (ctas == 0) return POD_OK;
-  if (tile == POD_TILE_PREFILL && pod_sm90_prefill_takes(device, s)) return pod_sm90_prefill_launch(device, s, &p, ctas, side_name, stream);
+  if (tile == POD_TILE_PREFILL && pod_sm90_prefill_takes(device, s, &p)) return pod_sm90_prefill_launch(device, s, &p, ctas, side_name, stream);
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(s->q.dtype, s->k.dtype), s->head_dim,
            tile == POD_TILE_PREFILL ? "prefill" : "decode");

@@ -78,14 +78,12 @@ typedef struct kv_strides {
   int64_t head, key, page;
 } kv_strides;
 
-static kv_strides strides_of(const pod_side* s, const pod_tensor* t) {
-  const int nhd = s->kv_layout == POD_NHD;
+/* The strides run() resolved for the layout (pod_attn_params: s0 page or token, s1 slot, s2 head). */
+static kv_strides strides_of(const pod_side* s, const pod_attn_params* p, int values) {
   kv_strides k;
-  if (s->paged) {
-    k.page = t->strides[0], k.key = t->strides[nhd ? 1 : 2], k.head = t->strides[nhd ? 2 : 1];
-  } else {
-    k.page = 0, k.key = t->strides[nhd ? 0 : 1], k.head = t->strides[nhd ? 1 : 0];
-  }
+  k.head = values ? p->v_s2 : p->k_s2;
+  k.key = s->paged ? (values ? p->v_s1 : p->k_s1) : (values ? p->v_s0 : p->k_s0);
+  k.page = s->paged ? (values ? p->v_s0 : p->k_s0) : 0;
   /* One KV head: its stride is never stepped, any valid value does. */
   if (s->num_kv_heads == 1) k.head = k.key <= s->head_dim ? k.key : s->head_dim;
   return k;
@@ -102,11 +100,11 @@ static int layout_fits(const pod_side* s, const pod_tensor* t, const kv_strides*
   return 1;
 }
 
-int pod_sm90_prefill_takes(int32_t device, const pod_side* s) {
+int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_params* p) {
   if (!pod_sm90_prefill_serves(device, s->q.dtype, s->k.dtype, s->head_dim) || s->v.dtype != s->k.dtype) return 0;
   if (s->mask_mode != 0 || s->options.pos_encoding != 0) return 0;
   if (s->paged && (s->page_size < 8 || s->page_size > POD_SM90_KEYS || (s->page_size & (s->page_size - 1)) != 0)) return 0;
-  const kv_strides k = strides_of(s, &s->k), v = strides_of(s, &s->v);
+  const kv_strides k = strides_of(s, p, 0), v = strides_of(s, p, 1);
   return layout_fits(s, &s->k, &k) && layout_fits(s, &s->v, &v) && heads_outer(&k) == heads_outer(&v);
 }
 
@@ -137,7 +135,7 @@ int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_att
   pod_sm90_prefill_params P;
   memset(&P, 0, sizeof P);
   P.p = *p;
-  const kv_strides k = strides_of(s, &s->k), v = strides_of(s, &s->v);
+  const kv_strides k = strides_of(s, p, 0), v = strides_of(s, p, 1);
   P.heads_outer = heads_outer(&k);
   char what[16];
   int32_t st;

@@ -10,9 +10,9 @@
  * planner sizes prefill schedules for its occupancy then. */
 int pod_sm90_prefill_serves(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim);
 int32_t pod_sm90_prefill_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t head_dim, int32_t* ctas);
-/* Whether it takes this side: options (no custom mask, RoPE or ALiBi), layouts TMA can describe,
- * page sizes 8 to 128 (powers of two). */
-int pod_sm90_prefill_takes(int32_t device, const pod_side* s);
+/* Whether it takes this side, with the parameters run() built for it: options (no custom mask, RoPE
+ * or ALiBi), layouts TMA can describe, page sizes 8 to 128 (powers of two). */
+int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_params* p);
 /* Launches the side with its built parameters `p` over `ctas` CTAs. */
 int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
                                 void* stream);

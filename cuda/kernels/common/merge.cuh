@@ -4,6 +4,7 @@
 // register allocation.
 #pragma once
 #include "kernels/attention_params.h"
+#include "kernels/common/math.cuh"
 #include "kernels/common/mma.cuh"
 
 namespace pod {
@@ -19,11 +20,19 @@ __device__ __forceinline__ MergeArgs merge_args(const pod_attn_params& p, const 
                    p.o_stride_h,   p.lse_stride_t, p.lse_stride_h, p.group,        rows};
 }
 
+// One thread of a CTA that finished a part of a split row tile, after the part's results are
+// visible (__threadfence): counts the part in `item` and says whether it was the last, which then
+// merges them all; the count goes back to zero for the next launch.
+__device__ __forceinline__ bool last_part_arrived(pod_merge_item* item) {
+  const bool last = atomicAdd(&item->arrived, 1) == item->count - 1;
+  if (last) item->arrived = 0;
+  return last;
+}
+
 // Threads tid = 0 .. NT - 1 of the calling CTA merge item `merge`.
 template <typename T, int D, int NT>
 __device__ __noinline__ void merge_rows(const MergeArgs a, const int merge, const int tid) {
   constexpr int DB = D / 8;
-  constexpr float kLn2 = 0.6931471805599453f;
   const pod_merge_item& w = reinterpret_cast<const pod_merge_item*>(a.merge)[merge];
   const int ROWS = a.rows;
   const int* qo_indptr = reinterpret_cast<const int*>(a.qo_indptr);

@@ -6,7 +6,9 @@
 // compiled in.
 #pragma once
 #include "kernels/attention_params.h"
+#include "kernels/common/math.cuh"
 #include "kernels/common/merge.cuh"
+#include "kernels/common/work_tile.cuh"
 #include "kernels/common/fp8.cuh"
 #include "kernels/common/mma.cuh"
 #include "kernels/common/pdl.cuh"
@@ -16,8 +18,6 @@
 
 namespace pod {
 
-constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
 // Marks padding rows and keys. Real positions can be negative: without causal masking a request may
 // have more queries than keys, and query i sits at kv_len - qo_len + i.
 constexpr int kNoPosition = -2147483647 - 1;
@@ -27,13 +27,6 @@ constexpr int kNoPosition = -2147483647 - 1;
 template <typename T, int D>
 __device__ __forceinline__ uint32_t tile_offset(int row, int chunk) {
   return static_cast<uint32_t>((row * (D * (int)sizeof(T) / 16) + (chunk ^ (row & 7))) * 16);
-}
-
-// 2^x with the MUFU unit (exp2f without fast math adds range fix-ups around it). ex2(-inf) = +0.
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
 }
 
 // tanh from one exp2 and one division: 1 - 2 / (e^{2x} + 1), saturating cleanly at +-1.
@@ -131,27 +124,9 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = warp % S::kWarpsM, wn = warp / S::kWarpsM;
 
-  // The work item.
-  int request = 0, kv_head, row_start, kv_begin, kv_end, partial = -1, merge = 0, q_start = 0, qo_len, kv_len;
-  if (p.work) {
-    const pod_work_item w = reinterpret_cast<const pod_work_item*>(p.work)[cta / p.num_kv_heads];
-    kv_head = cta % p.num_kv_heads;
-    request = w.request, row_start = w.row_start, kv_begin = w.kv_begin, kv_end = w.kv_end;
-    partial = w.partial >= 0 ? w.partial * p.num_kv_heads + kv_head : -1;
-    merge = w.merge * p.num_kv_heads + kv_head;
-    const int* qo_indptr = reinterpret_cast<const int*>(p.qo_indptr);
-    q_start = qo_indptr[request];
-    qo_len = qo_indptr[request + 1] - q_start;
-    kv_len = reinterpret_cast<const int*>(p.kv_lens)[request];
-  } else {
-    // Implicit grid: CTA = row tile (last ones first) x KV head. Under causal masking the last row
-    // tiles see the most keys, so the longest CTAs start in the first wave instead of forming the tail.
-    kv_head = cta % p.num_kv_heads;
-    row_start = (p.implicit_row_tiles - 1 - cta / p.num_kv_heads) * ROWS;
-    qo_len = p.implicit_qo_len;
-    kv_len = p.implicit_kv_len;
-    pod_tile_kv_range(row_start, ROWS, p.group, qo_len, kv_len, p.causal, p.window_left, &kv_begin, &kv_end);
-  }
+  const WorkTile wt = work_tile(p, cta, ROWS);
+  const int request = wt.request, kv_head = wt.kv_head, row_start = wt.row_start, kv_begin = wt.kv_begin, kv_end = wt.kv_end;
+  const int partial = wt.partial, merge = wt.merge, q_start = wt.q_start, qo_len = wt.qo_len, kv_len = wt.kv_len;
   const int group = p.group;
   using KV = std::conditional_t<KV8, uint8_t, T>;
   const KV* kbase = reinterpret_cast<const KV*>(p.k);
@@ -583,10 +558,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     pod_merge_item* item = reinterpret_cast<pod_merge_item*>(p.merge) + merge;
     __threadfence();  // this part's results are visible before it counts as arrived
     __syncthreads();
-    if (tid == 0) {
-      merges_here = atomicAdd(&item->arrived, 1) == item->count - 1;
-      if (merges_here) item->arrived = 0;  // every part has arrived: ready for the next launch
-    }
+    if (tid == 0) merges_here = last_part_arrived(item);
     __syncthreads();
     if (merges_here) {
       __threadfence();

@@ -9,7 +9,6 @@ namespace pod::sm90 {
 template <typename T, int D, int KK>
 __device__ __forceinline__ void store_output(const pod_attn_params& p, const WorkTile& w, ConsumerResult<D, KK>& res, uint8_t* sQ) {
   constexpr int kRows = POD_SM90_ROWS;
-  constexpr float kLn2 = 0.6931471805599453f;
   const int ctid = threadIdx.x - 128, cw = ctid / 128, wtid = ctid % 128;
   const int warp = wtid / 32, lane = wtid % 32, g = lane / 4, t4 = lane % 4;
   float inv[2], lse2[2];

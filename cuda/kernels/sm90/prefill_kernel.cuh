@@ -48,10 +48,7 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P) {
     pod_merge_item* item = reinterpret_cast<pod_merge_item*>(P.p.merge) + w.merge;
     __threadfence();  // this part's results are visible before it counts as arrived
     named_sync(3, Tr::kConsumerThreads);
-    if (ctid == 0) {
-      bars.merges_here = atomicAdd(&item->arrived, 1) == item->count - 1;
-      if (bars.merges_here) item->arrived = 0;  // every part has arrived: ready for the next launch
-    }
+    if (ctid == 0) bars.merges_here = last_part_arrived(item);
     named_sync(3, Tr::kConsumerThreads);
     if (bars.merges_here) {
       __threadfence();

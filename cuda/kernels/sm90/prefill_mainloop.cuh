@@ -12,8 +12,8 @@
 // while the other's GEMMs keep the tensor cores busy.
 #pragma once
 #include "kernels/common/merge.cuh"
+#include "kernels/common/work_tile.cuh"
 #include "kernels/sm90/pipeline.cuh"
-#include "kernels/sm90/prefill_scheduler.cuh"
 #include "kernels/sm90/prefill_softmax.cuh"
 #include "kernels/sm90/prefill_traits.cuh"
 #include "kernels/common/wgmma_shapes.cuh"

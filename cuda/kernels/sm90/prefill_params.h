@@ -22,16 +22,13 @@ typedef struct pod_tma_map {
 #define POD_SM90_ROWS 128
 #define POD_SM90_KEYS 128
 #define POD_SM90_THREADS 384
-/* K/V tiles in flight: three (at head_dim 128, Q and three K/V pairs fill one SM's 227 KiB; four
- * measured slower than three at 64). */
-POD_HD int pod_sm90_stages(int head_dim) {
-  (void)head_dim;
-  return 3;
-}
+/* K/V tiles in flight (at head_dim 128, Q and three K/V pairs fill one SM's 227 KiB; four measured
+ * slower than three at 64). */
+#define POD_SM90_STAGES 3
 /* Dynamic shared memory: Q, the K and V ring, and the slack that puts wgmma's swizzle patterns on
  * 1024-byte boundaries. */
 POD_HD int pod_sm90_prefill_smem(int head_dim) {
-  return POD_SM90_ROWS * head_dim * 2 + 2 * pod_sm90_stages(head_dim) * POD_SM90_KEYS * head_dim * 2 + 1024;
+  return POD_SM90_ROWS * head_dim * 2 + 2 * POD_SM90_STAGES * POD_SM90_KEYS * head_dim * 2 + 1024;
 }
 
 typedef struct pod_sm90_prefill_params {

@@ -5,21 +5,9 @@
 #include <math.h>
 
 #include "kernels/attention_params.h"
+#include "kernels/common/math.cuh"
 
 namespace pod::sm90 {
-
-constexpr float kLog2e = 1.4426950408889634f;
-
-__device__ __forceinline__ float exp2_approx(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-__device__ __forceinline__ float tanh_approx(float x) {
-  float y;
-  asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
 
 // Plain scores stay raw; sm_scale * log2(e) folds into the exponent's FFMA (and the running maximum).
 struct ScorePlain {
@@ -83,13 +71,13 @@ struct RowSoftmax {
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       const float m_new = fmaxf(m[x], mx * es);
       const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-      rescale[x] = exp2_approx(m[x] - m_use);
+      rescale[x] = fast_exp2(m[x] - m_use);
       m[x] = m_new;
       float sum = 0.0f;
 #pragma unroll
       for (int b = 0; b < NK / 8; b++) {
-        s[b][2 * x] = exp2_approx(fmaf(s[b][2 * x], es, -m_use));
-        s[b][2 * x + 1] = exp2_approx(fmaf(s[b][2 * x + 1], es, -m_use));
+        s[b][2 * x] = fast_exp2(fmaf(s[b][2 * x], es, -m_use));
+        s[b][2 * x + 1] = fast_exp2(fmaf(s[b][2 * x + 1], es, -m_use));
         sum += s[b][2 * x] + s[b][2 * x + 1];
       }
       l[x] = l[x] * rescale[x] + sum;

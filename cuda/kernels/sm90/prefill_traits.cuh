@@ -10,7 +10,7 @@ struct PrefillTraits {
   static_assert(sizeof(T) == 2, "16-bit queries, keys and values");
   static constexpr int kRows = POD_SM90_ROWS;       // packed query rows of a CTA: two consumers of 64
   static constexpr int kKeys = POD_SM90_KEYS;       // keys of a K/V tile
-  static constexpr int kStages = pod_sm90_stages(D);
+  static constexpr int kStages = POD_SM90_STAGES;
   static constexpr int kBlocks = D / 64;            // 128-byte column blocks of a row (swizzle atoms)
   static constexpr int kQBytes = kRows * D * 2;
   static constexpr int kTileBytes = kKeys * D * 2;  // one K (or V) tile

@@ -1,10 +1,10 @@
-// Which rows and keys a CTA of the sm_90a prefill computes: the planner's work item (batch wrapper,
-// split key ranges) or the implicit grid of one request (row tiles last-first, so that under causal
-// masking the longest CTAs start in the first wave).
+// Which rows and keys a CTA computes: the planner's work item (batch wrappers, split key ranges) or
+// the implicit grid of one request (row tiles last-first, so that under causal masking the longest
+// CTAs start in the first wave). `rows`: the kernel's rows per row tile.
 #pragma once
 #include "kernels/attention_params.h"
 
-namespace pod::sm90 {
+namespace pod {
 
 struct WorkTile {
   int request, kv_head, row_start, kv_begin, kv_end;
@@ -34,4 +34,4 @@ __device__ __forceinline__ WorkTile work_tile(const pod_attn_params& p, const in
   return w;
 }
 
-}  // namespace pod::sm90
+}  // namespace pod
