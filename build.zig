@@ -29,7 +29,8 @@ pub fn build(b: *std.Build) !void {
         return error.NvccNotFound;
     };
     const nvcc = b.pathJoin(&.{ cuda_home, "bin", "nvcc" });
-    const headers = try listFiles(b, "cuda", &.{ ".cuh", ".h" });
+    // Kernel files include only headers under cuda/kernels, so shim headers do not rebuild them.
+    const headers = try listFiles(b, "cuda/kernels", &.{ ".cuh", ".h" });
 
     // One fatbin per kernel file: they compile in parallel and load as separate modules.
     const embed = b.addWriteFiles();
