@@ -5,7 +5,11 @@
  * k/v) and through BatchPODWithPagedKVCacheWrapper with the prefill split into 2 and 4 chunked
  * requests; the prefill alone; the decode alone; serial (the standalone kernels back to back); two
  * streams; and the practical bound max(FLOPs / tensor-core peak, bytes / copy bandwidth) measured in
- * the same run. Medians of 30 timed runs after 5 warm-ups. Prints a markdown table and writes
+ * the same run. GPU time (bench/gpu-time.ts: a busy GPU ahead of each call, medians of 30 after 5
+ * warm-ups) and, for POD and serial, latency from an idle GPU. `peerBestMs`: a widely used library's
+ * best path for the same work (its POD launch, or its warp-specialized prefill then its tensor-core
+ * decode), GPU time on an NVIDIA H200 measured on 2026-12-02 (fp16 and bf16 columns); it is a fixed
+ * table, since that library is not installed where this runs. Prints a markdown table and writes
  * bench/results/<gpu>-pod.json and its chart bench/results/<gpu>-pod.svg (bench/chart.ts, imported
  * after the JSON is written; where ECharts is not installed it prints how to draw the chart later
  * with `bun bench/chart.ts <results json>`); progress goes to stderr.
@@ -16,7 +20,6 @@ import {
   BatchDecodeWithPagedKVCacheWrapper,
   BatchPODWithPagedKVCacheWrapper,
   BatchPrefillWithPagedKVCacheWrapper,
-  Event,
   PODWithPagedKVCacheWrapper,
   singlePrefillWithKVCache,
   Stream,
@@ -24,46 +27,33 @@ import {
   version,
   type HalfDType,
 } from "../src/index.ts";
-import { benchDevice, counter, drawChart, median, progress, shuffledPages, timeMs, writeResults } from "./common.ts";
+import { benchDevice, counter, drawChart, progress, shuffledPages, writeResults } from "./common.ts";
+import { GpuTimer } from "./gpu-time.ts";
 
 const H = 32, KH = 8, D = 128, PAGE = 16;
 const CONFIGS = [
-  { name: "C1", qo: 1024, kv: 1024, batch: 64, decodeKv: 4096, reference: 0.488 },
-  { name: "C2", qo: 2048, kv: 2048, batch: 64, decodeKv: 4096, reference: 0.504 },
-  { name: "C3", qo: 1024, kv: 8192, batch: 128, decodeKv: 4096, reference: 0.906 },
-  { name: "C4", qo: 4096, kv: 4096, batch: 128, decodeKv: 4096, reference: 0.887 },
-  { name: "C5", qo: 512, kv: 4096, batch: 32, decodeKv: 8192, reference: 0.493 },
-  { name: "C6", qo: 2048, kv: 8192, batch: 128, decodeKv: 8192, reference: 1.668 },
-  { name: "C7", qo: 256, kv: 256, batch: 256, decodeKv: 2048, reference: 0.856 },
-  { name: "C8", qo: 8192, kv: 8192, batch: 16, decodeKv: 2048, reference: 1.691 },
+  { name: "C1", qo: 1024, kv: 1024, batch: 64, decodeKv: 4096, peer: { float16: 0.269, bfloat16: 0.27 } },
+  { name: "C2", qo: 2048, kv: 2048, batch: 64, decodeKv: 4096, peer: { float16: 0.307, bfloat16: 0.306 } },
+  { name: "C3", qo: 1024, kv: 8192, batch: 128, decodeKv: 4096, peer: { float16: 0.665, bfloat16: 0.648 } },
+  { name: "C4", qo: 4096, kv: 4096, batch: 128, decodeKv: 4096, peer: { float16: 0.711, bfloat16: 0.693 } },
+  { name: "C5", qo: 512, kv: 4096, batch: 32, decodeKv: 8192, peer: { float16: 0.328, bfloat16: 0.327 } },
+  { name: "C6", qo: 2048, kv: 8192, batch: 128, decodeKv: 8192, peer: { float16: 1.286, bfloat16: 1.267 } },
+  { name: "C7", qo: 256, kv: 256, batch: 256, decodeKv: 2048, peer: { float16: 0.498, bfloat16: 0.497 } },
+  { name: "C8", qo: 8192, kv: 8192, batch: 16, decodeKv: 2048, peer: { float16: 0.957, bfloat16: 0.962 } },
 ];
+const PEER = "a widely used library's best path (its POD launch, or its warp-specialized prefill then its tensor-core decode), NVIDIA H200, 2026-12-02";
 
 const { device, copyTBs, mmaTflops } = benchDevice();
 // One workspace per live wrapper: a plan owns the workspace it was written into.
 const workspace = Tensor.empty([256 << 20], "uint8", { device });
 const workspace2 = Tensor.empty([256 << 20], "uint8", { device });
 const workspace3 = Tensor.empty([256 << 20], "uint8", { device });
-
-/** Median ms of work issued on two streams, bracketed by events on the default stream. */
-function timeTwoStreams(a: () => void, b: () => void, s1: Stream, s2: Stream, runs = 30, warmup = 5): number {
-  const times: number[] = [];
-  const start = new Event(device), end = new Event(device);
-  for (let i = 0; i < runs + warmup; i++) {
-    start.record();
-    a();
-    b();
-    end.record(); // the library's streams order with the default stream
-    const ms = end.elapsedSince(start);
-    if (i >= warmup) times.push(ms);
-  }
-  s1.synchronize(), s2.synchronize();
-  start.destroy(), end.destroy();
-  return median(times);
-}
+const timer = new GpuTimer(device);
 
 interface Row {
   config: string; dtype: HalfDType; wrapper: "single" | "batch2" | "batch4";
-  podMs: number; prefillMs: number; decodeMs: number; serialMs: number; twoStreamsMs?: number; boundMs: number; referenceMs?: number;
+  podMs: number; prefillMs: number; decodeMs: number; serialMs: number; twoStreamsMs?: number; boundMs: number; peerBestMs: number;
+  podLatencyMs?: number; serialLatencyMs?: number;
 }
 const rows: Row[] = [];
 const step = counter(2 * CONFIGS.length);
@@ -95,13 +85,16 @@ for (const dtype of ["float16", "bfloat16"] as const) {
 
     const runPrefill = (stream?: Stream) => singlePrefillWithKVCache(qP, kP, vP, { causal: true, out: oP, ...(stream ? { stream } : {}) });
     const runDecode = (stream?: Stream) => decodeW.run({ q: qD, pagedKvCache: cacheD, out: oD, ...(stream ? { stream } : {}) });
-    const prefillMs = timeMs(device, () => runPrefill());
-    const decodeMs = timeMs(device, () => runDecode());
-    const serialMs = timeMs(device, () => (runPrefill(), runDecode()));
-    const podMs = timeMs(device, () => pod.run({ qP, kP, vP, qD, pagedKvCacheD: cacheD, causalP: true, outP: oP, outD: oD }));
+    const prefillMs = timer.gpuMs(() => runPrefill());
+    const decodeMs = timer.gpuMs(() => runDecode());
+    const serialMs = timer.gpuMs(() => (runPrefill(), runDecode()));
+    const podMs = timer.gpuMs(() => pod.run({ qP, kP, vP, qD, pagedKvCacheD: cacheD, causalP: true, outP: oP, outD: oD }));
     using s1 = new Stream(device);
     using s2 = new Stream(device);
-    const twoStreamsMs = timeTwoStreams(() => runPrefill(s1), () => runDecode(s2), s1, s2);
+    // The library's streams order with the default stream, where the timer's events are recorded.
+    const twoStreamsMs = timer.gpuMs(() => (runPrefill(s1), runDecode(s2)));
+    const podLatencyMs = timer.latencyMs(() => pod.run({ qP, kP, vP, qD, pagedKvCacheD: cacheD, causalP: true, outP: oP, outD: oD }));
+    const serialLatencyMs = timer.latencyMs(() => (runPrefill(), runDecode()));
 
     // The practical bound: tensor-core time of the FLOPs, or copy time of the bytes, whichever is larger.
     let pairs = 0;
@@ -109,8 +102,9 @@ for (const dtype of ["float16", "bfloat16"] as const) {
     const flops = 4 * H * D * (pairs + c.batch * c.decodeKv);
     const bytes = 2 * (c.batch * c.decodeKv * KH * D * 2 + 2 * c.qo * H * D + 2 * c.kv * KH * D + 2 * c.batch * H * D);
     const boundMs = Math.max(flops / (mmaTflops * 1e12), bytes / (copyTBs * 1e12)) * 1e3;
-    rows.push({ config: c.name, dtype, wrapper: "single", podMs, prefillMs, decodeMs, serialMs, twoStreamsMs, boundMs,
-      ...(dtype === "float16" ? { referenceMs: c.reference } : {}) });
+    const peerBestMs = c.peer[dtype];
+    rows.push({ config: c.name, dtype, wrapper: "single", podMs, prefillMs, decodeMs, serialMs, twoStreamsMs, boundMs, peerBestMs, podLatencyMs,
+      serialLatencyMs });
 
     // The prefill as 2 and 4 chunks of one prompt (chunked prefill): chunk i covers queries
     // [i qo/n, (i+1) qo/n) and sees the keys up to its last query; chunks share the prompt's pages.
@@ -132,14 +126,14 @@ for (const dtype of ["float16", "bfloat16"] as const) {
       using batchPrefill = new BatchPrefillWithPagedKVCacheWrapper(workspace3, "NHD");
       batchPrefill.plan({ qoIndptr, pagedKvIndptr: kvIndptr, pagedKvIndices: kvIndices, pagedKvLastPageLen: lastPageLen, numQoHeads: H,
         numKvHeads: KH, headDim: D, pageSize: PAGE, causal: true, qDataType: dtype });
-      const batchPrefillMs = timeMs(device, () => batchPrefill.run({ q: qP, pagedKvCache: cacheP, out: oP }));
-      const podBatchMs = timeMs(device, () => batchPod.run({ qP, pagedKvCacheP: cacheP, qD, pagedKvCacheD: cacheD, outP: oP, outD: oD }));
-      const batchSerialMs = timeMs(device, () => {
+      const batchPrefillMs = timer.gpuMs(() => batchPrefill.run({ q: qP, pagedKvCache: cacheP, out: oP }));
+      const podBatchMs = timer.gpuMs(() => batchPod.run({ qP, pagedKvCacheP: cacheP, qD, pagedKvCacheD: cacheD, outP: oP, outD: oD }));
+      const batchSerialMs = timer.gpuMs(() => {
         batchPrefill.run({ q: qP, pagedKvCache: cacheP, out: oP });
         runDecode();
       });
       rows.push({ config: c.name, dtype, wrapper: n === 2 ? "batch2" : "batch4", podMs: podBatchMs, prefillMs: batchPrefillMs, decodeMs,
-        serialMs: batchSerialMs, boundMs, ...(dtype === "float16" ? { referenceMs: c.reference } : {}) });
+        serialMs: batchSerialMs, boundMs, peerBestMs });
     }
   }
 }
@@ -147,19 +141,22 @@ for (const dtype of ["float16", "bfloat16"] as const) {
 const f = (x: number, d = 3) => x.toFixed(d);
 const lines: string[] = [];
 lines.push(`### POD on ${device.properties.name} (pod-attention ${version()})`, "");
-lines.push(`Bounds measured in the same run: copy ${f(copyTBs, 2)} TB/s, fp16 tensor-core peak ${f(mmaTflops, 0)} TFLOP/s. Times in ms (median of 30).`, "");
-lines.push("| cfg | dtype | wrapper | POD | prefill | decode | serial | two streams | bound | POD/bound | serial/POD | reference | reference/POD |");
-lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+lines.push(`Bounds measured in the same run: copy ${f(copyTBs, 2)} TB/s, fp16 tensor-core peak ${f(mmaTflops, 0)} TFLOP/s. GPU time in ms (median of 30, busy GPU ahead of each call); latency from idle in ms. Peer: ${PEER}.`, "");
+lines.push("| cfg | dtype | wrapper | POD | prefill | decode | serial | two streams | bound | POD/bound | serial/POD | peer best | peer/POD | POD latency | serial latency |");
+lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows)
-  lines.push(`| ${r.config} | ${r.dtype} | ${r.wrapper} | ${f(r.podMs)} | ${f(r.prefillMs)} | ${f(r.decodeMs)} | ${f(r.serialMs)} | ${r.twoStreamsMs ? f(r.twoStreamsMs) : ""} | ${f(r.boundMs)} | ${f(r.podMs / r.boundMs, 2)} | ${f(r.serialMs / r.podMs, 2)} | ${r.referenceMs ?? ""} | ${r.referenceMs ? f(r.referenceMs / r.podMs, 2) : ""} |`);
-const single16 = rows.filter((r) => r.dtype === "float16" && r.wrapper === "single" && r.referenceMs);
-const geo = Math.exp(single16.reduce((a, r) => a + Math.log(r.referenceMs! / r.podMs), 0) / single16.length);
-lines.push("", `Geometric mean of reference/POD (fp16, PODWithPagedKVCacheWrapper): ${f(geo, 2)}x`);
+  lines.push(`| ${r.config} | ${r.dtype} | ${r.wrapper} | ${f(r.podMs)} | ${f(r.prefillMs)} | ${f(r.decodeMs)} | ${f(r.serialMs)} | ${r.twoStreamsMs ? f(r.twoStreamsMs) : ""} | ${f(r.boundMs)} | ${f(r.podMs / r.boundMs, 2)} | ${f(r.serialMs / r.podMs, 2)} | ${f(r.peerBestMs)} | ${f(r.peerBestMs / r.podMs, 2)} | ${r.podLatencyMs ? f(r.podLatencyMs) : ""} | ${r.serialLatencyMs ? f(r.serialLatencyMs) : ""} |`);
+const geomean = (dtype: HalfDType) => {
+  const single = rows.filter((r) => r.dtype === dtype && r.wrapper === "single");
+  return Math.exp(single.reduce((a, r) => a + Math.log(r.peerBestMs / r.podMs), 0) / single.length);
+};
+const geo = { float16: geomean("float16"), bfloat16: geomean("bfloat16") };
+lines.push("", `Geometric mean of peer best / POD (PODWithPagedKVCacheWrapper): fp16 ${f(geo.float16, 2)}x, bf16 ${f(geo.bfloat16, 2)}x`);
 console.log(lines.join("\n"));
 const file = writeResults(device, "pod", {
   device: device.properties.name, version: version(), date: new Date().toISOString(), runs: 30, warmup: 5,
   bounds: { copyTBs, mmaTflops }, configs: Object.fromEntries(CONFIGS.map((c) => [c.name, `${c.qo}/${c.kv} + ${c.batch}@${c.decodeKv}`])),
-  rows, geomeanSpeedupVsReference: geo,
+  peer: PEER, rows, geomeanSpeedupVsPeerBest: geo,
 });
 progress(`wrote ${file}`);
 // The chart library is imported only now, after the results are on disk (see drawChart).

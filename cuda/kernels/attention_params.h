@@ -69,6 +69,15 @@ POD_HD int pod_attention_smem(int tile, int head_dim, int fused, int kv_fp8) {
   return rows * head_dim * 2 + kv + (tile == POD_TILE_PREFILL ? 1024 : 0);
 }
 
+/* A decode body running as one warpgroup of a larger CTA (sm_90a POD launches) keeps to a slice of
+ * the CTA's dynamic shared memory: its scratch (query positions, per-warp row maxima and sums), then
+ * the query rows and its key and value tiles. */
+#define POD_DECODE_SLOT_SCRATCH 1024
+POD_HD int pod_decode_slot_bytes(int head_dim, int stages, int kv_fp8) {
+  const int kv = kv_fp8 ? 2 * POD_KV_TILE * head_dim * 2 + 2 * stages * POD_KV_TILE * head_dim : 2 * stages * POD_KV_TILE * head_dim * 2;
+  return POD_DECODE_SLOT_SCRATCH + 16 * head_dim * 2 + kv;
+}
+
 /* The keys a tile of packed rows [row_start, row_start + rows) can see: causal attention ends at the
  * last row's position, a left window starts at the first row's position minus the window. */
 POD_HD void pod_tile_kv_range(int row_start, int rows, int group, int qo_len, int kv_len, int causal, int window_left,

@@ -8,6 +8,7 @@
 #include "cuda_driver.h"
 #include "shim/cuda_attention.h"
 #include "shim/kernel_cache.h"
+#include "shim/sm90_pod.h"
 #include "shim/sm90_prefill.h"
 #include "shim/schedule.h"
 
@@ -186,6 +187,10 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
   int32_t st;
   if ((st = build_params(prefill, "p", &f.side[0], &f.tile[0], &ctas[0])) || (st = build_params(decode, "d", &f.side[1], &f.tile[1], &ctas[1])))
     return st;
+  /* A side without CTAs leaves the other to its own kernel. */
+  if (ctas[0] == 0 || ctas[1] == 0) return ctas[0] ? pod_cuda_attention(device, prefill, "p", stream) : pod_cuda_attention(device, decode, "d", stream);
+  if (pod_sm90_pod_takes(device, prefill, &f.side[0], f.tile[0], decode, f.tile[1]))
+    return pod_sm90_pod_launch(device, prefill, &f.side[0], ctas[0], &f.side[1], ctas[1], counters, stream);
   if (ctas[0] + ctas[1] > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: the two sides need more CTAs than one launch holds");
   f.num_cta[0] = (int32_t)ctas[0], f.num_cta[1] = (int32_t)ctas[1];
   f.order = fused_order(prefill, decode);

@@ -4,28 +4,31 @@
 #include <string.h>
 
 #include "cuda_driver.h"
-#include "kernels/sm90/prefill_params.h"
+#include "kernels/sm90/pod_params.h"
 #include "shim/kernel_cache.h"
 #include "shim/sm90_prefill.h"
 
 _Static_assert(sizeof(pod_tma_map) == sizeof(CUtensorMap), "pod_tma_map mirrors CUtensorMap");
 
-/* The kernels, one per (dtype, head_dim, score variant). */
+/* The kernels, one per (dtype, head_dim, prefill score variant): the prefill alone, and the POD
+ * launch that runs it beside decode bodies. */
 typedef struct sm90_variant {
   int32_t dtype, head_dim, soft_cap;
   const char* module;
   const char* name;
+  const char* pod_module;
+  const char* pod_name;
 } sm90_variant;
 
 static const sm90_variant variants[] = {
-    {POD_FLOAT16, 64, 0, "prefill_f16", "pod_sm90_prefill_f16_64"},
-    {POD_FLOAT16, 64, 1, "prefill_f16", "pod_sm90_prefill_f16_64_softcap"},
-    {POD_FLOAT16, 128, 0, "prefill_f16", "pod_sm90_prefill_f16_128"},
-    {POD_FLOAT16, 128, 1, "prefill_f16", "pod_sm90_prefill_f16_128_softcap"},
-    {POD_BFLOAT16, 64, 0, "prefill_bf16", "pod_sm90_prefill_bf16_64"},
-    {POD_BFLOAT16, 64, 1, "prefill_bf16", "pod_sm90_prefill_bf16_64_softcap"},
-    {POD_BFLOAT16, 128, 0, "prefill_bf16", "pod_sm90_prefill_bf16_128"},
-    {POD_BFLOAT16, 128, 1, "prefill_bf16", "pod_sm90_prefill_bf16_128_softcap"},
+    {POD_FLOAT16, 64, 0, "prefill_f16", "pod_sm90_prefill_f16_64", "pod_f16", "pod_sm90_pod_f16_64"},
+    {POD_FLOAT16, 64, 1, "prefill_f16", "pod_sm90_prefill_f16_64_softcap", "pod_f16", "pod_sm90_pod_f16_64_softcap"},
+    {POD_FLOAT16, 128, 0, "prefill_f16", "pod_sm90_prefill_f16_128", "pod_f16", "pod_sm90_pod_f16_128"},
+    {POD_FLOAT16, 128, 1, "prefill_f16", "pod_sm90_prefill_f16_128_softcap", "pod_f16", "pod_sm90_pod_f16_128_softcap"},
+    {POD_BFLOAT16, 64, 0, "prefill_bf16", "pod_sm90_prefill_bf16_64", "pod_bf16", "pod_sm90_pod_bf16_64"},
+    {POD_BFLOAT16, 64, 1, "prefill_bf16", "pod_sm90_prefill_bf16_64_softcap", "pod_bf16", "pod_sm90_pod_bf16_64_softcap"},
+    {POD_BFLOAT16, 128, 0, "prefill_bf16", "pod_sm90_prefill_bf16_128", "pod_bf16", "pod_sm90_pod_bf16_128"},
+    {POD_BFLOAT16, 128, 1, "prefill_bf16", "pod_sm90_prefill_bf16_128_softcap", "pod_bf16", "pod_sm90_pod_bf16_128_softcap"},
 };
 
 static const sm90_variant* find_variant(int32_t dtype, int32_t head_dim, int32_t soft_cap) {
@@ -129,9 +132,7 @@ static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor*
                         label);
 }
 
-int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
-                                void* stream) {
-  if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
+int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, pod_sm90_prefill_params* out) {
   pod_sm90_prefill_params P;
   memset(&P, 0, sizeof P);
   P.p = *p;
@@ -143,10 +144,26 @@ int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_att
   if ((st = encode_map(&P.k_map, s, &s->k, &k, what))) return st;
   snprintf(what, sizeof what, "v_%s", side_name);
   if ((st = encode_map(&P.v_map, s, &s->v, &v, what))) return st;
+  *out = P;
+  return POD_OK;
+}
+
+int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
+                                void* stream) {
+  if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
+  pod_sm90_prefill_params P;
+  int32_t st;
+  if ((st = pod_sm90_prefill_prepare(s, p, side_name, &P))) return st;
   const sm90_variant* var = find_variant(s->q.dtype, s->head_dim, p->soft_cap > 0.0f);
   const int32_t smem = pod_sm90_prefill_smem(s->head_dim);
   CUfunction fn;
   if ((st = pod_kernel_get(device, var->module, var->name, smem, POD_SM90_THREADS, &fn, NULL))) return st;
   void* params[] = {&P};
   return pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_SM90_THREADS, (unsigned)smem, (CUstream)stream, params, var->name);
+}
+
+int32_t pod_sm90_pod_kernel(int32_t device, int32_t dtype, int32_t head_dim, int32_t soft_cap, CUfunction* fn, const char** name) {
+  const sm90_variant* var = find_variant(dtype, head_dim, soft_cap);
+  *name = var->pod_name;
+  return pod_kernel_get(device, var->pod_module, var->pod_name, pod_sm90_pod_smem(head_dim), POD_SM90_THREADS, fn, NULL);
 }

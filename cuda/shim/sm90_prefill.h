@@ -3,7 +3,8 @@
 #ifndef POD_SM90_PREFILL_H
 #define POD_SM90_PREFILL_H
 
-#include "kernels/attention_params.h"
+#include "cuda_driver.h"
+#include "kernels/sm90/pod_params.h"
 #include "shim/attention_problem.h"
 
 /* Whether the device and the (q dtype, K/V dtype, head_dim) have the sm_90a kernel at all: the
@@ -13,6 +14,10 @@ int32_t pod_sm90_prefill_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t he
 /* Whether it takes this side, with the parameters run() built for it: options (no custom mask, RoPE
  * or ALiBi), layouts TMA can describe, page sizes 8 to 128 (powers of two). */
 int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_params* p);
+/* The kernel parameters of a side it takes: `p` and TMA descriptors of the side's K/V tensors. */
+int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, pod_sm90_prefill_params* out);
+/* The POD kernel (kernels/sm90/pod_kernel.cuh) whose prefill side matches (dtype, head_dim, soft cap). */
+int32_t pod_sm90_pod_kernel(int32_t device, int32_t dtype, int32_t head_dim, int32_t soft_cap, CUfunction* fn, const char** name);
 /* Launches the side with its built parameters `p` over `ctas` CTAs. */
 int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
                                 void* stream);

@@ -56,8 +56,8 @@ __device__ __forceinline__ uint32_t smem_offset(int rows, int row, int chunk) {
 
 // Rotates (x[d], x[d + D/2]) of a shared-memory tile row by RoPE at `pos`, in fp32.
 template <typename T, int D, bool W>
-__device__ __forceinline__ void rope_rows(uint8_t* tile, int rows, const int* positions, const pod_attn_params& p) {
-  for (int idx = threadIdx.x; idx < rows * (D / 2); idx += POD_CTA_THREADS) {
+__device__ __forceinline__ void rope_rows(uint8_t* tile, int rows, const int* positions, const pod_attn_params& p, const int tid) {
+  for (int idx = tid; idx < rows * (D / 2); idx += POD_CTA_THREADS) {
     int row = idx / (D / 2), d = idx % (D / 2);
     int pos = positions[row];
     if (pos == kNoPosition) continue;
@@ -97,9 +97,12 @@ struct AttentionShape {
 // KV8: the cache holds fp8 (format p.kv_e5m2). Its tiles stream into fp8 stage buffers and each is
 // converted into a single pair of T tiles when its turn comes, so the products are those of T caches
 // and an fp8 CTA needs no more shared memory than a T one.
-// Returns the index of the merge item this CTA must merge (it finished a split row tile's last part),
-// or -1.
-template <typename T, int D, int TILE, int STAGES = 2, bool KV8 = false>
+// SLOT: -1, the body is the whole CTA (128 threads, all of its shared memory). 0, 1, 2: the body is
+// warpgroup SLOT of a larger CTA and keeps to slice SLOT of its dynamic shared memory (sm_90a POD
+// launches run three decode bodies side by side in one CTA), synchronizing on named barrier SLOT + 1.
+// Returns the index of the merge item this body must merge (it finished a split row tile's last
+// part), or -1.
+template <typename T, int D, int TILE, int STAGES = 2, bool KV8 = false, int SLOT = -1>
 __device__ __forceinline__ int attention_body(const pod_attn_params& p, const int cta) {
   using S = AttentionShape<T, D, TILE>;
   constexpr int KT = POD_KV_TILE, ROWS = S::kRows, MT = S::kMTiles, NB = S::kKeysPerWarp / 8, DB = D / 8;
@@ -108,8 +111,10 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   constexpr bool W = S::kWgmma;
   constexpr bool kQInRegs = MT == 1 && D <= 128 && !W;
   extern __shared__ __align__(128) uint8_t smem_raw[];
+  static_assert(SLOT < 0 || (TILE == POD_TILE_DECODE && !W), "slots hold decode bodies");
   // wgmma's swizzle patterns start on 1024-byte boundaries (the launch adds the slack).
-  uint8_t* smem = W ? smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023) : smem_raw;
+  uint8_t* const slot_base = SLOT < 0 ? smem_raw : smem_raw + SLOT * pod_decode_slot_bytes(D, STAGES, KV8);
+  uint8_t* smem = W ? smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023) : slot_base + (SLOT < 0 ? 0 : POD_DECODE_SLOT_SCRATCH);
   constexpr int KV_BUFS = KV8 ? 1 : STAGES;  // T tiles of keys (and of values)
   constexpr int kStage8Bytes = POD_KV_TILE * D;  // one fp8 tile
   uint8_t* sQ = smem;
@@ -117,11 +122,32 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   uint8_t* sV = sK + KV_BUFS * S::kTileBytes;
   uint8_t* sK8 = sV + KV_BUFS * S::kTileBytes;  // KV8: STAGES fp8 key tiles, row-major as loaded, then values
   uint8_t* sV8 = sK8 + STAGES * kStage8Bytes;
-  __shared__ int q_pos[ROWS];                 // position of each row's query, kNoPosition for padding rows
-  __shared__ int kv_pos[KT];                  // scratch: positions for RoPE of a key tile
-  __shared__ float sM[S::kWarpsN * ROWS], sL[S::kWarpsN * ROWS];
+  // q_pos: position of each row's query, kNoPosition for padding rows; kv_pos: positions for RoPE of
+  // a key tile; sM, sL: the epilogue's per-warp row maxima and sums. A slot keeps them at the start of
+  // its slice.
+  struct Scratch {
+    int q_pos[ROWS], kv_pos[KT];
+    float sM[S::kWarpsN * ROWS], sL[S::kWarpsN * ROWS];
+    int merges_here;
+  };
+  static_assert(SLOT < 0 || sizeof(Scratch) <= POD_DECODE_SLOT_SCRATCH, "a slot's scratch");
+  Scratch* scratch;
+  if constexpr (SLOT < 0) {
+    __shared__ Scratch cta_scratch;
+    scratch = &cta_scratch;
+  } else {
+    scratch = reinterpret_cast<Scratch*>(slot_base);
+  }
+  int* const q_pos = scratch->q_pos;
+  int* const kv_pos = scratch->kv_pos;
+  float* const sM = scratch->sM;
+  float* const sL = scratch->sL;
+  auto body_sync = [] {
+    if constexpr (SLOT < 0) __syncthreads();
+    else asm volatile("bar.sync %0, 128;" ::"n"(SLOT + 1) : "memory");
+  };
 
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tid = SLOT < 0 ? (int)threadIdx.x : (int)threadIdx.x - 128 * SLOT, lane = tid & 31, warp = tid >> 5;
   const int wm = warp % S::kWarpsM, wn = warp / S::kWarpsM;
 
   const WorkTile wt = work_tile(p, cta, ROWS);
@@ -379,24 +405,24 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   for (int t = 0; t < num_tiles; t++) {
     cp_async_wait<STAGES - 2>();
     if constexpr (W) fence_async_shared();
-    __syncthreads();  // tile t (and Q) in shared memory; every warp is done with tile t - 1
+    body_sync();  // tile t (and Q) in shared memory; every warp is done with tile t - 1
     if (t + STAGES - 1 < num_tiles) load_kv(t + STAGES - 1, (t + STAGES - 1) % STAGES);
     cp_async_commit();
     if constexpr (KV8) {
       convert_kv(t % STAGES);
       if constexpr (W) fence_async_shared();  // generic-proxy stores, read by wgmma
-      __syncthreads();
+      body_sync();
     }
     const int buf = KV8 ? 0 : t % STAGES;
     const uint8_t* k_tile = sK + buf * S::kTileBytes;
     const uint8_t* v_tile = sV + buf * S::kTileBytes;
     if (p.pos_encoding == 1) {
-      if (t == 0) rope_rows<T, D, W>(sQ, ROWS, q_pos, p);
+      if (t == 0) rope_rows<T, D, W>(sQ, ROWS, q_pos, p, tid);
       if (tid < KT) kv_pos[tid] = kv_begin + t * KT + tid < kv_end ? kv_begin + t * KT + tid : kNoPosition;
-      __syncthreads();
-      rope_rows<T, D, W>(const_cast<uint8_t*>(k_tile), KT, kv_pos, p);
+      body_sync();
+      rope_rows<T, D, W>(const_cast<uint8_t*>(k_tile), KT, kv_pos, p, tid);
       if constexpr (W) fence_async_shared();
-      __syncthreads();
+      body_sync();
     }
 
     if constexpr (W) {
@@ -505,7 +531,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     l[x] += __shfl_xor_sync(0xffffffffu, l[x], 1);
     l[x] += __shfl_xor_sync(0xffffffffu, l[x], 2);
   }
-  __syncthreads();
+  body_sync();
   float* sO = reinterpret_cast<float*>(sK);  // [kWarpsN][ROWS][D], fits in the key/value buffers
 #pragma unroll
   for (int x = 0; x < 2 * MT; x++) {
@@ -516,7 +542,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     for (int b = 0; b < DB; b++) *reinterpret_cast<float2*>(dst + b * 8 + 2 * t4) = make_float2(o[mt][b][2 * i], o[mt][b][2 * i + 1]);
     if (t4 == 0) sM[wn * ROWS + r] = m[x], sL[wn * ROWS + r] = l[x];
   }
-  __syncthreads();
+  body_sync();
   for (int idx = tid; idx < ROWS * DB; idx += POD_CTA_THREADS) {
     const int r = idx / DB, c = idx % DB;
     const int pr = row_start + r, token = pr / group, head = kv_head * group + pr % group;
@@ -554,13 +580,12 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   // A split row tile: the last of its parts to finish merges them all (one launch, no merge kernel);
   // the caller merges when this returns the merge item's index.
   if (partial >= 0) {
-    __shared__ int merges_here;
     pod_merge_item* item = reinterpret_cast<pod_merge_item*>(p.merge) + merge;
     __threadfence();  // this part's results are visible before it counts as arrived
-    __syncthreads();
-    if (tid == 0) merges_here = last_part_arrived(item);
-    __syncthreads();
-    if (merges_here) {
+    body_sync();
+    if (tid == 0) scratch->merges_here = last_part_arrived(item);
+    body_sync();
+    if (scratch->merges_here) {
       __threadfence();
       return merge;
     }

@@ -8,8 +8,9 @@
 
 namespace pod::sm90 {
 
+// The CTA computes work item `cta` (row tile x KV head) of the side.
 template <typename T, int D, typename Score>
-__device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P) {
+__device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P, const int cta) {
 #if POD_HAS_WGMMA
   using Tr = PrefillTraits<T, D>;
   extern __shared__ __align__(128) uint8_t smem_raw[];
@@ -19,7 +20,7 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P) {
   uint8_t* sV = sK + Tr::kStages * Tr::kTileBytes;
   __shared__ PrefillBarriers<Tr::kStages> bars;
 
-  const WorkTile w = work_tile(P.p, blockIdx.x, Tr::kRows);
+  const WorkTile w = work_tile(P.p, cta, Tr::kRows);
   const TileRange tr = tile_range<Tr::kKeys>(P.p, w);
   if (threadIdx.x == 0) {
     bar_init(&bars.q_full, 96);
@@ -66,7 +67,7 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P) {
       pod_sm90_prefill_##NAME##_##D##SUFFIX(const __grid_constant__ pod_sm90_prefill_params P) {                     \
     pod_pdl_enter();                                                                                                 \
     if (P.p.work && reinterpret_cast<const pod_work_item*>(P.p.work)[blockIdx.x / P.p.num_kv_heads].skip) return;    \
-    pod::sm90::prefill_cta<T, D, SCORE>(P);                                                                          \
+    pod::sm90::prefill_cta<T, D, SCORE>(P, blockIdx.x);                                                              \
   }
 #define POD_DEFINE_SM90_PREFILL(T, NAME, D)                                      \
   POD_DEFINE_SM90_PREFILL_VARIANT(T, NAME, D, , pod::sm90::ScorePlain)           \

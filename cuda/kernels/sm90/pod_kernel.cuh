@@ -1,0 +1,80 @@
+// The sm_90a POD kernel: prefill and decode in one launch, one CTA per SM. A starting CTA claims the
+// next task of the side that is behind (in the fraction of its tasks claimed), so both sides advance
+// at the same relative pace and finish together, each on as many SMs as its share of the work: a
+// prefill task is one sm_90a prefill CTA, a decode task three decode bodies side by side, one per
+// warpgroup, each with its own slice of shared memory and named barrier.
+#pragma once
+#include "kernels/sm80/attention.cuh"
+#include "kernels/sm90/pod_params.h"
+#include "kernels/sm90/prefill_kernel.cuh"
+
+namespace pod::sm90 {
+
+// Thread 0 of a starting CTA: its side and task (-1: none left, which only launches of one plan
+// overlapping on two streams can see). The last CTA to claim puts the counters back to zero.
+__device__ __noinline__ void claim_pod_task(const pod_sm90_pod_params& F, int* claim) {
+  pod_fused_counters* c = reinterpret_cast<pod_fused_counters*>(F.counters);
+  const int tasks[2] = {F.prefill_tasks, F.decode_tasks};
+  const int claimed_p = *reinterpret_cast<volatile int*>(&c->next[0]);
+  const int claimed_d = *reinterpret_cast<volatile int*>(&c->next[1]);
+  int side = (long long)claimed_p * tasks[1] <= (long long)claimed_d * tasks[0] ? 0 : 1;
+  int task = atomicAdd(&c->next[side], 1);
+  if (task >= tasks[side]) {
+    side ^= 1;
+    task = atomicAdd(&c->next[side], 1);
+  }
+  claim[0] = side, claim[1] = task < tasks[side] ? task : -1;
+  __threadfence();
+  if (atomicAdd(&c->done, 1) == tasks[0] + tasks[1] - 1) {
+    c->next[0] = 0, c->next[1] = 0, c->done = 0;
+    __threadfence();
+  }
+}
+
+__device__ __forceinline__ bool skipped(const pod_attn_params& p, const int cta) {
+  return p.work && reinterpret_cast<const pod_work_item*>(p.work)[cta / p.num_kv_heads].skip;
+}
+
+// Warpgroup SLOT of a decode task computes decode work item `cta` (and merges, when it finished a
+// split row tile's last part).
+template <typename T, int D, int SLOT>
+__device__ __noinline__ void decode_slot(const pod_attn_params& p, const int cta) {
+  constexpr int kStages = pod_sm90_decode_stages(D);
+  const int merge = attention_body<T, D, POD_TILE_DECODE, kStages, false, SLOT>(p, cta);
+  if (merge >= 0) merge_rows<T, D, 128>(merge_args(p, AttentionShape<T, D, POD_TILE_DECODE>::kRows), merge, threadIdx.x - 128 * SLOT);
+}
+
+template <typename T, int D, typename Score>
+__device__ __forceinline__ void pod_cta(const pod_sm90_pod_params& F) {
+#if POD_HAS_WGMMA
+  __shared__ int claim[2];
+  if (threadIdx.x == 0) claim_pod_task(F, claim);
+  __syncthreads();
+  const int side = claim[0], task = claim[1];
+  if (task < 0) return;
+  if (side == 0) {
+    if (!skipped(F.prefill.p, task)) prefill_cta<T, D, Score>(F.prefill, task);
+    return;
+  }
+  const int slot = threadIdx.x / 128, cta = task * POD_SM90_DECODE_SLOTS + slot;
+  if (cta >= F.decode_ctas || skipped(F.decode, cta)) return;
+  static_assert(POD_SM90_DECODE_SLOTS == 3, "one decode body per warpgroup");
+  if (slot == 0) decode_slot<T, D, 0>(F.decode, cta);
+  else if (slot == 1) decode_slot<T, D, 1>(F.decode, cta);
+  else decode_slot<T, D, 2>(F.decode, cta);
+#endif
+}
+
+}  // namespace pod::sm90
+
+// pod_sm90_pod_<dtype>_<head_dim>[_softcap] (the prefill side's score variant): the shim's kernel
+// table lists them.
+#define POD_DEFINE_SM90_POD_VARIANT(T, NAME, D, SUFFIX, SCORE)                                  \
+  extern "C" __global__ void __launch_bounds__(POD_SM90_THREADS, 1)                             \
+      pod_sm90_pod_##NAME##_##D##SUFFIX(const __grid_constant__ pod_sm90_pod_params F) {        \
+    pod_pdl_enter();                                                                            \
+    pod::sm90::pod_cta<T, D, SCORE>(F);                                                         \
+  }
+#define POD_DEFINE_SM90_POD(T, NAME, D)                                \
+  POD_DEFINE_SM90_POD_VARIANT(T, NAME, D, , pod::sm90::ScorePlain)     \
+  POD_DEFINE_SM90_POD_VARIANT(T, NAME, D, _softcap, pod::sm90::ScoreSoftCap)

@@ -1,0 +1,52 @@
+/**
+ * The sm_90a POD launch (prefill CTAs of the sm_90a prefill kernel beside CTAs of three decode
+ * bodies) against the CPU backend, through both POD wrappers: decode batches that leave a partial
+ * last decode CTA, split decode key ranges merged inside a slot, empty decode requests, GQA packing,
+ * both layouts, page sizes, soft cap and window on either side, RoPE and ALiBi on the decode side.
+ * On other devices (and for sides it does not take) the same cases check the portable POD kernel.
+ * Skips without a CUDA device.
+ */
+import { describe, test } from "bun:test";
+import { Device } from "../../src/index.ts";
+import { checkGpuAgainstCpu, type PodConfig, type SideConfig } from "../attention-fixture.ts";
+import { testGpu } from "./test-device.ts";
+
+const reason = Device.cudaUnavailableReason();
+const plain: SideConfig = { causal: false, mask: "none", windowLeft: -1, posEncoding: "NONE", logitsSoftCap: 0 };
+const causal: SideConfig = { ...plain, causal: true };
+
+function config(over: Partial<PodConfig> & { prefill: [number, number][]; decodeKvLens: number[] }, prefill: Partial<SideConfig> = {},
+  decode: Partial<SideConfig> = {}): PodConfig {
+  return {
+    seed: 23, wrapper: "single", dtype: "float16", headDim: 128, numKvHeads: 2, group: 4, layout: "NHD", pageSize: 16,
+    prefillOptions: { ...causal, ...prefill }, decodeOptions: { ...plain, ...decode }, returnLse: true, fusedQkv: false,
+    cachePair: false, preallocate: false, ...over,
+  };
+}
+
+const lens = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 1 + ((i * 7919 + seed * 104729) % 1500));
+
+const CASES: [string, PodConfig][] = [
+  ["single 300/700 + 4 decode f16 d128", config({ prefill: [[300, 700]], decodeKvLens: [300, 17, 1000, 64] })],
+  ["single 256/256 + 7 decode bf16 d64 HND", config({ prefill: [[256, 256]], decodeKvLens: lens(7, 1), dtype: "bfloat16", headDim: 64, layout: "HND" })],
+  ["single 129/900 + 40 decode (many decode CTAs)", config({ prefill: [[129, 900]], decodeKvLens: lens(40, 2) })],
+  ["single + one long decode request (split, merged in a slot)", config({ prefill: [[200, 400]], decodeKvLens: [6000], numKvHeads: 1, group: 8 })],
+  ["single + empty decode requests", config({ prefill: [[150, 150]], decodeKvLens: [0, 100, 0, 33] })],
+  ["single soft cap both sides", config({ prefill: [[200, 600]], decodeKvLens: lens(5, 3) }, { logitsSoftCap: 20 }, { logitsSoftCap: 30 })],
+  ["single window both sides bf16", config({ prefill: [[300, 800]], decodeKvLens: lens(6, 4), dtype: "bfloat16" }, { windowLeft: 64 }, { windowLeft: 200 })],
+  ["single decode RoPE", config({ prefill: [[128, 512]], decodeKvLens: lens(5, 5) }, {}, { posEncoding: "ROPE_LLAMA" })],
+  ["single decode ALiBi d64", config({ prefill: [[100, 300]], decodeKvLens: lens(5, 6), headDim: 64 }, {}, { posEncoding: "ALIBI" })],
+  ["single group 20 d64", config({ prefill: [[40, 300]], decodeKvLens: lens(4, 7), group: 20, headDim: 64 })],
+  ["single group 1 non-causal", config({ prefill: [[257, 513]], decodeKvLens: lens(9, 8), group: 1 }, { causal: false })],
+  ["batch ragged prefill + 20 decode page 16", config({ wrapper: "batch", prefill: [[100, 700], [3, 129], [250, 250]], decodeKvLens: lens(20, 9) })],
+  ["batch page 8 HND bf16", config({ wrapper: "batch", prefill: [[64, 520], [200, 800]], decodeKvLens: lens(11, 10), pageSize: 8, layout: "HND", dtype: "bfloat16" })],
+  ["batch page 64 d64 soft cap", config({ wrapper: "batch", prefill: [[120, 1100]], decodeKvLens: lens(8, 11), pageSize: 64, headDim: 64 }, { logitsSoftCap: 15 })],
+  ["batch page 128 + decode of 1 key", config({ wrapper: "batch", prefill: [[160, 1000], [1, 1]], decodeKvLens: [1, 1, 2], pageSize: 128 })],
+];
+
+describe.skipIf(reason !== undefined)("sm_90a POD vs the CPU backend", () => {
+  for (const [name, cfg] of CASES) {
+    // checkGpuAgainstCpu throws, naming the element and both values, where an output is off.
+    test(name, () => checkGpuAgainstCpu(cfg, testGpu(), "pod"), 60_000);
+  }
+});
