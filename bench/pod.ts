@@ -140,7 +140,9 @@ for (const dtype of ["float16", "bfloat16"] as const) {
 
 const f = (x: number, d = 3) => x.toFixed(d);
 const lines: string[] = [];
-lines.push(`### POD on ${device.properties.name} (pod-attention ${version()})`, "");
+// POD_LAUNCH=fused or serial forces how run() launches the two sides (cuda/shim/cuda_attention.c).
+const launch = process.env.POD_LAUNCH ?? "auto";
+lines.push(`### POD on ${device.properties.name} (pod-attention ${version()}, POD launch: ${launch})`, "");
 lines.push(`Bounds measured in the same run: copy ${f(copyTBs, 2)} TB/s, fp16 tensor-core peak ${f(mmaTflops, 0)} TFLOP/s. GPU time in ms (median of 30, busy GPU ahead of each call); latency from idle in ms. Peer: ${PEER}.`, "");
 lines.push("| cfg | dtype | wrapper | POD | prefill | decode | serial | two streams | bound | POD/bound | serial/POD | peer best | peer/POD | POD latency | serial latency |");
 lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -153,8 +155,8 @@ const geomean = (dtype: HalfDType) => {
 const geo = { float16: geomean("float16"), bfloat16: geomean("bfloat16") };
 lines.push("", `Geometric mean of peer best / POD (PODWithPagedKVCacheWrapper): fp16 ${f(geo.float16, 2)}x, bf16 ${f(geo.bfloat16, 2)}x`);
 console.log(lines.join("\n"));
-const file = writeResults(device, "pod", {
-  device: device.properties.name, version: version(), date: new Date().toISOString(), runs: 30, warmup: 5,
+const file = writeResults(device, launch === "auto" ? "pod" : `pod-${launch}`, {
+  device: device.properties.name, version: version(), date: new Date().toISOString(), launch, runs: 30, warmup: 5,
   bounds: { copyTBs, mmaTflops }, configs: Object.fromEntries(CONFIGS.map((c) => [c.name, `${c.qo}/${c.kv} + ${c.batch}@${c.decodeKv}`])),
   peer: PEER, rows, geomeanSpeedupVsPeerBest: geo,
 });

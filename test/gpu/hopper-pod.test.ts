@@ -1,12 +1,15 @@
 /**
- * The sm_90a POD launch (prefill CTAs of the sm_90a prefill kernel beside CTAs of three decode
+ * The sm_90a POD launch (prefill CTAs of the sm_90a prefill kernel beside CTAs of two decode
  * bodies) against the CPU backend, through both POD wrappers: decode batches that leave a partial
  * last decode CTA, split decode key ranges merged inside a slot, empty decode requests, GQA packing,
  * both layouts, page sizes, soft cap and window on either side, RoPE and ALiBi on the decode side.
- * On other devices (and for sides it does not take) the same cases check the portable POD kernel.
- * Skips without a CUDA device.
+ * run() launches the two sides back to back where that is faster (cuda/shim/cuda_attention.c), so the
+ * cases run twice: as run() chooses, and in a child process with POD_LAUNCH=fused, which forces the
+ * fused launch (the library reads the variable once, at its first POD launch). On other devices
+ * (and for sides it does not take) the same cases check the portable POD kernel. Skips without a
+ * CUDA device.
  */
-import { describe, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Device } from "../../src/index.ts";
 import { checkGpuAgainstCpu, type PodConfig, type SideConfig } from "../attention-fixture.ts";
 import { testGpu } from "./test-device.ts";
@@ -29,6 +32,7 @@ const lens = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 1 
 const CASES: [string, PodConfig][] = [
   ["single 300/700 + 4 decode f16 d128", config({ prefill: [[300, 700]], decodeKvLens: [300, 17, 1000, 64] })],
   ["single 256/256 + 7 decode bf16 d64 HND", config({ prefill: [[256, 256]], decodeKvLens: lens(7, 1), dtype: "bfloat16", headDim: 64, layout: "HND" })],
+  ["single 160/160 + 7 decode, one KV head (a half-filled last decode task)", config({ prefill: [[160, 160]], decodeKvLens: lens(7, 4), numKvHeads: 1, group: 4 })],
   ["single 129/900 + 40 decode (many decode CTAs)", config({ prefill: [[129, 900]], decodeKvLens: lens(40, 2) })],
   ["single + one long decode request (split, merged in a slot)", config({ prefill: [[200, 400]], decodeKvLens: [6000], numKvHeads: 1, group: 8 })],
   ["single + empty decode requests", config({ prefill: [[150, 150]], decodeKvLens: [0, 100, 0, 33] })],
@@ -44,9 +48,18 @@ const CASES: [string, PodConfig][] = [
   ["batch page 128 + decode of 1 key", config({ wrapper: "batch", prefill: [[160, 1000], [1, 1]], decodeKvLens: [1, 1, 2], pageSize: 128 })],
 ];
 
-describe.skipIf(reason !== undefined)("sm_90a POD vs the CPU backend", () => {
+const launch = process.env.POD_LAUNCH ?? "auto";
+describe.skipIf(reason !== undefined)(`sm_90a POD vs the CPU backend (POD launch: ${launch})`, () => {
   for (const [name, cfg] of CASES) {
     // checkGpuAgainstCpu throws, naming the element and both values, where an output is off.
     test(name, () => checkGpuAgainstCpu(cfg, testGpu(), "pod"), 60_000);
+  }
+  if (process.env.POD_LAUNCH === undefined) {
+    test("the same cases through the fused launch (POD_LAUNCH=fused, child process)", () => {
+      const child = Bun.spawnSync([process.execPath, "test", import.meta.path], { env: { ...process.env, POD_LAUNCH: "fused" }, stderr: "pipe" });
+      const report = child.stderr.toString();
+      expect(report).toContain(" 0 fail");
+      expect(child.exitCode).toBe(0);
+    }, 300_000);
   }
 });

@@ -97,24 +97,24 @@ struct AttentionShape {
 // KV8: the cache holds fp8 (format p.kv_e5m2). Its tiles stream into fp8 stage buffers and each is
 // converted into a single pair of T tiles when its turn comes, so the products are those of T caches
 // and an fp8 CTA needs no more shared memory than a T one.
-// SLOT: -1, the body is the whole CTA (128 threads, all of its shared memory). 0, 1, 2: the body is
-// warpgroup SLOT of a larger CTA and keeps to slice SLOT of its dynamic shared memory (sm_90a POD
-// launches run three decode bodies side by side in one CTA), synchronizing on named barrier SLOT + 1.
+// SLOTTED: false, the body is the whole CTA (128 threads, all of its shared memory). true: the body is
+// warpgroup `slot` of a larger CTA and keeps to slice `slot` of its dynamic shared memory (sm_90a POD
+// launches run decode bodies side by side in one CTA), synchronizing on named barrier slot + 1.
 // Returns the index of the merge item this body must merge (it finished a split row tile's last
 // part), or -1.
-template <typename T, int D, int TILE, int STAGES = 2, bool KV8 = false, int SLOT = -1>
-__device__ __forceinline__ int attention_body(const pod_attn_params& p, const int cta) {
+template <typename T, int D, int TILE, int STAGES = 2, bool KV8 = false, bool SLOTTED = false>
+__device__ __forceinline__ int attention_body(const pod_attn_params& p, const int cta, const int slot = 0) {
   using S = AttentionShape<T, D, TILE>;
   constexpr int KT = POD_KV_TILE, ROWS = S::kRows, MT = S::kMTiles, NB = S::kKeysPerWarp / 8, DB = D / 8;
   constexpr int SB = (MT == 2 && D == 128) || (TILE == POD_TILE_PREFILL && D == 256) ? 2 : 1, NBS = NB / SB;
   constexpr int WROWS = 16 * MT;  // rows per warp
   constexpr bool W = S::kWgmma;
-  constexpr bool kQInRegs = MT == 1 && D <= 128 && !W;
+  constexpr bool kQInRegs = MT == 1 && D <= 128 && !W && !SLOTTED;
   extern __shared__ __align__(128) uint8_t smem_raw[];
-  static_assert(SLOT < 0 || (TILE == POD_TILE_DECODE && !W), "slots hold decode bodies");
+  static_assert(!SLOTTED || (TILE == POD_TILE_DECODE && !W), "slots hold decode bodies");
   // wgmma's swizzle patterns start on 1024-byte boundaries (the launch adds the slack).
-  uint8_t* const slot_base = SLOT < 0 ? smem_raw : smem_raw + SLOT * pod_decode_slot_bytes(D, STAGES, KV8);
-  uint8_t* smem = W ? smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023) : slot_base + (SLOT < 0 ? 0 : POD_DECODE_SLOT_SCRATCH);
+  uint8_t* const slot_base = SLOTTED ? smem_raw + slot * pod_decode_slot_bytes(D, STAGES, KV8) : smem_raw;
+  uint8_t* smem = W ? smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023) : slot_base + (SLOTTED ? POD_DECODE_SLOT_SCRATCH : 0);
   constexpr int KV_BUFS = KV8 ? 1 : STAGES;  // T tiles of keys (and of values)
   constexpr int kStage8Bytes = POD_KV_TILE * D;  // one fp8 tile
   uint8_t* sQ = smem;
@@ -130,9 +130,9 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     float sM[S::kWarpsN * ROWS], sL[S::kWarpsN * ROWS];
     int merges_here;
   };
-  static_assert(SLOT < 0 || sizeof(Scratch) <= POD_DECODE_SLOT_SCRATCH, "a slot's scratch");
+  static_assert(!SLOTTED || sizeof(Scratch) <= POD_DECODE_SLOT_SCRATCH, "a slot's scratch");
   Scratch* scratch;
-  if constexpr (SLOT < 0) {
+  if constexpr (!SLOTTED) {
     __shared__ Scratch cta_scratch;
     scratch = &cta_scratch;
   } else {
@@ -142,12 +142,12 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   int* const kv_pos = scratch->kv_pos;
   float* const sM = scratch->sM;
   float* const sL = scratch->sL;
-  auto body_sync = [] {
-    if constexpr (SLOT < 0) __syncthreads();
-    else asm volatile("bar.sync %0, 128;" ::"n"(SLOT + 1) : "memory");
+  auto body_sync = [slot] {
+    if constexpr (!SLOTTED) __syncthreads();
+    else asm volatile("bar.sync %0, 128;" ::"r"(slot + 1) : "memory");
   };
 
-  const int tid = SLOT < 0 ? (int)threadIdx.x : (int)threadIdx.x - 128 * SLOT, lane = tid & 31, warp = tid >> 5;
+  const int tid = SLOTTED ? (int)threadIdx.x - 128 * slot : (int)threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = warp % S::kWarpsM, wn = warp / S::kWarpsM;
 
   const WorkTile wt = work_tile(p, cta, ROWS);

@@ -1,7 +1,7 @@
 // The sm_90a POD kernel: prefill and decode in one launch, one CTA per SM. A starting CTA claims the
 // next task of the side that is behind (in the fraction of its tasks claimed), so both sides advance
 // at the same relative pace and finish together, each on as many SMs as its share of the work: a
-// prefill task is one sm_90a prefill CTA, a decode task three decode bodies side by side, one per
+// prefill task is one sm_90a prefill CTA, a decode task two decode bodies side by side, one per
 // warpgroup, each with its own slice of shared memory and named barrier.
 #pragma once
 #include "kernels/sm80/attention.cuh"
@@ -35,13 +35,13 @@ __device__ __forceinline__ bool skipped(const pod_attn_params& p, const int cta)
   return p.work && reinterpret_cast<const pod_work_item*>(p.work)[cta / p.num_kv_heads].skip;
 }
 
-// Warpgroup SLOT of a decode task computes decode work item `cta` (and merges, when it finished a
+// Warpgroup `slot` of a decode task computes decode work item `cta` (and merges, when it finished a
 // split row tile's last part).
-template <typename T, int D, int SLOT>
-__device__ __noinline__ void decode_slot(const pod_attn_params& p, const int cta) {
+template <typename T, int D>
+__device__ __forceinline__ void decode_slot(const pod_attn_params& p, const int cta, const int slot) {
   constexpr int kStages = pod_sm90_decode_stages(D);
-  const int merge = attention_body<T, D, POD_TILE_DECODE, kStages, false, SLOT>(p, cta);
-  if (merge >= 0) merge_rows<T, D, 128>(merge_args(p, AttentionShape<T, D, POD_TILE_DECODE>::kRows), merge, threadIdx.x - 128 * SLOT);
+  const int merge = attention_body<T, D, POD_TILE_DECODE, kStages, false, true>(p, cta, slot);
+  if (merge >= 0) merge_rows<T, D, 128>(merge_args(p, AttentionShape<T, D, POD_TILE_DECODE>::kRows), merge, threadIdx.x - 128 * slot);
 }
 
 template <typename T, int D, typename Score>
@@ -56,12 +56,19 @@ __device__ __forceinline__ void pod_cta(const pod_sm90_pod_params& F) {
     if (!skipped(F.prefill.p, task)) prefill_cta<T, D, Score>(F.prefill, task);
     return;
   }
+  static_assert(POD_SM90_IDLE_REGS * 128 * (POD_SM90_THREADS / 128 - POD_SM90_DECODE_SLOTS) +
+                    POD_SM90_DECODE_REGS * 128 * POD_SM90_DECODE_SLOTS <= POD_SM90_THREADS * 168,
+                "the registers of the launch");
   const int slot = threadIdx.x / 128, cta = task * POD_SM90_DECODE_SLOTS + slot;
+  if constexpr (POD_SM90_DECODE_SLOTS < POD_SM90_THREADS / 128) {
+    if (slot >= POD_SM90_DECODE_SLOTS) {
+      regs_down<POD_SM90_IDLE_REGS>();
+      return;
+    }
+    regs_up<POD_SM90_DECODE_REGS>();
+  }
   if (cta >= F.decode_ctas || skipped(F.decode, cta)) return;
-  static_assert(POD_SM90_DECODE_SLOTS == 3, "one decode body per warpgroup");
-  if (slot == 0) decode_slot<T, D, 0>(F.decode, cta);
-  else if (slot == 1) decode_slot<T, D, 1>(F.decode, cta);
-  else decode_slot<T, D, 2>(F.decode, cta);
+  decode_slot<T, D>(F.decode, cta, slot);
 #endif
 }
 

@@ -1,15 +1,18 @@
 /* Parameters of the sm_90a POD kernel, shared by the shim (C) and the kernel (CUDA). A CTA takes one
  * task of one kind: a prefill work item (the sm_90a prefill CTA: a producer and two consumer
- * warpgroups) or POD_SM90_DECODE_SLOTS decode work items, one per warpgroup, each in its own slice of
- * shared memory. Each kind keeps the register and shared-memory budget of its own kernel. */
+ * warpgroups) or POD_SM90_DECODE_SLOTS decode work items, one per warpgroup of the first ones, each in its own slice of
+ * shared memory. Each kind sets the register budget of its warpgroups itself. */
 #ifndef POD_SM90_POD_PARAMS_H
 #define POD_SM90_POD_PARAMS_H
 
 #include "kernels/sm90/prefill_params.h"
 
+/* Two decode bodies per decode task, on warpgroups 0 and 1 with 232 registers each (the third
+ * warpgroup hands its registers over: a decode body at the launch's 168 spills in its key loop). */
 #define POD_SM90_DECODE_SLOTS 3
-/* K/V tiles in flight per decode body: three bodies of two stages fill an SM at head_dim 128, four
- * stages at 64. */
+#define POD_SM90_DECODE_REGS 168
+#define POD_SM90_IDLE_REGS 24
+/* K/V tiles per decode body (all but one in flight): as many as two slices of shared memory hold. */
 POD_HD int pod_sm90_decode_stages(int head_dim) { return head_dim <= 64 ? 4 : 2; }
 
 POD_HD int pod_sm90_pod_smem(int head_dim) {
