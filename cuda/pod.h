@@ -401,6 +401,16 @@ typedef struct pod_run_args {
 
 POD_API int32_t pod_wrapper_run(uint64_t wrapper, const pod_run_args* args);
 
+/* How the wrapper's last run() launched its work (CUDA graph capture included). */
+typedef enum pod_launch {
+  POD_LAUNCH_NONE = 0,     /* no run() yet, or nothing to compute */
+  POD_LAUNCH_CPU = 1,      /* the CPU backend */
+  POD_LAUNCH_ONE_SIDE = 2, /* one side had work: its own kernel */
+  POD_LAUNCH_SERIAL = 3,   /* both sides, their kernels back to back (faster than fused for this work) */
+  POD_LAUNCH_FUSED = 4     /* both sides in one fused launch */
+} pod_launch;
+POD_API int32_t pod_wrapper_last_launch(uint64_t wrapper, int32_t* launch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -98,7 +98,17 @@ export interface PodRunResult {
   lseP?: Tensor;
   /** Decode log-sum-exp (natural log), float32 [batch, numQoHeads], when requested. */
   lseD?: Tensor;
+  /**
+   * How the work was launched: "fused" (both sides in one launch), "serial" (both sides, their own
+   * kernels back to back: the faster way for this work on this device), "one-side" (only one side had
+   * work), "cpu" (the CPU backend) or "none" (nothing to compute).
+   */
+  launch: PodLaunch;
 }
+
+/** How a run() launched its work (see {@link PodRunResult.launch}). */
+export type PodLaunch = "none" | "cpu" | "one-side" | "serial" | "fused";
+const LAUNCHES: readonly PodLaunch[] = ["none", "cpu", "one-side", "serial", "fused"]; // pod_launch in cuda/pod.h
 
 /** Outputs and run-time switches shared by both wrappers' run(). */
 interface CommonRunArgs {
@@ -361,6 +371,7 @@ abstract class PodWrapperBase {
   private handleValue: bigint;
   private readonly planBuf = new StructBuffer(PLAN_ARGS.size);
   private readonly runBuf = new StructBuffer(RUN_ARGS.size);
+  private readonly launchOut = new Int32Array(1); // pod_wrapper_last_launch writes here
 
   /** Whether the wrapper is in CUDA graph mode. */
   readonly useCudaGraph: boolean;
@@ -537,7 +548,8 @@ abstract class PodWrapperBase {
       b.tensor(at.lseD, lseD);
       b.i32(at.returnLseP, lseP ? 1 : 0);
       check(lib.pod_wrapper_run(this.handle, b.bytes));
-      const result: PodRunResult = { oP: oP ?? null, oD: oD ?? null };
+      check(lib.pod_wrapper_last_launch(this.handle, this.launchOut));
+      const result: PodRunResult = { oP: oP ?? null, oD: oD ?? null, launch: LAUNCHES[this.launchOut[0]!] ?? "none" };
       if (lseP) result.lseP = lseP;
       if (lseD) result.lseD = lseD;
       return result;

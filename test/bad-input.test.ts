@@ -610,6 +610,11 @@ describe("after the errors", () => {
     expect(cpu.properties.smCount).toBeGreaterThanOrEqual(1);
   });
 
+  test("run() reports how it launched: the CPU backend", () => {
+    expect(run1().launch).toBe("cpu");
+    expect(runB().launch).toBe("cpu");
+  });
+
   test("failed plans kept the committed plan: runs reproduce the first outputs", () => {
     expect(outputs(run1())).toEqual(baselineSingle);
     expect(outputs(runB())).toEqual(baselineBatch);

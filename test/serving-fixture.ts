@@ -69,6 +69,7 @@ export function makeLayers(device: Device, s: ServingShape, seed = 1): { layers:
       oD: keep(Tensor.zeros([s.batch, H, D], s.dtype, { device })),
       lseP: hasPrefill ? keep(Tensor.zeros([s.prefillQo, H], "float32", { device })) : undefined,
       lseD: keep(Tensor.zeros([s.batch, H], "float32", { device })),
+      launch: "none" as const, // preallocated outputs, not a run's result
     });
     layers.push({
       qP: hasPrefill ? rand([s.prefillQo, H, D], k) : null,

@@ -201,7 +201,8 @@ static int32_t run_serial(int32_t device, const pod_side* prefill, const pod_sid
   return st ? st : pod_cuda_attention(device, decode, "d", stream);
 }
 
-int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, uint64_t counters, void* stream) {
+int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, uint64_t counters, void* stream, int32_t* launch) {
+  *launch = POD_LAUNCH_SERIAL;
   if (prefill->q.dtype != decode->q.dtype || prefill->head_dim != decode->head_dim || pod_dtype_is_fp8(prefill->k.dtype) != pod_dtype_is_fp8(decode->k.dtype)) {
     /* The fused kernel is compiled per (dtype, head_dim, fp8 cache or not): sides that differ run one
      * after the other. */
@@ -214,9 +215,11 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
   if ((st = build_params(prefill, "p", &f.side[0], &f.tile[0], &ctas[0])) || (st = build_params(decode, "d", &f.side[1], &f.tile[1], &ctas[1])))
     return st;
   /* A side without CTAs leaves the other to its own kernel. */
+  if (ctas[0] == 0 || ctas[1] == 0) *launch = POD_LAUNCH_ONE_SIDE;
   if (ctas[0] == 0 || ctas[1] == 0) return ctas[0] ? pod_cuda_attention(device, prefill, "p", stream) : pod_cuda_attention(device, decode, "d", stream);
   const int sm90 = pod_sm90_pod_takes(device, prefill, &f.side[0], f.tile[0], decode, f.tile[1]);
   if (!fused_pays(sm90)) return run_serial(device, prefill, decode, stream);
+  *launch = POD_LAUNCH_FUSED;
   if (sm90) return pod_sm90_pod_launch(device, prefill, &f.side[0], ctas[0], &f.side[1], ctas[1], counters, stream);
   if (ctas[0] + ctas[1] > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: the two sides need more CTAs than one launch holds");
   f.num_cta[0] = (int32_t)ctas[0], f.num_cta[1] = (int32_t)ctas[1];

@@ -69,6 +69,7 @@ typedef struct wrapper {
   int64_t off_partial[4];  /* decode o, decode lse, prefill o, prefill lse */
   int32_t launch_work[2], launch_merge[2]; /* work items (CTAs / KV heads) and merge items per side (graph mode: the capacities) */
   int64_t workspace_used;  /* bytes of the workspace this plan claims */
+  int32_t last_launch;     /* pod_launch of the last run() */
   pod_staging staging;     /* host memory of plan()'s copies, reused */
   uint64_t handle;
 } wrapper;
@@ -828,6 +829,15 @@ static int32_t apply_scales(pod_side* s, float q_scale, float k_scale, float v_s
   return POD_OK;
 }
 
+POD_API int32_t pod_wrapper_last_launch(uint64_t handle, int32_t* launch) {
+  if (launch == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "launch: null pointer");
+  wrapper* w;
+  int32_t st = get_wrapper(handle, &w);
+  if (st != POD_OK) return st;
+  *launch = w->last_launch;
+  return POD_OK;
+}
+
 POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
   wrapper* w;
   int32_t st = get_wrapper(handle, &w);
@@ -897,12 +907,15 @@ POD_API int32_t pod_wrapper_run(uint64_t handle, const pod_run_args* in) {
     if (w->kind == POD_WRAPPER_BATCH_PREFILL) attach_schedule(w, &prefill, &w->prefill_ws, SIDE_PREFILL, a.mask_p_packed);
     attach_schedule(w, &decode, &w->decode_ws, SIDE_DECODE, 0);
     int previous = pod_cuda_set_pdl(pdl);
-    if (prefill.num_requests > 0 && decode.num_requests > 0) st = pod_cuda_pod(w->device, &prefill, &decode, w->workspace.data + (uint64_t)w->off_counters, stream.cu_stream);
+    w->last_launch = prefill.num_requests > 0 || decode.num_requests > 0 ? POD_LAUNCH_ONE_SIDE : POD_LAUNCH_NONE;
+    if (prefill.num_requests > 0 && decode.num_requests > 0)
+      st = pod_cuda_pod(w->device, &prefill, &decode, w->workspace.data + (uint64_t)w->off_counters, stream.cu_stream, &w->last_launch);
     else if (prefill.num_requests > 0) st = pod_cuda_attention(w->device, &prefill, "p", stream.cu_stream);
     else if (decode.num_requests > 0) st = pod_cuda_attention(w->device, &decode, "d", stream.cu_stream);
     pod_cuda_set_pdl(previous);
     return st;
   }
+  w->last_launch = prefill.num_requests > 0 || decode.num_requests > 0 ? POD_LAUNCH_CPU : POD_LAUNCH_NONE;
   if (stream.recording) return pod_recording_add_run(stream.recording, handle, &a);
   if (prefill.num_requests > 0 && (st = pod_cpu_attention(&prefill))) return st;
   if (decode.num_requests > 0 && (st = pod_cpu_attention(&decode))) return st;

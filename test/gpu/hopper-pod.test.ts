@@ -10,7 +10,7 @@
  * CUDA device.
  */
 import { describe, expect, test } from "bun:test";
-import { Device } from "../../src/index.ts";
+import { Device, PODWithPagedKVCacheWrapper, Tensor } from "../../src/index.ts";
 import { checkGpuAgainstCpu, type PodConfig, type SideConfig } from "../attention-fixture.ts";
 import { testGpu } from "./test-device.ts";
 
@@ -54,6 +54,28 @@ describe.skipIf(reason !== undefined)(`sm_90a POD vs the CPU backend (POD launch
     // checkGpuAgainstCpu throws, naming the element and both values, where an output is off.
     test(name, () => checkGpuAgainstCpu(cfg, testGpu(), "pod"), 60_000);
   }
+  test("run() reports its launch: serial where the sm_90a prefill takes the prefill side, else fused", () => {
+    const gpu = testGpu();
+    const on = { device: gpu };
+    using ws = Tensor.empty([64 << 20], "uint8", on);
+    using w = new PODWithPagedKVCacheWrapper(ws, "NHD");
+    const pages = 8, page = 16;
+    w.plan({ indptr: [0, 4, 8], indices: [0, 1, 2, 3, 4, 5, 6, 7], lastPageLen: [16, 9], numQoHeads: 8, numKvHeads: 2, headDim: 128, pageSize: page,
+      qDataType: "float16" });
+    using qP = Tensor.random([200, 8, 128], "float16", { ...on, seed: 1 });
+    using kP = Tensor.random([300, 2, 128], "float16", { ...on, seed: 2 });
+    using vP = Tensor.random([300, 2, 128], "float16", { ...on, seed: 3 });
+    using qD = Tensor.random([2, 8, 128], "float16", { ...on, seed: 4 });
+    using cache = Tensor.random([pages, 2, page, 2, 128], "float16", { ...on, seed: 5 });
+    const r = w.run({ qP, kP, vP, qD, pagedKvCacheD: cache, causalP: true });
+    const [major, minor] = gpu.properties.computeCapability;
+    const expected = launch === "fused" || launch === "serial" ? launch : major === 9 && minor === 0 ? "serial" : "fused";
+    expect(r.launch).toBe(expected);
+    r.oP?.destroy();
+    r.oD?.destroy();
+    const onlyDecode = w.run({ qP: Tensor.empty([0, 8, 128], "float16", on), kP, vP, qD, pagedKvCacheD: cache });
+    expect(onlyDecode.launch).toBe("one-side");
+  });
   if (process.env.POD_LAUNCH === undefined) {
     test("the same cases through the fused launch (POD_LAUNCH=fused, child process)", () => {
       const child = Bun.spawnSync([process.execPath, "test", import.meta.path], { env: { ...process.env, POD_LAUNCH: "fused" }, stderr: "pipe" });
