@@ -109,7 +109,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   constexpr int SB = (MT == 2 && D == 128) || (TILE == POD_TILE_PREFILL && D == 256) ? 2 : 1, NBS = NB / SB;
   constexpr int WROWS = 16 * MT;  // rows per warp
   constexpr bool W = S::kWgmma;
-  constexpr bool kQInRegs = MT == 1 && D <= 128 && !W && !SLOTTED;
+  constexpr bool kQInRegs = MT == 1 && D <= 128 && !W;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   static_assert(!SLOTTED || (TILE == POD_TILE_DECODE && !W), "slots hold decode bodies");
   // wgmma's swizzle patterns start on 1024-byte boundaries (the launch adds the slack).

@@ -9,11 +9,11 @@
 
 /* Two decode bodies per decode task, on warpgroups 0 and 1 with 232 registers each (the third
  * warpgroup hands its registers over: a decode body at the launch's 168 spills in its key loop). */
-#define POD_SM90_DECODE_SLOTS 3
-#define POD_SM90_DECODE_REGS 168
+#define POD_SM90_DECODE_SLOTS 2
+#define POD_SM90_DECODE_REGS 232
 #define POD_SM90_IDLE_REGS 24
 /* K/V tiles per decode body (all but one in flight): as many as two slices of shared memory hold. */
-POD_HD int pod_sm90_decode_stages(int head_dim) { return head_dim <= 64 ? 4 : 2; }
+POD_HD int pod_sm90_decode_stages(int head_dim) { return head_dim <= 64 ? 6 : 3; }
 
 POD_HD int pod_sm90_pod_smem(int head_dim) {
   const int prefill = pod_sm90_prefill_smem(head_dim);
