@@ -62,10 +62,12 @@ POD_HD int pod_kv_stages(int tile, int head_dim, int fused) { return fused && ti
 /* Shared memory of one CTA: the query rows, then the key and value tiles. fp8 caches land as loaded
  * (one byte an element) in their own stage buffers and are converted into one pair of 16-bit tiles
  * just before use. Prefill tiles add the slack that aligns wgmma's swizzle patterns to 1024 bytes. */
+POD_HD int pod_kv_smem(int head_dim, int stages, int kv_fp8) {
+  return kv_fp8 ? 2 * POD_KV_TILE * head_dim * 2 + 2 * stages * POD_KV_TILE * head_dim : 2 * stages * POD_KV_TILE * head_dim * 2;
+}
 POD_HD int pod_attention_smem(int tile, int head_dim, int fused, int kv_fp8) {
   const int rows = tile == POD_TILE_PREFILL ? (head_dim <= 128 ? 128 : 64) : 16;
-  const int stages = pod_kv_stages(tile, head_dim, fused);
-  const int kv = kv_fp8 ? 2 * POD_KV_TILE * head_dim * 2 + 2 * stages * POD_KV_TILE * head_dim : 2 * stages * POD_KV_TILE * head_dim * 2;
+  const int kv = pod_kv_smem(head_dim, pod_kv_stages(tile, head_dim, fused), kv_fp8);
   return rows * head_dim * 2 + kv + (tile == POD_TILE_PREFILL ? 1024 : 0);
 }
 
@@ -74,8 +76,7 @@ POD_HD int pod_attention_smem(int tile, int head_dim, int fused, int kv_fp8) {
  * the query rows and its key and value tiles. */
 #define POD_DECODE_SLOT_SCRATCH 1024
 POD_HD int pod_decode_slot_bytes(int head_dim, int stages, int kv_fp8) {
-  const int kv = kv_fp8 ? 2 * POD_KV_TILE * head_dim * 2 + 2 * stages * POD_KV_TILE * head_dim : 2 * stages * POD_KV_TILE * head_dim * 2;
-  return POD_DECODE_SLOT_SCRATCH + 16 * head_dim * 2 + kv;
+  return POD_DECODE_SLOT_SCRATCH + 16 * head_dim * 2 + pod_kv_smem(head_dim, stages, kv_fp8);
 }
 
 /* The keys a tile of packed rows [row_start, row_start + rows) can see: causal attention ends at the

@@ -215,8 +215,10 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
   if ((st = build_params(prefill, "p", &f.side[0], &f.tile[0], &ctas[0])) || (st = build_params(decode, "d", &f.side[1], &f.tile[1], &ctas[1])))
     return st;
   /* A side without CTAs leaves the other to its own kernel. */
-  if (ctas[0] == 0 || ctas[1] == 0) *launch = POD_LAUNCH_ONE_SIDE;
-  if (ctas[0] == 0 || ctas[1] == 0) return ctas[0] ? pod_cuda_attention(device, prefill, "p", stream) : pod_cuda_attention(device, decode, "d", stream);
+  if (ctas[0] == 0 || ctas[1] == 0) {
+    *launch = POD_LAUNCH_ONE_SIDE;
+    return ctas[0] ? pod_cuda_attention(device, prefill, "p", stream) : pod_cuda_attention(device, decode, "d", stream);
+  }
   const int sm90 = pod_sm90_pod_takes(device, prefill, &f.side[0], f.tile[0], decode, f.tile[1]);
   if (!fused_pays(sm90)) return run_serial(device, prefill, decode, stream);
   *launch = POD_LAUNCH_FUSED;

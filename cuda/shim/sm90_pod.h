@@ -1,5 +1,5 @@
 /* The sm_90a POD launch (kernels/sm90/pod_kernel.cuh): prefill CTAs of the sm_90a prefill kernel and
- * decode CTAs of three decode bodies each, in one grid. */
+ * decode CTAs of POD_SM90_DECODE_SLOTS decode bodies each, in one grid. */
 #ifndef POD_SM90_POD_H
 #define POD_SM90_POD_H
 
