@@ -379,7 +379,7 @@ typedef struct pod_run_args {
   pod_tensor v_p;           /*   batch: the prefill paged cache (k_p alone, or the k/v pair) */
   pod_tensor mask_p;        /* optional custom mask */
   int32_t mask_p_packed;    /* 0: dense bool/uint8; 1: bit-packed uint8 */
-  int32_t return_lse_p;     /* informational; lse_p present means it is written */
+  int32_t reserved;         /* unread (lse_p present means it is written); keeps the layout */
   pod_attention_options options_p; /* single wrapper: the prefill options; batch: must be unset */
   pod_tensor o_p;
   pod_tensor lse_p;

@@ -162,14 +162,7 @@ static double side_seconds(const pod_side* s) {
 /* The CTA order of a POD launch. Measured on the H100 (bench/NOTES.md): where both sides are long the
  * per-SM role mix overlaps them best; where one side is short next to the other, alternating CTAs
  * lets the short side finish early and leaves the long side all the slots. */
-static int32_t forced_order = -2; /* POD_FUSED_ORDER=0 or 3 forces an order, for measurements and tests */
-
 static int32_t fused_order(const pod_side* prefill, const pod_side* decode) {
-  if (forced_order == -2) {
-    const char* e = getenv("POD_FUSED_ORDER");
-    forced_order = e && (strcmp(e, "0") == 0 || strcmp(e, "3") == 0) ? e[0] - '0' : -1;
-  }
-  if (forced_order >= 0) return forced_order;
   const double p = side_seconds(prefill), d = side_seconds(decode);
   return fmin(p, d) >= 0.2 * fmax(p, d) ? POD_ORDER_PER_SM : POD_ORDER_ALTERNATE;
 }
