@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_driver.h"
+#include "shim/cuda_driver.h"
 #include "shim/cuda_attention.h"
 #include "shim/kernel_cache.h"
 #include "shim/sm90_pod.h"

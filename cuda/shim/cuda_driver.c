@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cuda_driver.h"
+#include "shim/cuda_driver.h"
 
 pod_cuda_api pod_cu;
 

@@ -6,7 +6,7 @@
 
 #include <cuda.h>
 
-#include "internal.h"
+#include "shim/internal.h"
 
 /* The ABI version requested for every entry point (CUDA 12.0). */
 #define POD_CUDA_ABI_VERSION 12000

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cuda_driver.h"
+#include "shim/cuda_driver.h"
 
 int32_t pod_device_check(int32_t device, const char* what) {
   if (device == POD_DEVICE_CPU) return POD_OK;

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "shim/internal.h"
 
 static _Thread_local char error_message[1024];
 

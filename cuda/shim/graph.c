@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_driver.h"
+#include "shim/cuda_driver.h"
 
 struct pod_recording {
   size_t count, capacity;

@@ -3,7 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "shim/internal.h"
 
 typedef struct slot {
   void* object;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cpu/cpu_backend.h"
-#include "cuda_driver.h"
+#include "shim/cuda_driver.h"
 #include "kernels/fill_params.h"
 #include "shim/tensor_check.h"
 

@@ -2,7 +2,7 @@
 #ifndef POD_PAGED_TABLE_H
 #define POD_PAGED_TABLE_H
 
-#include "internal.h"
+#include "shim/internal.h"
 
 typedef struct pod_table {
   int32_t batch;          /* requests */

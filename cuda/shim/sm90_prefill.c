@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_driver.h"
+#include "shim/cuda_driver.h"
 #include "kernels/sm90/pod_params.h"
 #include "shim/kernel_cache.h"
 #include "shim/sm90_prefill.h"

@@ -3,7 +3,7 @@
 #ifndef POD_SM90_PREFILL_H
 #define POD_SM90_PREFILL_H
 
-#include "cuda_driver.h"
+#include "shim/cuda_driver.h"
 #include "kernels/sm90/pod_params.h"
 #include "shim/attention_problem.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cuda_driver.h"
+#include "shim/cuda_driver.h"
 
 typedef struct event_obj {
   int32_t device;

@@ -2,7 +2,7 @@
 #ifndef POD_TENSOR_CHECK_H
 #define POD_TENSOR_CHECK_H
 
-#include "internal.h"
+#include "shim/internal.h"
 
 static inline int pod_tensor_present(const pod_tensor* t) { return t->data != 0 || t->ndim != 0; }
 int64_t pod_tensor_numel(const pod_tensor* t);
