@@ -1,9 +1,11 @@
 /* One side (prefill or decode) of a planned and validated POD call, as the backends consume it. The
- * planner and run() build it; the CPU backend and the CUDA kernels read it. */
+ * planner and run() build it; the CPU backend and the CUDA kernels read it (and report errors with
+ * pod_fail, runtime/error.h). */
 #ifndef POD_ATTENTION_PROBLEM_H
 #define POD_ATTENTION_PROBLEM_H
 
-#include "shim/internal.h"
+#include "pod.h"
+#include "shim/runtime/error.h"
 
 /* Options with every default resolved. */
 typedef struct pod_resolved_options {

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "shim/options.h"
+#include "shim/runtime/error.h"
 
 POD_API void pod_attention_options_init(pod_attention_options* o) {
   if (o == NULL) return;

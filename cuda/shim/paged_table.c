@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "shim/paged_table.h"
+#include "shim/runtime/error.h"
 
 static int32_t check_array(const pod_host_i32* a, const char* name, const char* field) {
   if (a->len < 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.%s: negative length %lld", name, field, (long long)a->len);

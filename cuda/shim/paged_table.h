@@ -2,7 +2,10 @@
 #ifndef POD_PAGED_TABLE_H
 #define POD_PAGED_TABLE_H
 
-#include "shim/internal.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pod.h"
 
 typedef struct pod_table {
   int32_t batch;          /* requests */

@@ -4,8 +4,9 @@
 #ifndef POD_SCHEDULE_H
 #define POD_SCHEDULE_H
 
+#include <stdint.h>
+
 #include "kernels/attention_params.h"
-#include "shim/internal.h"
 
 /* A schedule. Its work and merge lists live in the planning thread's scratch memory for its
  * scratch_slot: valid until that thread builds another schedule in the same slot (plan() copies them

@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "kernels/sm90/pod_params.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/error.h"
 #include "shim/sm90_pod.h"
 #include "shim/sm90_prefill.h"
 

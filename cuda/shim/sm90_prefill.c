@@ -3,9 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/cuda_driver.h"
 #include "kernels/sm90/pod_params.h"
-#include "shim/kernel_cache.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/kernel_cache.h"
 #include "shim/sm90_prefill.h"
 
 _Static_assert(sizeof(pod_tma_map) == sizeof(CUtensorMap), "pod_tma_map mirrors CUtensorMap");

@@ -3,9 +3,9 @@
 #ifndef POD_SM90_PREFILL_H
 #define POD_SM90_PREFILL_H
 
-#include "shim/cuda_driver.h"
 #include "kernels/sm90/pod_params.h"
 #include "shim/attention_problem.h"
+#include "shim/runtime/cuda_driver.h"
 
 /* Whether the device and the (q dtype, K/V dtype, head_dim) have the sm_90a kernel at all: the
  * planner sizes prefill schedules for its occupancy then. */

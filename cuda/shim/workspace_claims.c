@@ -1,6 +1,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "shim/runtime/error.h"
 #include "shim/workspace_claims.h"
 
 typedef struct claim {

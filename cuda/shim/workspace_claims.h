@@ -4,7 +4,7 @@
 #ifndef POD_WORKSPACE_CLAIMS_H
 #define POD_WORKSPACE_CLAIMS_H
 
-#include "shim/internal.h"
+#include <stdint.h>
 
 /* Records that `owner` planned into [start, start + bytes) on `device`, dropping overlapping claims. */
 int32_t pod_workspace_claim(int32_t device, uint64_t start, uint64_t bytes, uint64_t owner);

@@ -18,12 +18,19 @@
 
 #include "cpu/cpu_backend.h"
 #include "shim/cuda_attention.h"
-#include "shim/cuda_driver.h"
 #include "shim/options.h"
 #include "shim/paged_table.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/device.h"
+#include "shim/runtime/dtype.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/graph.h"
+#include "shim/runtime/handles.h"
+#include "shim/runtime/memory.h"
+#include "shim/runtime/staging.h"
+#include "shim/runtime/stream.h"
+#include "shim/runtime/tensor_check.h"
 #include "shim/schedule.h"
-#include "shim/staging.h"
-#include "shim/tensor_check.h"
 #include "shim/workspace_claims.h"
 
 enum { SIDE_DECODE = 0, SIDE_PREFILL = 1 };

@@ -1,7 +1,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shim/tensor_check.h"
+#include "shim/runtime/dtype.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/tensor_check.h"
 
 int64_t pod_tensor_numel(const pod_tensor* t) {
   int64_t n = 1;

@@ -4,9 +4,13 @@
 #include <string.h>
 
 #include "cpu/cpu_backend.h"
-#include "shim/cuda_driver.h"
 #include "kernels/fill_params.h"
-#include "shim/tensor_check.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/device.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/memory.h"
+#include "shim/runtime/stream.h"
+#include "shim/runtime/tensor_check.h"
 
 /* Validates the device and stream and makes the device current. */
 static int32_t enter(int32_t device, uint64_t stream, pod_stream_obj* s) {

@@ -2,7 +2,10 @@
 #ifndef POD_TENSOR_CHECK_H
 #define POD_TENSOR_CHECK_H
 
-#include "shim/internal.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pod.h"
 
 static inline int pod_tensor_present(const pod_tensor* t) { return t->data != 0 || t->ndim != 0; }
 int64_t pod_tensor_numel(const pod_tensor* t);

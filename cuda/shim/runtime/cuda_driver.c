@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shim/cuda_driver.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/error.h"
 
 pod_cuda_api pod_cu;
 

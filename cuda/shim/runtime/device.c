@@ -3,7 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim/cuda_driver.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/device.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/memory.h"
 
 int32_t pod_device_check(int32_t device, const char* what) {
   if (device == POD_DEVICE_CPU) return POD_OK;
@@ -95,8 +98,6 @@ POD_API int32_t pod_device_synchronize(int32_t device) {
   if (st != POD_OK) return st;
   return pod_cuda_check(pod_cu.CtxSynchronize(), "cuCtxSynchronize");
 }
-
-uint64_t pod_cpu_bytes_in_use(void);
 
 POD_API int32_t pod_device_memory_stats(int32_t device, pod_memory_stats* stats) {
   if (stats == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "stats: null pointer");

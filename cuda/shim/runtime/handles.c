@@ -3,7 +3,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "shim/internal.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/handles.h"
 
 typedef struct slot {
   void* object;

@@ -5,8 +5,7 @@
 #define POD_CUDA_DRIVER_H
 
 #include <cuda.h>
-
-#include "shim/internal.h"
+#include <stdint.h>
 
 /* The ABI version requested for every entry point (CUDA 12.0). */
 #define POD_CUDA_ABI_VERSION 12000

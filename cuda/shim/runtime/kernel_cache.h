@@ -3,7 +3,7 @@
 #ifndef POD_KERNEL_CACHE_H
 #define POD_KERNEL_CACHE_H
 
-#include "shim/cuda_driver.h"
+#include "shim/runtime/cuda_driver.h"
 
 /* Kernel `name` of module `module` (a kernel file's stem) with `smem` bytes of dynamic shared memory
  * and `threads` threads per CTA; ctas_per_sm (may be NULL) receives its occupancy. */

@@ -7,7 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/cuda_driver.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/device.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/graph.h"
+#include "shim/runtime/handles.h"
+#include "shim/runtime/stream.h"
 
 struct pod_recording {
   size_t count, capacity;

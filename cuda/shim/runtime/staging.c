@@ -1,8 +1,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/cuda_driver.h"
-#include "shim/staging.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/staging.h"
+#include "shim/runtime/stream.h"
 
 int32_t pod_staging_acquire(pod_staging* s, int32_t device, size_t bytes, unsigned char** data) {
   int32_t st;

@@ -7,7 +7,10 @@
 #ifndef POD_STAGING_H
 #define POD_STAGING_H
 
-#include "shim/internal.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shim/runtime/stream.h"
 
 typedef struct pod_staging {
   unsigned char* data;

@@ -4,7 +4,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "shim/cuda_driver.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/device.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/graph.h"
+#include "shim/runtime/handles.h"
+#include "shim/runtime/stream.h"
 
 typedef struct event_obj {
   int32_t device;
@@ -78,8 +83,6 @@ POD_API int32_t pod_stream_native(uint64_t stream, uint64_t* cu_stream) {
   *cu_stream = (uint64_t)(uintptr_t)((pod_stream_obj*)obj)->cu_stream;
   return POD_OK;
 }
-
-void pod_recording_free(pod_recording* r);
 
 POD_API int32_t pod_stream_destroy(uint64_t stream) {
   void* obj;

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shim/kernel_cache.h"
+#include "pod.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/kernel_cache.h"
 
 typedef struct kernel_entry {
   int32_t device;
