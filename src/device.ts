@@ -1,5 +1,6 @@
 /** Devices: the CPU reference backend and CUDA GPUs, addressed as "cpu" or "cuda:N". */
 import { DEVICE_PROPS, MEMORY_STATS, StructBuffer } from "./abi.ts";
+import { DEVICE_CPU } from "./enums.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
 import { lib } from "./ffi.ts";
 
@@ -51,7 +52,7 @@ export class Device {
 
   /** The CPU reference backend (always available). */
   static cpu(): Device {
-    return Device.byId(-1);
+    return Device.byId(DEVICE_CPU);
   }
 
   /** CUDA device `ordinal`; throws a PodError if the driver or the device is missing. */

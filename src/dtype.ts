@@ -5,6 +5,7 @@
  * All multi-byte encodings are little-endian: typed-array views are used directly, which matches
  * every host Bun runs on (x86-64, arm64) and the CUDA devices the bytes are copied to.
  */
+import { POD_DTYPE } from "./enums.ts";
 
 /**
  * Element types of tensors. Attention runs on float16 and bfloat16 (KV caches may also be fp8:
@@ -17,14 +18,14 @@ export type Fp8DType = "float8_e4m3fn" | "float8_e5m2";
 
 /** Numeric codes of `pod_dtype` in cuda/pod.h. */
 export const DTYPE_CODE: Record<DType, number> = {
-  float32: 0,
-  float16: 1,
-  bfloat16: 2,
-  int32: 3,
-  uint8: 4,
-  bool: 5,
-  float8_e4m3fn: 6,
-  float8_e5m2: 7,
+  float32: POD_DTYPE.FLOAT32,
+  float16: POD_DTYPE.FLOAT16,
+  bfloat16: POD_DTYPE.BFLOAT16,
+  int32: POD_DTYPE.INT32,
+  uint8: POD_DTYPE.UINT8,
+  bool: POD_DTYPE.BOOL,
+  float8_e4m3fn: POD_DTYPE.FLOAT8_E4M3,
+  float8_e5m2: POD_DTYPE.FLOAT8_E5M2,
 };
 
 // Reverse of DTYPE_CODE, indexed by code.

@@ -3,6 +3,7 @@ import { captureBegan, captureEnded } from "./capture.ts";
 import { Device } from "./device.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
 import { lib } from "./ffi.ts";
+import { CAPTURE_MODE } from "./enums.ts";
 import { describe } from "./validate.ts";
 
 abstract class Handle {
@@ -34,7 +35,11 @@ abstract class Handle {
 
 /** How a capture treats calls elsewhere that cannot be captured (CUstreamCaptureMode). */
 export type CaptureMode = "global" | "threadLocal" | "relaxed";
-const CAPTURE_MODES: readonly CaptureMode[] = ["global", "threadLocal", "relaxed"];
+const CAPTURE_MODES: Record<CaptureMode, number> = {
+  global: CAPTURE_MODE.GLOBAL,
+  threadLocal: CAPTURE_MODE.THREAD_LOCAL,
+  relaxed: CAPTURE_MODE.RELAXED,
+};
 
 function nativeAddress(value: unknown): bigint {
   if (typeof value === "bigint" && value > 0n && value < 1n << 64n) return value;
@@ -103,8 +108,9 @@ export class Stream extends Handle {
    * Prefer {@link capture}, which always ends the capture.
    */
   beginCapture(mode: CaptureMode = "global"): void {
-    const m = CAPTURE_MODES.indexOf(mode);
-    if (m < 0) throw invalid(`mode: expected one of ${CAPTURE_MODES.map((x) => JSON.stringify(x)).join(", ")}, got ${describe(mode)}`);
+    const m = Object.hasOwn(CAPTURE_MODES, mode) ? CAPTURE_MODES[mode] : undefined;
+    if (m === undefined)
+      throw invalid(`mode: expected one of ${Object.keys(CAPTURE_MODES).map((x) => JSON.stringify(x)).join(", ")}, got ${describe(mode)}`);
     check(lib.pod_graph_begin_capture(this.device.id, this.handle, m));
     captureBegan();
   }

@@ -7,14 +7,13 @@ import { packTensor, StructBuffer, TENSOR, type TensorDesc } from "./abi.ts";
 import { freeWhenNotCapturing } from "./capture.ts";
 import { decodeToFloat32, DTYPE_CODE, dtypeSize, encodeFloats, type DType } from "./dtype.ts";
 import { Device } from "./device.ts";
+import { MEMCPY_KIND } from "./enums.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
 import { addressOf, lib } from "./ffi.ts";
 import { Stream, streamHandle } from "./stream.ts";
 import { describe, integer } from "./validate.ts";
 
-const HOST_TO_DEVICE = 0;
-const DEVICE_TO_HOST = 1;
-const DEVICE_TO_DEVICE = 2;
+const { HOST_TO_DEVICE, DEVICE_TO_HOST, DEVICE_TO_DEVICE } = MEMCPY_KIND;
 
 /** Memory owned by the library's allocator; freed by destroy() or, failing that, by the GC. */
 class Allocation {
