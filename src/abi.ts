@@ -3,6 +3,7 @@
  * alignment rules from the field lists below and checked against the library's own sizes at load.
  */
 import { addressOf, cString, lib } from "./ffi.ts";
+import { ATTENTION_FIELDS } from "./options.ts";
 
 type Kind = "i32" | "u32" | "f32" | "u64" | "tensor" | "options" | "host_i32" | "table" | "name256" | "buffers";
 const KIND_SIZE: Record<Kind, [size: number, align: number]> = {
@@ -41,7 +42,8 @@ function layout<F extends string>(cName: string, fields: readonly (readonly [F, 
 }
 
 export const MAX_DIMS = 6;
-export const UNSET = -0x80000000;
+import { UNSET } from "./enums.ts";
+export { UNSET };
 
 export const TENSOR = layout("pod_tensor", [
   ["data", "u64"],
@@ -56,16 +58,8 @@ export const TENSOR = layout("pod_tensor", [
 const TENSOR_SHAPE = (TENSOR.at as Record<string, number>)["shape0"]!;
 const TENSOR_STRIDES = (TENSOR.at as Record<string, number>)["stride0"]!;
 
-export const OPTIONS = layout("pod_attention_options", [
-  ["structSize", "u32"],
-  ["causal", "i32"],
-  ["posEncoding", "i32"],
-  ["windowLeft", "i32"],
-  ["smScale", "f32"],
-  ["ropeScale", "f32"],
-  ["ropeTheta", "f32"],
-  ["logitsSoftCap", "f32"],
-]);
+// The fields after struct_size come from the options table (options.ts), by their C names.
+export const OPTIONS = layout("pod_attention_options", [["structSize", "u32"], ...ATTENTION_FIELDS]);
 
 export const TABLE = layout("pod_paged_table", [
   ["qoIndptr", "host_i32"],
@@ -179,16 +173,8 @@ export function packTensor(t: TensorDesc): Uint8Array {
   return b.bytes;
 }
 
-/** Attention options with JS-side "not given" as undefined. */
-export interface OptionsDesc {
-  causal?: boolean | undefined;
-  posEncoding?: number | undefined;
-  windowLeft?: number | undefined;
-  smScale?: number | undefined;
-  ropeScale?: number | undefined;
-  ropeTheta?: number | undefined;
-  logitsSoftCap?: number | undefined;
-}
+/** Fields of pod_attention_options by C name, encoded as numbers; a field left out is "not given". */
+export type OptionsDesc = Readonly<Record<string, number>>;
 
 /** A zeroed buffer with a DataView, sized for one struct. */
 export class StructBuffer {
@@ -241,13 +227,12 @@ export class StructBuffer {
   }
   options(offset: number, o: OptionsDesc): void {
     this.view.setUint32(offset, OPTIONS.size, true);
-    this.i32(offset + OPTIONS.at.causal, o.causal === undefined ? UNSET : o.causal ? 1 : 0);
-    this.i32(offset + OPTIONS.at.posEncoding, o.posEncoding ?? UNSET);
-    this.i32(offset + OPTIONS.at.windowLeft, o.windowLeft ?? UNSET);
-    this.f32(offset + OPTIONS.at.smScale, o.smScale ?? NaN);
-    this.f32(offset + OPTIONS.at.ropeScale, o.ropeScale ?? NaN);
-    this.f32(offset + OPTIONS.at.ropeTheta, o.ropeTheta ?? NaN);
-    this.f32(offset + OPTIONS.at.logitsSoftCap, o.logitsSoftCap ?? NaN);
+    const at = OPTIONS.at as Record<string, number>;
+    for (const [field, kind] of ATTENTION_FIELDS) {
+      const value = o[field];
+      if (kind === "f32") this.f32(offset + at[field]!, value ?? NaN);
+      else this.i32(offset + at[field]!, value ?? UNSET);
+    }
   }
   /** A host int32 array (pointer + length); the array must outlive the C call. */
   hostI32(offset: number, a: Int32Array | undefined): void {

@@ -1,20 +1,10 @@
 /** Errors raised by the library: every failed C call and every rejected argument becomes a PodError. */
 import { lib } from "./ffi.ts";
 
-/** Status codes of cuda/pod.h. */
-export const Status = {
-  OK: 0,
-  INVALID_ARGUMENT: 1,
-  NO_DRIVER: 2,
-  NO_DEVICE: 3,
-  CUDA: 4,
-  OUT_OF_MEMORY: 5,
-  NOT_PLANNED: 6,
-  INVALID_HANDLE: 7,
-  NOT_IMPLEMENTED: 8,
-  WORKSPACE_TOO_SMALL: 9,
-  INTERNAL: 10,
-} as const;
+import { STATUS } from "./enums.ts";
+
+/** Status codes of cuda/pod.h (pod_status). */
+export const Status = STATUS;
 /** "OK", "INVALID_ARGUMENT", … (the keys of {@link Status}). */
 export type StatusName = keyof typeof Status;
 
@@ -39,9 +29,19 @@ export class PodError extends Error {
   }
 }
 
-/** Throws the library's thread-local message when a C call failed. */
-export function check(status: number): void {
-  if (status !== Status.OK) throw new PodError(status, String(lib.pod_last_error() ?? "unknown error"));
+/** Something that rewrites the library's argument names (q_p, options_d.causal) into the caller's. */
+export interface ArgumentNames {
+  rename(message: string): string;
+}
+
+/**
+ * Throws the library's thread-local message when a C call failed, with the arguments named as the
+ * caller wrote them when `names` is given.
+ */
+export function check(status: number, names?: ArgumentNames): void {
+  if (status === Status.OK) return;
+  const message = String(lib.pod_last_error() ?? "unknown error");
+  throw new PodError(status, names ? names.rename(message) : message);
 }
 
 /** A rejected argument detected on the JavaScript side. */

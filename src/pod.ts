@@ -1,33 +1,35 @@
 /**
  * The POD wrappers: FlashInfer's `PODWithPagedKVCacheWrapper` and `BatchPODWithPagedKVCacheWrapper`
- * with camelCase options. Validation and planning happen in C (libpod); this module turns JavaScript
- * arguments into the ABI's structs, rejects what C cannot see (unknown keys, non-integers) and
- * allocates outputs that the caller did not provide.
+ * with camelCase options (FlashInfer's snake_case spellings are accepted too; options.ts declares
+ * every name). Validation and planning happen in C (libpod); this module turns JavaScript arguments
+ * into the ABI's structs, rejects what C cannot see (unknown keys, non-integers), allocates outputs
+ * that the caller did not provide and names arguments in C's messages as the caller wrote them.
  */
-import { CREATE_ARGS, GRAPH_BUFFERS, PLAN_ARGS, RUN_ARGS, StructBuffer, TENSOR, UNSET, type OptionsDesc } from "./abi.ts";
-import { DTYPE_CODE, type Fp8DType } from "./dtype.ts";
+import { CREATE_ARGS, GRAPH_BUFFERS, PLAN_ARGS, RUN_ARGS, StructBuffer, TABLE, TENSOR } from "./abi.ts";
 import type { Device } from "./device.ts";
+import { DTYPE_CODE } from "./dtype.ts";
+import { KV_LAYOUT, LAUNCH, MASK_KIND, UNSET, WRAPPER_KIND } from "./enums.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
 import { lib } from "./ffi.ts";
-import type { PosEncoding } from "./reference.ts";
+import {
+  Args,
+  checkValue,
+  HALF_TYPES,
+  SIGNATURES,
+  type AttentionOptionsOf,
+  type DecodeAttentionName,
+  type HalfDType,
+  type Int32s,
+  type KvDType,
+  type KvLayout,
+  type PagedKvCache,
+  type Spelled,
+} from "./options.ts";
 import { Stream, streamHandle } from "./stream.ts";
 import { Tensor } from "./tensor.ts";
-import { describe, int32Array, integer, knownKeys, optionalBoolean, optionalChoice, optionalFinite, positiveInteger } from "./validate.ts";
+import { describe, int32Array, optionalChoice } from "./validate.ts";
 
-/** KV layout: "NHD" puts tokens before heads ([…, tokens, heads, dim]), "HND" heads before tokens. */
-export type KvLayout = "NHD" | "HND";
-/** The dtypes attention runs on (q and the KV cache share one). */
-export type HalfDType = "float16" | "bfloat16";
-/** A paged KV cache: one tensor with a k/v axis ([pages, 2, ...]) or a (k, v) pair. */
-export type PagedKvCache = Tensor | readonly [Tensor, Tensor];
-
-const POS_ENCODINGS: readonly PosEncoding[] = ["NONE", "ROPE_LLAMA", "ALIBI"];
-const POS_CODE: Record<PosEncoding, number> = { NONE: 0, ROPE_LLAMA: 1, ALIBI: 2 };
-const LAYOUTS: readonly KvLayout[] = ["NHD", "HND"];
-const HALF_TYPES: readonly HalfDType[] = ["float16", "bfloat16"];
-/** dtypes of KV caches: q's, or fp8 (converted exactly to q's dtype as tiles load). */
-export type KvDType = HalfDType | Fp8DType;
-const KV_TYPES: readonly KvDType[] = ["float16", "bfloat16", "float8_e4m3fn", "float8_e5m2"];
+export type { HalfDType, KvDType, KvLayout, PagedKvCache } from "./options.ts";
 
 /** Options of every wrapper's constructor. */
 interface CommonWrapperOptions {
@@ -45,16 +47,22 @@ interface CommonWrapperOptions {
 }
 
 /**
- * Options of PODWithPagedKVCacheWrapper (and BatchDecodeWithPagedKVCacheWrapper): the decode side's
- * fixed int32 buffers in CUDA graph mode, written by each plan() and read by the kernels:
- * indptr [batch + 1], indices [most pages a plan may use], last page lengths [batch].
+ * Options of PODWithPagedKVCacheWrapper: the decode side's fixed int32 buffers in CUDA graph mode,
+ * written by each plan() and read by the kernels. Each also goes by FlashInfer's unsuffixed name
+ * (pagedKvIndptrBuffer, …) and by the snake_case spellings.
  */
 export interface WrapperOptions extends CommonWrapperOptions {
   /** Decode: int32 [batch + 1]; fixes the batch. */
-  pagedKvIndptrBuffer?: Tensor;
+  pagedKvIndptrBufferD?: Tensor;
   /** Decode: int32 [most pages a plan may use]. */
-  pagedKvIndicesBuffer?: Tensor;
+  pagedKvIndicesBufferD?: Tensor;
   /** Decode: int32 [batch]. */
+  pagedKvLastPageLenBufferD?: Tensor;
+  /** FlashInfer's name of pagedKvIndptrBufferD. */
+  pagedKvIndptrBuffer?: Tensor;
+  /** FlashInfer's name of pagedKvIndicesBufferD. */
+  pagedKvIndicesBuffer?: Tensor;
+  /** FlashInfer's name of pagedKvLastPageLenBufferD. */
   pagedKvLastPageLenBuffer?: Tensor;
 }
 
@@ -76,24 +84,18 @@ export interface BatchWrapperOptions extends CommonWrapperOptions {
   pagedKvLastPageLenBufferD?: Tensor;
 }
 
-/** One side's fixed buffers (qo indptr, kv indptr, kv indices, last page lengths), by option name. */
-export type BufferNames = readonly [qo: string | null, indptr: string, indices: string, last: string];
-const SINGLE_BUFFERS: BufferNames = [null, "pagedKvIndptrBuffer", "pagedKvIndicesBuffer", "pagedKvLastPageLenBuffer"];
-const BATCH_BUFFERS_P: BufferNames = ["qoIndptrBufferP", "pagedKvIndptrBufferP", "pagedKvIndicesBufferP", "pagedKvLastPageLenBufferP"];
-const BATCH_BUFFERS_D: BufferNames = [null, "pagedKvIndptrBufferD", "pagedKvIndicesBufferD", "pagedKvLastPageLenBufferD"];
+/** How a run() launched its work (see {@link PodRunResult.launch}). */
+export type PodLaunch = "none" | "cpu" | "one-side" | "serial" | "fused";
+const LAUNCH_NAMES: Record<number, PodLaunch> = {
+  [LAUNCH.NONE]: "none", [LAUNCH.CPU]: "cpu", [LAUNCH.ONE_SIDE]: "one-side", [LAUNCH.SERIAL]: "serial", [LAUNCH.FUSED]: "fused",
+};
 
-/** useFp16QkReduction: q.k is always reduced in fp32, so true is rejected rather than ignored. */
-function rejectFp16QkReduction(value: unknown): void {
-  if (optionalBoolean("useFp16QkReduction", value))
-    throw new PodError(Status.NOT_IMPLEMENTED, "useFp16QkReduction: not supported (q.k is always reduced in fp32); pass false or omit it");
-}
-
-/** The outputs of run(). A side that was not given is null. */
+/** The outputs of run() of a POD wrapper. A side that was not given has no output. */
 export interface PodRunResult {
   /** Prefill output, like qP. */
-  oP: Tensor | null;
+  oP?: Tensor;
   /** Decode output, like qD. */
-  oD: Tensor | null;
+  oD?: Tensor;
   /** Prefill log-sum-exp (natural log), float32 [tokens, numQoHeads], when requested. */
   lseP?: Tensor;
   /** Decode log-sum-exp (natural log), float32 [batch, numQoHeads], when requested. */
@@ -106,12 +108,25 @@ export interface PodRunResult {
   launch: PodLaunch;
 }
 
-/** How a run() launched its work (see {@link PodRunResult.launch}). */
-export type PodLaunch = "none" | "cpu" | "one-side" | "serial" | "fused";
-const LAUNCHES: readonly PodLaunch[] = ["none", "cpu", "one-side", "serial", "fused"]; // pod_launch in cuda/pod.h
+// ---- result types that follow the arguments: an output is a Tensor when its input was given, an LSE
+// when returnLse* was true or an LSE tensor was passed, and absent when neither.
+type Presence = "yes" | "maybe" | "no";
+type FlagOf<A, K> = K extends keyof A ? (A[K] extends true ? "yes" : A[K] extends false | null | undefined ? "no" : "maybe") : "no";
+type TensorOf<A, K> = K extends keyof A ? (A[K] extends Tensor ? "yes" : A[K] extends null | undefined ? "no" : "maybe") : "no";
+type Field<P extends Presence, Name extends string> = "yes" extends P
+  ? { [N in Name]: Tensor }
+  : "maybe" extends P
+    ? { [N in Name]?: Tensor }
+    : { [N in Name]?: undefined };
+/** Whether the LSE of side S comes back, for run() arguments A (FlashInfer's spellings included). */
+export type LsePresence<A, S extends string, Flags extends string, Tensors extends string> = FlagOf<A, Flags | `returnLse${S}`> | TensorOf<A, Tensors>;
+/** run()'s result for arguments A: disposing it releases the tensors run() allocated. */
+export type PodRunOutputs<A> = { launch: PodLaunch } & Field<TensorOf<A, "qP" | "q_p">, "oP"> & Field<TensorOf<A, "qD" | "q_d">, "oD"> &
+  Field<LsePresence<A, "P", "returnLse" | "return_lse" | "return_lse_p", "lseP" | "lse_p">, "lseP"> &
+  Field<LsePresence<A, "D", "returnLse" | "return_lse" | "return_lse_d", "lseD" | "lse_d">, "lseD"> & Disposable;
 
 /** Outputs and run-time switches shared by both wrappers' run(). */
-interface CommonRunArgs {
+interface CommonRunArgs extends AttentionOptionsOf<"D"> {
   /** Decode queries [batch, numQoHeads, headDim], one per planned request; omit for no decode side. */
   qD?: Tensor | null;
   /** The decode side's paged KV cache (layout of the wrapper's kvLayout). */
@@ -124,6 +139,8 @@ interface CommonRunArgs {
   returnLseP?: boolean;
   /** Also return the decode LSE (allocated unless lseD is given). */
   returnLseD?: boolean;
+  /** Both sides' returnLse* at once (a side's own switch wins). */
+  returnLse?: boolean;
   /** Preallocated prefill output, like qP; allocated when left out. */
   outP?: Tensor | null;
   /** Preallocated decode output, like qD; allocated when left out. */
@@ -134,16 +151,11 @@ interface CommonRunArgs {
   lseD?: Tensor | null;
   /** The stream to run on; default: the device's default stream. */
   stream?: Stream;
-  // FlashInfer's decode-side run() options: honoured when equal to plan(), rejected otherwise.
-  causalD?: boolean;
-  posEncodingModeD?: PosEncoding;
-  windowLeftD?: number;
-  smScaleD?: number;
-  ropeScaleD?: number;
-  ropeThetaD?: number;
-  logitsSoftCapD?: number;
+  /** FlashInfer's decode-side layout: accepted when it is the wrapper's. */
   kvLayoutD?: KvLayout;
+  /** Rejected: custom masks apply to the prefill side only. */
   customMaskD?: never;
+  /** Rejected: custom masks apply to the prefill side only. */
   packedCustomMaskD?: never;
   /**
    * Dequantization scales of both sides (meant for fp8 caches, honoured for every dtype): scores use
@@ -166,201 +178,124 @@ interface CommonRunArgs {
   enablePdl?: boolean;
 }
 
-const COMMON_RUN_KEYS = [
-  "qD", "pagedKvCacheD", "customMaskP", "packedCustomMaskP", "returnLseP", "returnLseD", "outP", "outD", "lseP", "lseD", "stream",
-  "causalD", "posEncodingModeD", "windowLeftD", "smScaleD", "ropeScaleD", "ropeThetaD", "logitsSoftCapD", "kvLayoutD",
-  "customMaskD", "packedCustomMaskD", "qScale", "kScale", "vScale", "qScaleP", "kScaleP", "vScaleP", "qScaleD", "kScaleD", "vScaleD",
-  "useFp16QkReduction", "enablePdl",
-] as const;
-
-/** plan() of {@link PODWithPagedKVCacheWrapper}: the decode side's page tables and options. */
-export interface PodPlanArgs {
-  /** Decode side: page-table indptr [batch + 1]. */
-  indptr: Int32Array | readonly number[];
-  /** Decode side: page indices. */
-  indices: Int32Array | readonly number[];
-  /** Decode side: tokens in each request's last page, 1..pageSize. */
-  lastPageLen: Int32Array | readonly number[];
+/** plan()'s sizes and dtypes, shared by every wrapper. */
+interface CommonPlanArgs {
   /** Query heads; a multiple of numKvHeads (grouped-query attention). */
   numQoHeads: number;
   numKvHeads: number;
   /** 64, 128 or 256. */
   headDim: number;
-  /** Tokens per page of the paged cache, ≥ 1. */
+  /** Tokens per page of the paged caches, ≥ 1. */
   pageSize: number;
-  /** Decode side: "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
-  posEncodingMode?: PosEncoding;
-  /** Decode side: keys more than this many positions back are hidden; -1 (default) = off. */
-  windowLeft?: number;
-  /** Decode side: score = c·tanh(score / c) when c > 0; default 0 (off). */
-  logitsSoftCap?: number;
-  /** dtype of q (and of the cache unless kvDataType says otherwise); default "float16". */
+  /**
+   * dtype of q (and of the caches unless kvDataType says otherwise). Default: the queries' dtype —
+   * left out, plan() assumes that of the last run() (float16 at first) and the next run() plans
+   * again if its queries have the other one.
+   */
   qDataType?: HalfDType;
-  /** dtype of the paged KV cache: qDataType (default), "float8_e4m3fn" or "float8_e5m2". */
+  /** dtype of the paged KV caches: qDataType (default), "float8_e4m3fn" or "float8_e5m2". */
   kvDataType?: KvDType;
-  /** Decode side: scale of q·k; default 1/√headDim. */
-  smScale?: number;
-  /** Decode side, RoPE: position interpolation factor; default 1. */
-  ropeScale?: number;
-  /** Decode side, RoPE: base; default 1e4. */
-  ropeTheta?: number;
-  /** Accepted for FlashInfer compatibility: plan never waits for the device. */
+  /** FlashInfer's older name setting qDataType and kvDataType at once. */
+  dataType?: HalfDType;
+  /** false: plan() returns once its copies to the device are complete; true (default): it does not wait for them. */
   nonBlocking?: boolean;
-  /** The stream on which the page tables are copied into the workspace. */
+  /** The stream that copies the page tables into the workspace. */
   stream?: Stream;
 }
 
+/** plan() of {@link PODWithPagedKVCacheWrapper}: the decode side's page tables and options. */
+export interface PodPlanArgs extends CommonPlanArgs, AttentionOptionsOf<"D", DecodeAttentionName>, AttentionOptionsOf<"", DecodeAttentionName> {
+  /** Decode side: page-table indptr [batch + 1]. */
+  indptr: Int32s;
+  /** Decode side: page indices. */
+  indices: Int32s;
+  /** Decode side: tokens in each request's last page, 1..pageSize. */
+  lastPageLen: Int32s;
+}
+
 /** run() of {@link PODWithPagedKVCacheWrapper}: both sides' tensors and the prefill options. */
-export interface PodRunArgs extends CommonRunArgs {
+export interface PodRunArgs extends CommonRunArgs, AttentionOptionsOf<"P"> {
   /** Prefill queries [qoLen, numQoHeads, headDim]; omit (or zero tokens) for no prefill. */
   qP?: Tensor | null;
   /** Prefill keys, [kvLen, numKvHeads, headDim] (NHD) or [numKvHeads, kvLen, headDim] (HND). */
   kP?: Tensor | null;
   /** Prefill values, shaped like kP. */
   vP?: Tensor | null;
-  /** Prefill: hide keys after each query's position (queries are the last qoLen of kvLen tokens). */
-  causalP?: boolean;
   /** Layout of kP/vP; default the wrapper's kvLayout. */
   kvLayoutP?: KvLayout;
-  /** Prefill: "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
-  posEncodingModeP?: PosEncoding;
-  /** Prefill: scale of q·k; default 1/√headDim. */
-  smScaleP?: number;
-  /** Prefill: sliding window, -1 (default) = off. */
-  windowLeftP?: number;
-  /** Prefill, RoPE: position interpolation factor; default 1. */
-  ropeScaleP?: number;
-  /** Prefill, RoPE: base; default 1e4. */
-  ropeThetaP?: number;
-  /** Prefill: soft cap of the scores; 0 (default) = off. */
-  logitsSoftCapP?: number;
 }
 
 /** plan() of {@link BatchPODWithPagedKVCacheWrapper}: page tables and options of both sides. */
-export interface BatchPodPlanArgs {
+export interface BatchPodPlanArgs extends CommonPlanArgs, AttentionOptionsOf<"P">, AttentionOptionsOf<"D", DecodeAttentionName> {
   /** Prefill side: query offsets of the requests [requests + 1]. */
-  qoIndptrP: Int32Array | readonly number[];
+  qoIndptrP: Int32s;
   /** Prefill side: page-table offsets [requests + 1]. */
-  kvIndptrP: Int32Array | readonly number[];
+  kvIndptrP: Int32s;
   /** Prefill side: page indices. */
-  kvIndicesP: Int32Array | readonly number[];
+  kvIndicesP: Int32s;
   /** Prefill side: tokens in each request's last page, 1..pageSize. */
-  lastPageLenP: Int32Array | readonly number[];
+  lastPageLenP: Int32s;
   /** Decode side; if given, must be [0, 1, ..., batch] (one query per request). */
-  qoIndptrD?: Int32Array | readonly number[];
+  qoIndptrD?: Int32s;
   /** Decode side: page-table offsets [batch + 1]. */
-  kvIndptrD: Int32Array | readonly number[];
+  kvIndptrD: Int32s;
   /** Decode side: page indices. */
-  kvIndicesD: Int32Array | readonly number[];
+  kvIndicesD: Int32s;
   /** Decode side: tokens in each request's last page, 1..pageSize. */
-  lastPageLenD: Int32Array | readonly number[];
-  /** Query heads; a multiple of numKvHeads (grouped-query attention). */
-  numQoHeads: number;
-  numKvHeads: number;
-  /** 64, 128 or 256. */
-  headDim: number;
-  /** Tokens per page of both caches, ≥ 1. */
-  pageSize: number;
-  /** Prefill: hide keys after each query's position (a request's queries are the last of its keys). */
-  causalP?: boolean;
-  /** Prefill: "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
-  posEncodingModeP?: PosEncoding;
-  /** Prefill: sliding window, -1 (default) = off. */
-  windowLeftP?: number;
-  /** Prefill: scale of q·k; default 1/√headDim. */
-  smScaleP?: number;
-  /** Prefill, RoPE: position interpolation factor; default 1. */
-  ropeScaleP?: number;
-  /** Prefill, RoPE: base; default 1e4. */
-  ropeThetaP?: number;
-  /** Prefill: soft cap of the scores; 0 (default) = off. */
-  logitsSoftCapP?: number;
-  /** Decode: "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
-  posEncodingModeD?: PosEncoding;
-  /** Decode: sliding window, -1 (default) = off. */
-  windowLeftD?: number;
-  /** Decode: scale of q·k; default 1/√headDim. */
-  smScaleD?: number;
-  /** Decode, RoPE: position interpolation factor; default 1. */
-  ropeScaleD?: number;
-  /** Decode, RoPE: base; default 1e4. */
-  ropeThetaD?: number;
-  /** Decode: soft cap of the scores; 0 (default) = off. */
-  logitsSoftCapD?: number;
-  /** dtype of q and the caches; default "float16". */
-  qDataType?: HalfDType;
-  /** dtype of both paged caches: qDataType (default), "float8_e4m3fn" or "float8_e5m2". */
-  kvDataType?: KvDType;
-  /** Accepted for FlashInfer compatibility: plan never waits for the device. */
-  nonBlocking?: boolean;
-  /** The stream that copies the page tables into the workspace. */
-  stream?: Stream;
+  lastPageLenD: Int32s;
   /** Rejected when true: q.k is always reduced in fp32. */
   useFp16QkReduction?: boolean;
 }
 
-/** run() of {@link BatchPODWithPagedKVCacheWrapper}. */
-export interface BatchPodRunArgs extends CommonRunArgs {
+/** run() of {@link BatchPODWithPagedKVCacheWrapper}; prefill options repeated here must equal plan()'s. */
+export interface BatchPodRunArgs extends CommonRunArgs, AttentionOptionsOf<"P"> {
   /** Prefill queries of all requests [sum qoLen, numQoHeads, headDim]. */
   qP?: Tensor | null;
   /** The prefill side's paged KV cache. */
   pagedKvCacheP?: PagedKvCache | null;
-  // Prefill options repeated at run(): honoured when equal to plan(), rejected otherwise.
-  causalP?: boolean;
+  /** Accepted when it is the wrapper's layout. */
   kvLayoutP?: KvLayout;
-  posEncodingModeP?: PosEncoding;
-  smScaleP?: number;
-  windowLeftP?: number;
-  ropeScaleP?: number;
-  ropeThetaP?: number;
-  logitsSoftCapP?: number;
 }
 
-/** The option names of each side, made once (run() is called thousands of times a second). */
-const OPTION_BASES = ["causal", "posEncodingMode", "windowLeft", "smScale", "ropeScale", "ropeTheta", "logitsSoftCap"] as const;
-const OPTION_NAMES = {
-  P: OPTION_BASES.map((n) => `${n}P`),
-  D: OPTION_BASES.map((n) => `${n}D`),
-  "": OPTION_BASES.map((n) => n),
-} as const;
-const NO_OPTIONS: OptionsDesc = Object.freeze({});
-/** Dequantization scales: the name for both sides, then the prefill and decode ones. */
-const SCALE_NAMES = [["qScale", "qScaleP", "qScaleD"], ["kScale", "kScaleP", "kScaleD"], ["vScale", "vScaleP", "vScaleD"]] as const;
+/** The argument readers of the standalone kernels (not exported from the package). */
+export const PLAN_WITH = Symbol("plan with read arguments");
+export const RUN_WITH = Symbol("run with read arguments");
 
-function sideOptions(args: Record<string, unknown>, suffix: "P" | "D" | ""): OptionsDesc {
-  const names = OPTION_NAMES[suffix];
-  const causal = names[0]!, pos = names[1]!, window = names[2]!, smScale = names[3]!, ropeScale = names[4]!, ropeTheta = names[5]!;
-  const softCap = names[6]!;
-  const given = (name: string) => args[name] !== undefined && args[name] !== null;
-  if (!given(causal) && !given(pos) && !given(window) && !given(smScale) && !given(ropeScale) && !given(ropeTheta) && !given(softCap))
-    return NO_OPTIONS;
-  const p = optionalChoice(pos, args[pos], POS_ENCODINGS);
-  const windowLeft = args[window];
-  return {
-    causal: optionalBoolean(causal, args[causal]),
-    posEncoding: p === undefined ? undefined : POS_CODE[p],
-    windowLeft: windowLeft === undefined || windowLeft === null ? undefined : integer(window, windowLeft, -1),
-    smScale: optionalFinite(smScale, args[smScale]),
-    ropeScale: optionalFinite(ropeScale, args[ropeScale]),
-    ropeTheta: optionalFinite(ropeTheta, args[ropeTheta]),
-    logitsSoftCap: optionalFinite(softCap, args[softCap]),
-  };
+function tensorArg(a: Args, key: string): Tensor | undefined {
+  return tensorValue(a.name(key), a.raw(key));
 }
 
-function tensorArg(name: string, value: unknown): Tensor | undefined {
+function tensorValue(name: string, value: unknown): Tensor | undefined {
   if (value === undefined || value === null) return undefined;
   if (!(value instanceof Tensor)) throw invalid(`${name}: expected a Tensor, got ${describe(value)}`);
   if (value.destroyed) throw invalid(`${name}: the tensor was destroyed`);
   return value;
 }
 
-function pagedCacheArg(name: string, value: unknown): [Tensor | undefined, Tensor | undefined] {
+function pagedCacheArg(a: Args, key: string): [Tensor | undefined, Tensor | undefined] {
+  const value = a.raw(key);
+  const name = a.name(key);
   if (value === undefined || value === null) return [undefined, undefined];
   if (Array.isArray(value)) {
     if (value.length !== 2) throw invalid(`${name}: expected a tensor with a k/v axis or a [k, v] pair, got an array of length ${value.length}`);
-    return [tensorArg(`${name}[0]`, value[0]), tensorArg(`${name}[1]`, value[1])];
+    return [tensorValue(`${name}[0]`, value[0]), tensorValue(`${name}[1]`, value[1])];
   }
-  return [tensorArg(name, value), undefined];
+  return [tensorValue(name, value), undefined];
+}
+
+const SCALES = ["qScale", "kScale", "vScale"] as const;
+const BUFFER_FIELDS = [
+  ["qoIndptrBuffer", GRAPH_BUFFERS.at.qoIndptr],
+  ["pagedKvIndptrBuffer", GRAPH_BUFFERS.at.kvIndptr],
+  ["pagedKvIndicesBuffer", GRAPH_BUFFERS.at.kvIndices],
+  ["pagedKvLastPageLenBuffer", GRAPH_BUFFERS.at.kvLastPageLen],
+] as const;
+
+/** A plan made without qDataType, kept so that run() can plan it again for its queries' dtype. */
+interface ImplicitDtypePlan {
+  bytes: Uint8Array;
+  arrays: Int32Array[]; // what `bytes` points at
+  dtype: HalfDType;
 }
 
 abstract class PodWrapperBase {
@@ -378,41 +313,34 @@ abstract class PodWrapperBase {
   private workspaceTensor: Tensor;
   /** The fixed buffers (graph mode), kept to check that their memory outlives the wrapper's use of it. */
   private readonly buffers: { name: string; tensor: Tensor }[];
+  private implicitPlan: ImplicitDtypePlan | undefined;
+  /** The queries' dtype of the last run(): what a plan without qDataType assumes. */
+  private lastQueryDtype: HalfDType | undefined;
 
-  /**
-   * @param sides the option names of the fixed buffers of the decode side and (batch wrapper) the
-   *   prefill side; the subclasses' public names differ.
-   */
-  protected constructor(kind: 0 | 1, floatWorkspaceBuffer: Tensor, kvLayout: KvLayout, options: object,
-                        sides: { decode: BufferNames; prefill?: BufferNames }) {
-    const ws = tensorArg("floatWorkspaceBuffer", floatWorkspaceBuffer);
+  protected constructor(kind: number, floatWorkspaceBuffer: Tensor, kvLayout: KvLayout, options: Args) {
+    const ws = tensorValue("floatWorkspaceBuffer", floatWorkspaceBuffer);
     if (!ws) throw invalid("floatWorkspaceBuffer: a uint8 workspace tensor is required");
-    const layout = optionalChoice("kvLayout", kvLayout, LAYOUTS) ?? "NHD";
-    const names = [...sides.decode, ...(sides.prefill ?? [])].filter((n): n is string => n !== null);
-    knownKeys("options", options, ["useCudaGraph", "enablePdl", ...names]);
-    const o = options as Record<string, unknown>;
-    const useGraph = optionalBoolean("useCudaGraph", o.useCudaGraph) ?? false;
-    const pdl = optionalBoolean("enablePdl", o.enablePdl);
+    const layout = optionalChoice("kvLayout", kvLayout, Object.keys(KV_LAYOUT) as KvLayout[]) ?? "NHD";
+    const useGraph = options.get("useCudaGraph", "useCudaGraph") ?? false;
+    const pdl = options.get("enablePdl", "enablePdl");
     const buf = new StructBuffer(CREATE_ARGS.size);
     const at = CREATE_ARGS.at;
     buf.i32(at.kind, kind);
-    buf.i32(at.kvLayout, layout === "NHD" ? 0 : 1);
+    buf.i32(at.kvLayout, KV_LAYOUT[layout]);
     buf.tensor(at.workspace, ws);
     buf.i32(at.useCudaGraph, useGraph ? 1 : 0);
     buf.i32(at.enablePdl, pdl === undefined ? UNSET : pdl ? 1 : 0);
     const buffers: { name: string; tensor: Tensor }[] = [];
-    const fields = [GRAPH_BUFFERS.at.qoIndptr, GRAPH_BUFFERS.at.kvIndptr, GRAPH_BUFFERS.at.kvIndices, GRAPH_BUFFERS.at.kvLastPageLen];
-    const packSide = (offset: number, side: BufferNames) =>
-      side.forEach((name, i) => {
-        const t = name === null ? undefined : tensorArg(name, o[name]);
-        if (!t) return;
-        buffers.push({ name: name!, tensor: t });
-        buf.tensor(offset + fields[i]!, t);
-      });
-    packSide(at.decodeBuffers, sides.decode);
-    if (sides.prefill) packSide(at.prefillBuffers, sides.prefill);
+    for (const [side, offset] of [["D", at.decodeBuffers], ["P", at.prefillBuffers]] as const) {
+      for (const [option, field] of BUFFER_FIELDS) {
+        const t = tensorArg(options, option + side);
+        if (!t) continue;
+        buffers.push({ name: options.name(option + side), tensor: t });
+        buf.tensor(offset + field, t);
+      }
+    }
     const out = new BigUint64Array(1);
-    check(lib.pod_wrapper_create(buf.bytes, out));
+    check(lib.pod_wrapper_create(buf.bytes, out), options);
     this.handleValue = out[0]!;
     this.device = ws.device;
     this.kvLayout = layout;
@@ -442,7 +370,7 @@ abstract class PodWrapperBase {
    * capture them again.
    */
   resetWorkspaceBuffer(floatWorkspaceBuffer: Tensor, intWorkspaceBuffer?: Tensor | null): void {
-    const ws = tensorArg("floatWorkspaceBuffer", floatWorkspaceBuffer);
+    const ws = tensorValue("floatWorkspaceBuffer", floatWorkspaceBuffer);
     if (!ws) throw invalid("floatWorkspaceBuffer: a uint8 workspace tensor is required");
     if (intWorkspaceBuffer !== undefined && intWorkspaceBuffer !== null)
       throw invalid("intWorkspaceBuffer: this library keeps plans and partial results in the one float workspace; pass none");
@@ -451,6 +379,7 @@ abstract class PodWrapperBase {
     b.tensor(0, ws);
     check(lib.pod_wrapper_reset_workspace(this.handle, b.bytes));
     this.workspaceTensor = ws;
+    this.implicitPlan = undefined;
   }
 
   /** Releases the wrapper (idempotent; not the workspace, which the caller owns). */
@@ -458,6 +387,7 @@ abstract class PodWrapperBase {
     if (this.handleValue === 0n) return;
     const h = this.handleValue;
     this.handleValue = 0n;
+    this.implicitPlan = undefined;
     check(lib.pod_wrapper_destroy(h));
   }
 
@@ -465,99 +395,197 @@ abstract class PodWrapperBase {
     this.destroy();
   }
 
-  /** Fills the plan struct's shared fields and returns it. Arrays are kept alive by the caller. */
-  protected planStruct(args: Record<string, unknown>): StructBuffer {
+  /** Plans from read arguments (internal keys of the batch wrapper's scheme). */
+  [PLAN_WITH](a: Args): void {
+    const handle = this.handle;
     const b = this.planBuf;
     b.reset();
     const at = PLAN_ARGS.at;
-    b.i32(at.numQoHeads, positiveInteger("numQoHeads", args.numQoHeads));
-    b.i32(at.numKvHeads, positiveInteger("numKvHeads", args.numKvHeads));
-    b.i32(at.headDim, positiveInteger("headDim", args.headDim));
-    b.i32(at.pageSize, positiveInteger("pageSize", args.pageSize));
-    const q = optionalChoice("qDataType", args.qDataType, HALF_TYPES) ?? "float16";
-    const kv = optionalChoice("kvDataType", args.kvDataType, KV_TYPES);
-    b.i32(at.qDtype, DTYPE_CODE[q]);
-    b.i32(at.kvDtype, kv === undefined ? -0x80000000 : DTYPE_CODE[kv]);
-    optionalBoolean("nonBlocking", args.nonBlocking);
-    b.u64(at.stream, Number(streamHandle(args.stream as Stream | undefined, this.device)));
-    return b;
+    for (const key of ["numQoHeads", "numKvHeads", "headDim", "pageSize"] as const) b.i32(at[key], checkValue("positiveInteger", a.name(key), a.raw(key)) as number);
+    let q = a.get("qDataType", "qDataType");
+    let kv = a.get("kvDataType", "kvDataType");
+    const both = a.get("dataType", "dataType");
+    if (both !== undefined) {
+      if (q !== undefined || kv !== undefined)
+        throw invalid(`${a.name("dataType")}: sets both ${a.name("qDataType")} and ${a.name("kvDataType")}; give it alone or use those two`);
+      q = kv = both;
+    }
+    const implicit = q === undefined;
+    const dtype: HalfDType = q ?? this.lastQueryDtype ?? "float16";
+    b.i32(at.qDtype, DTYPE_CODE[dtype]);
+    b.i32(at.kvDtype, kv === undefined ? UNSET : DTYPE_CODE[kv]);
+    if (a.get("useFp16QkReduction", "useFp16QkReduction"))
+      throw new PodError(Status.NOT_IMPLEMENTED, `${a.name("useFp16QkReduction")}: not supported (q.k is always reduced in fp32); pass false or omit it`);
+    const nonBlocking = a.get("nonBlocking", "nonBlocking");
+    const stream = a.raw("stream") as Stream | undefined;
+    b.u64(at.stream, Number(streamHandle(stream, this.device)));
+
+    const arrays: Int32Array[] = [];
+    // A side whose tables the call does not take (a one-sided kernel) is planned empty.
+    const packTable = (offset: number, side: "P" | "D") => {
+      const taken = a.signature.param(`kvIndptr${side}`) !== undefined;
+      const read = (option: string, empty: readonly number[]) => {
+        const key = option + side;
+        const ints = taken ? int32Array(a.name(key), a.raw(key)) : Int32Array.from(empty);
+        const kept = implicit ? ints.slice() : ints; // kept for planning again in run()
+        arrays.push(kept);
+        return kept;
+      };
+      if (side === "P") b.hostI32(offset + TABLE.at.qoIndptr, read("qoIndptr", [0]));
+      b.hostI32(offset + TABLE.at.kvIndptr, read("kvIndptr", [0]));
+      b.hostI32(offset + TABLE.at.kvIndices, read("kvIndices", []));
+      b.hostI32(offset + TABLE.at.kvLastPageLen, read("lastPageLen", []));
+    };
+    if (this.kind === WRAPPER_KIND.BATCH_PREFILL) {
+      packTable(at.prefill, "P");
+      b.options(at.prefillOptions, a.attention("P"));
+    } else {
+      b.options(at.prefillOptions, {});
+    }
+    packTable(at.decode, "D");
+    if (a.has("qoIndptrD")) {
+      const qoD = int32Array(a.name("qoIndptrD"), a.raw("qoIndptrD"));
+      const batch = arrays[arrays.length - 3]!.length - 1; // the decode kvIndptr
+      const ok = qoD.length === batch + 1 && qoD.every((v, i) => v === i);
+      if (!ok) throw invalid(`${a.name("qoIndptrD")}: the decode side has one query per request, so it must be [0, 1, ..., batch]`);
+    }
+    b.options(at.decodeOptions, a.attention("D"));
+    check(lib.pod_wrapper_plan(handle, b.bytes), a);
+    this.implicitPlan = implicit ? { bytes: b.bytes.slice(), arrays, dtype } : undefined;
+    // FlashInfer's non_blocking=False: return once the copies to the device are done.
+    if (nonBlocking === false) check(lib.pod_stream_synchronize(this.device.id, streamHandle(stream, this.device)));
   }
 
-  protected submitPlan(b: StructBuffer): void {
-    check(lib.pod_wrapper_plan(this.handle, b.bytes));
+  protected abstract readonly kind: number;
+
+  /**
+   * A plan made without qDataType assumed `implicitPlan.dtype`; queries of the other half type plan
+   * it again for theirs (not inside a graph capture, and not in CUDA graph mode, whose first plan
+   * fixes the dtype).
+   */
+  private matchPlanDtype(q: Tensor, name: string, stream: Stream | undefined): void {
+    const plan = this.implicitPlan;
+    if (!plan || q.dtype === plan.dtype || !HALF_TYPES.includes(q.dtype as HalfDType)) return;
+    const dtype = q.dtype as HalfDType;
+    const why = this.useCudaGraph
+      ? " (in CUDA graph mode the first plan fixes the dtype)"
+      : stream?.isCapturing()
+        ? " (the stream is capturing a graph, which cannot plan)"
+        : undefined;
+    if (why !== undefined)
+      throw invalid(`qDataType: plan() was given none and planned for ${plan.dtype}, but ${name} is ${dtype}; pass qDataType: "${dtype}" to plan()${why}`);
+    const view = new DataView(plan.bytes.buffer);
+    view.setInt32(PLAN_ARGS.at.qDtype, DTYPE_CODE[dtype], true);
+    const s = Number(streamHandle(stream, this.device));
+    view.setUint32(PLAN_ARGS.at.stream, s % 0x100000000, true);
+    view.setUint32(PLAN_ARGS.at.stream + 4, Math.floor(s / 0x100000000), true);
+    check(lib.pod_wrapper_plan(this.handle, plan.bytes));
+    plan.dtype = dtype;
   }
 
   /**
-   * Packs the shared part of run(), allocates missing outputs, calls C, and frees what it allocated
-   * if the call fails.
+   * Packs run(), allocates missing outputs, calls C, and frees what it allocated if the call fails.
+   * `prefill`: contiguous kP/vP (single wrapper) or a paged cache (batch wrapper).
    */
-  protected execute(args: CommonRunArgs & Record<string, unknown>, fillPrefill: (b: StructBuffer) => Tensor | undefined): PodRunResult {
+  [RUN_WITH](a: Args, prefill: "contiguous" | "paged"): PodRunResult & Disposable {
     const at = RUN_ARGS.at;
     const b = this.runBuf;
     b.reset();
-    if (args.customMaskD !== undefined || args.packedCustomMaskD !== undefined)
-      throw invalid("customMaskD: custom masks apply to the prefill side only");
-    if (args.kvLayoutD !== undefined && optionalChoice("kvLayoutD", args.kvLayoutD, LAYOUTS) !== this.kvLayout)
-      throw invalid(`kvLayoutD: ${args.kvLayoutD} differs from the wrapper's ${this.kvLayout}; the decode cache uses the wrapper's layout`);
-    for (const [both, p, d] of SCALE_NAMES) {
-      const common = optionalFinite(both, args[both]);
-      b.f32(at[p], optionalFinite(p, args[p]) ?? common ?? NaN);
-      b.f32(at[d], optionalFinite(d, args[d]) ?? common ?? NaN);
+    a.reject(["customMaskD", "packedCustomMaskD"], "custom masks apply to the prefill side only");
+    const layoutD = a.get("kvLayoutD", "kvLayout");
+    if (layoutD !== undefined && layoutD !== this.kvLayout)
+      throw invalid(`${a.name("kvLayoutD")}: ${layoutD} differs from the wrapper's ${this.kvLayout}; the decode cache uses the wrapper's layout`);
+    for (const scale of SCALES) {
+      b.f32(at[`${scale}P`], a.forSide(scale, "P") ?? NaN);
+      b.f32(at[`${scale}D`], a.forSide(scale, "D") ?? NaN);
     }
-    rejectFp16QkReduction(args.useFp16QkReduction);
-    const pdl = optionalBoolean("enablePdl", args.enablePdl);
-    const stream = args.stream;
-    const streamId = streamHandle(stream, this.device);
-    b.u64(at.stream, Number(streamId));
+    if (a.get("useFp16QkReduction", "useFp16QkReduction"))
+      throw new PodError(Status.NOT_IMPLEMENTED, `${a.name("useFp16QkReduction")}: not supported (q.k is always reduced in fp32); pass false or omit it`);
+    const pdl = a.get("enablePdl", "enablePdl");
+    const stream = a.raw("stream") as Stream | undefined;
+    b.u64(at.stream, Number(streamHandle(stream, this.device)));
     b.i32(at.enablePdl, pdl === undefined ? UNSET : pdl ? 1 : 0);
-    b.options(at.optionsD, sideOptions(args, "D"));
+    b.options(at.optionsD, a.attention("D"));
 
-    const qP = fillPrefill(b);
-    const maskDense = tensorArg("customMaskP", args.customMaskP);
-    const maskPacked = tensorArg("packedCustomMaskP", args.packedCustomMaskP);
-    if (maskDense && maskPacked) throw invalid("customMaskP: give customMaskP or packedCustomMaskP, not both");
+    const qP = tensorArg(a, "qP");
+    b.tensor(at.qP, qP);
+    if (prefill === "contiguous") {
+      b.tensor(at.kP, tensorArg(a, "kP"));
+      b.tensor(at.vP, tensorArg(a, "vP"));
+    } else {
+      const [kP, vP] = pagedCacheArg(a, "pagedKvCacheP");
+      b.tensor(at.kP, kP);
+      b.tensor(at.vP, vP);
+    }
+    const layoutP = a.get("kvLayoutP", "kvLayout");
+    b.i32(at.kvLayoutP, layoutP === undefined ? UNSET : KV_LAYOUT[layoutP]);
+    b.options(at.optionsP, a.attention("P"));
+    const maskDense = tensorArg(a, "customMaskP");
+    const maskPacked = tensorArg(a, "packedCustomMaskP");
+    if (maskDense && maskPacked)
+      throw invalid(`${a.name("customMaskP")}: give ${a.name("customMaskP")} or ${a.name("packedCustomMaskP")}, not both`);
     b.tensor(at.maskP, maskDense ?? maskPacked);
-    b.i32(at.maskPPacked, maskPacked ? 1 : 0);
+    b.i32(at.maskPPacked, maskPacked ? MASK_KIND.PACKED : MASK_KIND.DENSE);
 
-    const qD = tensorArg("qD", args.qD);
-    const [kD, vD] = pagedCacheArg("pagedKvCacheD", args.pagedKvCacheD);
+    const qD = tensorArg(a, "qD");
+    const [kD, vD] = pagedCacheArg(a, "pagedKvCacheD");
     b.tensor(at.qD, qD);
     b.tensor(at.pagedKD, kD);
     b.tensor(at.pagedVD, vD);
+    // The plan's dtype is that of the paged sides' queries (the single wrapper's prefill side has its own).
+    const query = prefill === "paged" ? (qP ?? qD) : qD;
+    if (query) {
+      this.matchPlanDtype(query, a.name(query === qP ? "qP" : "qD"), stream);
+      if (HALF_TYPES.includes(query.dtype as HalfDType)) this.lastQueryDtype = query.dtype as HalfDType;
+    }
 
     const allocated: Tensor[] = [];
-    const output = (given: unknown, name: string, like: Tensor | undefined, lse: boolean, wanted: boolean): Tensor | undefined => {
-      const t = tensorArg(name, given);
+    const output = (key: string, like: Tensor | undefined, lse: boolean, wanted: boolean): Tensor | undefined => {
+      const t = tensorArg(a, key);
       if (t || !like || !wanted) return t;
       // A graph would own an output allocated while capturing: outputs must exist before the capture.
-      if (stream?.isCapturing())
+      if (stream?.isCapturing()) {
+        const name = a.name(key);
         throw invalid(`${name}: the stream is capturing a graph; pass a preallocated ${name} (outputs cannot be allocated inside a capture)`);
+      }
       const shape = lse ? like.shape.slice(0, 2) : like.shape;
       const made = Tensor.empty(shape, lse ? "float32" : like.dtype, { device: this.device, ...(stream ? { stream } : {}) });
       allocated.push(made);
       return made;
     };
     try {
-      const oP = output(args.outP, "outP", qP, false, true);
-      const oD = output(args.outD, "outD", qD, false, true);
-      const lseP = output(args.lseP, "lseP", qP, true, optionalBoolean("returnLseP", args.returnLseP) ?? false);
-      const lseD = output(args.lseD, "lseD", qD, true, optionalBoolean("returnLseD", args.returnLseD) ?? false);
+      const oP = output("outP", qP, false, true);
+      const oD = output("outD", qD, false, true);
+      const lseP = output("lseP", qP, true, a.forSide("returnLse", "P") ?? false);
+      const lseD = output("lseD", qD, true, a.forSide("returnLse", "D") ?? false);
       b.tensor(at.oP, oP);
       b.tensor(at.oD, oD);
       b.tensor(at.lseP, lseP);
       b.tensor(at.lseD, lseD);
       b.i32(at.returnLseP, lseP ? 1 : 0);
-      check(lib.pod_wrapper_run(this.handle, b.bytes));
+      check(lib.pod_wrapper_run(this.handle, b.bytes), a);
       check(lib.pod_wrapper_last_launch(this.handle, this.launchOut));
-      const result: PodRunResult = { oP: oP ?? null, oD: oD ?? null, launch: LAUNCHES[this.launchOut[0]!] ?? "none" };
+      const result: PodRunResult = { launch: LAUNCH_NAMES[this.launchOut[0]!] ?? "none" };
+      if (oP) result.oP = oP;
+      if (oD) result.oD = oD;
       if (lseP) result.lseP = lseP;
       if (lseD) result.lseD = lseD;
-      return result;
+      return disposable(result, allocated);
     } catch (e) {
       for (const t of allocated) t.destroy();
       throw e;
     }
   }
+}
+
+/** `result` with a non-enumerable [Symbol.dispose] that destroys the tensors run() allocated for it. */
+export function disposable<T extends object>(result: T, allocated: readonly Tensor[]): T & Disposable {
+  Object.defineProperty(result, Symbol.dispose, {
+    value: () => {
+      for (const t of allocated) t.destroy();
+    },
+  });
+  return result as T & Disposable;
 }
 
 /**
@@ -566,14 +594,7 @@ abstract class PodWrapperBase {
  * prefill options are given to run().
  */
 export class PODWithPagedKVCacheWrapper extends PodWrapperBase {
-  private static readonly PLAN_KEYS = new Set([
-    "indptr", "indices", "lastPageLen", "numQoHeads", "numKvHeads", "headDim", "pageSize", "posEncodingMode", "windowLeft",
-    "logitsSoftCap", "qDataType", "kvDataType", "smScale", "ropeScale", "ropeTheta", "nonBlocking", "stream",
-  ]);
-  private static readonly RUN_KEYS = new Set([
-    ...COMMON_RUN_KEYS, "qP", "kP", "vP", "causalP", "kvLayoutP", "posEncodingModeP", "smScaleP", "windowLeftP", "ropeScaleP",
-    "ropeThetaP", "logitsSoftCapP",
-  ]);
+  protected readonly kind = WRAPPER_KIND.SINGLE_PREFILL;
 
   /**
    * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention (its device is
@@ -581,42 +602,18 @@ export class PODWithPagedKVCacheWrapper extends PodWrapperBase {
    * @param kvLayout layout of the paged cache and the default for kP/vP.
    * @param options CUDA graph mode (`useCudaGraph` with the decode side's fixed buffers) and the PDL default.
    */
-  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: WrapperOptions = {}) {
-    super(0, floatWorkspaceBuffer, kvLayout, options, { decode: SINGLE_BUFFERS });
+  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: Spelled<WrapperOptions> = {}) {
+    super(WRAPPER_KIND.SINGLE_PREFILL, floatWorkspaceBuffer, kvLayout, SIGNATURES.podCreate.read(options));
   }
 
   /** Plans the decode side from host page tables; copies them into the workspace. */
-  plan(args: PodPlanArgs): void {
-    knownKeys("plan", args, PODWithPagedKVCacheWrapper.PLAN_KEYS);
-    const a = args as unknown as Record<string, unknown>;
-    const b = this.planStruct(a);
-    const indptr = int32Array("indptr", args.indptr);
-    const indices = int32Array("indices", args.indices);
-    const last = int32Array("lastPageLen", args.lastPageLen);
-    const at = PLAN_ARGS.at;
-    b.hostI32(at.decode + 16, indptr);
-    b.hostI32(at.decode + 32, indices);
-    b.hostI32(at.decode + 48, last);
-    b.options(at.decodeOptions, sideOptions(a, ""));
-    b.options(at.prefillOptions, {});
-    this.submitPlan(b);
+  plan(args: Spelled<PodPlanArgs>): void {
+    this[PLAN_WITH](SIGNATURES.podPlan.read(args));
   }
 
-  /** Runs both sides; returns their outputs (and LSEs when asked). */
-  run(args: PodRunArgs): PodRunResult {
-    knownKeys("run", args, PODWithPagedKVCacheWrapper.RUN_KEYS);
-    const a = args as PodRunArgs & Record<string, unknown>;
-    return this.execute(a, (b) => {
-      const at = RUN_ARGS.at;
-      const qP = tensorArg("qP", args.qP);
-      b.tensor(at.qP, qP);
-      b.tensor(at.kP, tensorArg("kP", args.kP));
-      b.tensor(at.vP, tensorArg("vP", args.vP));
-      const layout = optionalChoice("kvLayoutP", args.kvLayoutP, LAYOUTS);
-      b.i32(at.kvLayoutP, layout === undefined ? -0x80000000 : layout === "NHD" ? 0 : 1);
-      b.options(at.optionsP, sideOptions(a, "P"));
-      return qP;
-    });
+  /** Runs both sides; returns their outputs (and LSEs when asked); `using` the result frees what run() allocated. */
+  run<const A extends Spelled<PodRunArgs>>(args: A): PodRunOutputs<A> {
+    return this[RUN_WITH](SIGNATURES.podRun.read(args), "contiguous") as PodRunOutputs<A>;
   }
 }
 
@@ -625,16 +622,7 @@ export class PODWithPagedKVCacheWrapper extends PodWrapperBase {
  * together (FlashInfer's `BatchPODWithPagedKVCacheWrapper`). Options of both sides are set in plan().
  */
 export class BatchPODWithPagedKVCacheWrapper extends PodWrapperBase {
-  private static readonly PLAN_KEYS = new Set([
-    "qoIndptrP", "kvIndptrP", "kvIndicesP", "lastPageLenP", "qoIndptrD", "kvIndptrD", "kvIndicesD", "lastPageLenD", "numQoHeads",
-    "numKvHeads", "headDim", "pageSize", "causalP", "posEncodingModeP", "windowLeftP", "smScaleP", "ropeScaleP", "ropeThetaP",
-    "logitsSoftCapP", "posEncodingModeD", "windowLeftD", "smScaleD", "ropeScaleD", "ropeThetaD", "logitsSoftCapD", "qDataType",
-    "kvDataType", "nonBlocking", "stream", "useFp16QkReduction",
-  ]);
-  private static readonly RUN_KEYS = new Set([
-    ...COMMON_RUN_KEYS, "qP", "pagedKvCacheP", "causalP", "kvLayoutP", "posEncodingModeP", "smScaleP", "windowLeftP", "ropeScaleP",
-    "ropeThetaP", "logitsSoftCapP",
-  ]);
+  protected readonly kind = WRAPPER_KIND.BATCH_PREFILL;
 
   /**
    * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; give each
@@ -642,58 +630,19 @@ export class BatchPODWithPagedKVCacheWrapper extends PodWrapperBase {
    * @param kvLayout layout of both paged caches.
    * @param options CUDA graph mode (`useCudaGraph` with both sides' fixed buffers) and the PDL default.
    */
-  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: BatchWrapperOptions = {}) {
-    super(1, floatWorkspaceBuffer, kvLayout, options, { decode: BATCH_BUFFERS_D, prefill: BATCH_BUFFERS_P });
+  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: Spelled<BatchWrapperOptions> = {}) {
+    // The standalone kernels pass their constructor options already read (their names in messages).
+    const read = (options as unknown) instanceof Args ? (options as unknown as Args) : SIGNATURES.batchPodCreate.read(options);
+    super(WRAPPER_KIND.BATCH_PREFILL, floatWorkspaceBuffer, kvLayout, read);
   }
 
   /** Plans both sides from host page tables; copies them into the workspace. */
-  plan(args: BatchPodPlanArgs): void {
-    knownKeys("plan", args, BatchPODWithPagedKVCacheWrapper.PLAN_KEYS);
-    rejectFp16QkReduction(args.useFp16QkReduction);
-    const a = args as unknown as Record<string, unknown>;
-    const b = this.planStruct(a);
-    const at = PLAN_ARGS.at;
-    const arrays = {
-      qoP: int32Array("qoIndptrP", args.qoIndptrP),
-      kvP: int32Array("kvIndptrP", args.kvIndptrP),
-      idxP: int32Array("kvIndicesP", args.kvIndicesP),
-      lastP: int32Array("lastPageLenP", args.lastPageLenP),
-      kvD: int32Array("kvIndptrD", args.kvIndptrD),
-      idxD: int32Array("kvIndicesD", args.kvIndicesD),
-      lastD: int32Array("lastPageLenD", args.lastPageLenD),
-    };
-    if (args.qoIndptrD !== undefined) {
-      const qoD = int32Array("qoIndptrD", args.qoIndptrD);
-      const ok = qoD.length === arrays.kvD.length && qoD.every((v, i) => v === i);
-      if (!ok) throw invalid("qoIndptrD: the decode side has one query per request, so it must be [0, 1, ..., batch]");
-    }
-    b.hostI32(at.prefill, arrays.qoP);
-    b.hostI32(at.prefill + 16, arrays.kvP);
-    b.hostI32(at.prefill + 32, arrays.idxP);
-    b.hostI32(at.prefill + 48, arrays.lastP);
-    b.hostI32(at.decode + 16, arrays.kvD);
-    b.hostI32(at.decode + 32, arrays.idxD);
-    b.hostI32(at.decode + 48, arrays.lastD);
-    b.options(at.prefillOptions, sideOptions(a, "P"));
-    b.options(at.decodeOptions, sideOptions(a, "D"));
-    this.submitPlan(b);
+  plan(args: Spelled<BatchPodPlanArgs>): void {
+    this[PLAN_WITH](SIGNATURES.batchPodPlan.read(args));
   }
 
-  /** Runs both sides; returns their outputs (and LSEs when asked). */
-  run(args: BatchPodRunArgs): PodRunResult {
-    knownKeys("run", args, BatchPODWithPagedKVCacheWrapper.RUN_KEYS);
-    const a = args as BatchPodRunArgs & Record<string, unknown>;
-    return this.execute(a, (b) => {
-      const at = RUN_ARGS.at;
-      const qP = tensorArg("qP", args.qP);
-      const [kP, vP] = pagedCacheArg("pagedKvCacheP", args.pagedKvCacheP);
-      b.tensor(at.qP, qP);
-      b.tensor(at.kP, kP);
-      b.tensor(at.vP, vP);
-      const layout = optionalChoice("kvLayoutP", args.kvLayoutP, LAYOUTS);
-      b.i32(at.kvLayoutP, layout === undefined ? -0x80000000 : layout === "NHD" ? 0 : 1);
-      b.options(at.optionsP, sideOptions(a, "P"));
-      return qP;
-    });
+  /** Runs both sides; returns their outputs (and LSEs when asked); `using` the result frees what run() allocated. */
+  run<const A extends Spelled<BatchPodRunArgs>>(args: A): PodRunOutputs<A> {
+    return this[RUN_WITH](SIGNATURES.batchPodRun.read(args), "paged") as PodRunOutputs<A>;
   }
 }

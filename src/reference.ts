@@ -3,9 +3,10 @@
  * the semantics spelled out in cuda/pod.h (above `pod_wrapper_kind`). It is exported for users'
  * experiments and serves as the oracle in tests; it favours clarity over speed.
  */
+import type { PosEncoding } from "./options.ts";
 
 /** Position encoding: none, rotary (Llama's rotate-half) applied to q and k, or ALiBi biases. */
-export type PosEncoding = "NONE" | "ROPE_LLAMA" | "ALIBI";
+export type { PosEncoding };
 
 export interface ReferenceOptions {
   /** Hide keys after the query's position. Requires qoLen <= kvLen. Default false. */

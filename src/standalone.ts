@@ -2,39 +2,34 @@
  * The kernels on their own, with FlashInfer's names: batch decode and batch prefill on a paged KV
  * cache, and single-request prefill. Each is a POD wrapper with the other side empty, so they share
  * the planner, the validation and the kernels with POD (and are the serial baseline POD is measured
- * against).
+ * against). Their options are the POD wrappers' without side suffix (options.ts maps them).
  */
 import { Device } from "./device.ts";
 import { invalid } from "./errors.ts";
 import {
-  BatchPODWithPagedKVCacheWrapper,
-  PODWithPagedKVCacheWrapper,
-  type BatchWrapperOptions,
+  SIGNATURES,
+  type AttentionOptionsOf,
+  type DecodeAttentionName,
   type HalfDType,
+  type Int32s,
   type KvDType,
   type KvLayout,
   type PagedKvCache,
+  type Spelled,
+} from "./options.ts";
+import {
+  BatchPODWithPagedKVCacheWrapper,
+  PLAN_WITH,
+  PODWithPagedKVCacheWrapper,
+  RUN_WITH,
+  type LsePresence,
+  type PodRunResult,
 } from "./pod.ts";
-import type { PosEncoding } from "./reference.ts";
 import type { Stream } from "./stream.ts";
 import { Tensor } from "./tensor.ts";
-import { knownKeys } from "./validate.ts";
 
 /** Attention options of one side, as FlashInfer's standalone wrappers spell them. */
-export interface AttentionOptions {
-  /** "NONE" (default), "ROPE_LLAMA" or "ALIBI". */
-  posEncodingMode?: PosEncoding;
-  /** Keys more than this many positions before the query are hidden; -1 (default) = off. */
-  windowLeft?: number;
-  /** score = c·tanh(score / c) when c > 0; default 0 (off). */
-  logitsSoftCap?: number;
-  /** Scale of q·k; default 1/√headDim. */
-  smScale?: number;
-  /** RoPE position interpolation factor; default 1. */
-  ropeScale?: number;
-  /** RoPE base; default 1e4. */
-  ropeTheta?: number;
-}
+export type AttentionOptions = AttentionOptionsOf<"", DecodeAttentionName>;
 
 /** What run() returns: the output and, when asked for, the LSE (natural log, float32 [tokens, heads]). */
 export interface AttentionResult {
@@ -42,6 +37,14 @@ export interface AttentionResult {
   out: Tensor;
   lse?: Tensor;
 }
+
+/** run()'s result for arguments A: `lse` is a Tensor with returnLse (or a given lse), absent without; disposable. */
+export type AttentionOutputs<A> = { out: Tensor } & ("yes" extends LsePresence<A, "", "returnLse" | "return_lse", "lse">
+  ? { lse: Tensor }
+  : "maybe" extends LsePresence<A, "", "returnLse" | "return_lse", "lse">
+    ? { lse?: Tensor }
+    : { lse?: undefined }) &
+  Disposable;
 
 interface RunOutputs {
   /** Preallocated output, like q; allocated when left out. */
@@ -58,62 +61,59 @@ interface RunOutputs {
   qScale?: number;
   kScale?: number;
   vScale?: number;
+  /** Rejected when true: q.k is always reduced in fp32. */
+  useFp16QkReduction?: boolean;
 }
 
-const RUN_OUTPUT_KEYS = ["out", "lse", "returnLse", "stream", "enablePdl", "qScale", "kScale", "vScale"] as const;
-
-/** The run-time switches of RunOutputs that pass to the POD wrapper unchanged (it applies the scales to both sides). */
-function passThrough(args: RunOutputs): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of ["stream", "enablePdl", "qScale", "kScale", "vScale"] as const) if (args[key] !== undefined) out[key] = args[key];
-  return out;
+/** One side's result of a POD run, as a one-sided kernel returns it (it owns what the run allocated). */
+function oneSide(r: PodRunResult & Disposable, side: "P" | "D"): AttentionResult & Disposable {
+  const out = side === "P" ? r.oP : r.oD;
+  const lse = side === "P" ? r.lseP : r.lseD;
+  if (!out) throw invalid(`q: the ${side === "P" ? "prefill" : "decode"} queries are required`);
+  const result: AttentionResult = lse ? { out, lse } : { out };
+  Object.defineProperty(result, Symbol.dispose, { value: () => r[Symbol.dispose]() });
+  return result as AttentionResult & Disposable;
 }
 
-const OPTION_KEYS = ["posEncodingMode", "windowLeft", "logitsSoftCap", "smScale", "ropeScale", "ropeTheta"] as const;
-
-/** Options renamed with a side suffix (P or D) for the POD wrappers. */
-function suffixed(args: object, suffix: "P" | "D", keys: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of keys) {
-    const value = (args as Record<string, unknown>)[key];
-    if (value !== undefined) out[key + suffix] = value;
-  }
-  return out;
-}
-
-/** plan() of {@link BatchDecodeWithPagedKVCacheWrapper}: page tables, sizes and options. */
-export interface BatchDecodePlanArgs extends AttentionOptions {
-  /** Page-table offsets [batch + 1]: request r owns indices[indptr[r] .. indptr[r + 1]). */
-  indptr: Int32Array | readonly number[];
-  /** Page indices. */
-  indices: Int32Array | readonly number[];
-  /** Tokens in each request's last page, 1..pageSize. */
-  lastPageLen: Int32Array | readonly number[];
+/** plan()'s sizes and dtypes. */
+interface PlanSizes {
   /** Query heads; a multiple of numKvHeads. */
   numQoHeads: number;
   numKvHeads: number;
   /** 64, 128 or 256. */
   headDim: number;
   pageSize: number;
-  /** Default "float16". */
+  /** Default: the queries' dtype (float16 until a run() shows another). */
   qDataType?: HalfDType;
   /** Default qDataType; or "float8_e4m3fn" / "float8_e5m2" (dequantize with qScale/kScale/vScale in run). */
   kvDataType?: KvDType;
-  /** Accepted for FlashInfer compatibility: plan never waits for the device. */
+  /** FlashInfer's older name setting qDataType and kvDataType at once. */
+  dataType?: HalfDType;
+  /** false: plan() returns once its copies to the device are complete; true (default): it does not wait. */
   nonBlocking?: boolean;
   /** The stream that copies the page tables into the workspace. */
   stream?: Stream;
 }
 
-/** run() of {@link BatchDecodeWithPagedKVCacheWrapper}. */
-export interface BatchDecodeRunArgs extends RunOutputs {
+/** plan() of {@link BatchDecodeWithPagedKVCacheWrapper}: page tables, sizes and options. */
+export interface BatchDecodePlanArgs extends PlanSizes, AttentionOptions {
+  /** Page-table offsets [batch + 1]: request r owns indices[indptr[r] .. indptr[r + 1]). */
+  indptr: Int32s;
+  /** Page indices. */
+  indices: Int32s;
+  /** Tokens in each request's last page, 1..pageSize. */
+  lastPageLen: Int32s;
+}
+
+/** run() of {@link BatchDecodeWithPagedKVCacheWrapper}; options repeated here must equal plan()'s. */
+export interface BatchDecodeRunArgs extends RunOutputs, AttentionOptionsOf<""> {
   /** [batch, numQoHeads, headDim] */
   q: Tensor;
   /** The paged KV cache, in the wrapper's layout. */
   pagedKvCache: PagedKvCache;
 }
 
-/** Constructor options of BatchDecodeWithPagedKVCacheWrapper (FlashInfer's names). */
+/** Constructor options of BatchDecodeWithPagedKVCacheWrapper (FlashInfer's names; `…Buf` also accepted). */
 export interface BatchDecodeWrapperOptions {
   /** CUDA graph mode (see the README, "Serving"): needs the three fixed buffers below. */
   useCudaGraph?: boolean;
@@ -125,36 +125,37 @@ export interface BatchDecodeWrapperOptions {
   pagedKvIndicesBuffer?: Tensor;
   /** int32 [batch]. */
   pagedKvLastPageLenBuffer?: Tensor;
+  /** Another name of pagedKvIndptrBuffer. */
+  pagedKvIndptrBuf?: Tensor;
+  /** Another name of pagedKvIndicesBuffer. */
+  pagedKvIndicesBuf?: Tensor;
+  /** Another name of pagedKvLastPageLenBuffer. */
+  pagedKvLastPageLenBuf?: Tensor;
 }
 
-/** Constructor options of BatchPrefillWithPagedKVCacheWrapper (FlashInfer's names). */
+/** Constructor options of BatchPrefillWithPagedKVCacheWrapper (`…Buf`, FlashInfer's names, also accepted). */
 export interface BatchPrefillWrapperOptions {
   /** CUDA graph mode (see the README, "Serving"): needs the four fixed buffers below. */
   useCudaGraph?: boolean;
   /** Programmatic dependent launch default for run() (default: on where supported). */
   enablePdl?: boolean;
   /** int32 [batch + 1]; fixes the batch (the total query count is fixed by the first plan). */
-  qoIndptrBuf?: Tensor;
+  qoIndptrBuffer?: Tensor;
   /** int32 [batch + 1]. */
-  pagedKvIndptrBuf?: Tensor;
+  pagedKvIndptrBuffer?: Tensor;
   /** int32 [most pages a plan may use]. */
-  pagedKvIndicesBuf?: Tensor;
+  pagedKvIndicesBuffer?: Tensor;
   /** int32 [batch]. */
+  pagedKvLastPageLenBuffer?: Tensor;
+  /** FlashInfer's name of qoIndptrBuffer. */
+  qoIndptrBuf?: Tensor;
+  /** FlashInfer's name of pagedKvIndptrBuffer. */
+  pagedKvIndptrBuf?: Tensor;
+  /** FlashInfer's name of pagedKvIndicesBuffer. */
+  pagedKvIndicesBuf?: Tensor;
+  /** FlashInfer's name of pagedKvLastPageLenBuffer. */
   pagedKvLastPageLenBuf?: Tensor;
 }
-
-/** Renames constructor options onto the batch POD wrapper's (one side's buffers). */
-function podOptions(options: object, known: readonly string[], renames: Record<string, string>): BatchWrapperOptions {
-  knownKeys("options", options, ["useCudaGraph", "enablePdl", ...known]);
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) if (value !== undefined) out[renames[key] ?? key] = value;
-  return out as BatchWrapperOptions;
-}
-
-const DECODE_BUFFER_NAMES = { pagedKvIndptrBuffer: "pagedKvIndptrBufferD", pagedKvIndicesBuffer: "pagedKvIndicesBufferD",
-  pagedKvLastPageLenBuffer: "pagedKvLastPageLenBufferD" };
-const PREFILL_BUFFER_NAMES = { qoIndptrBuf: "qoIndptrBufferP", pagedKvIndptrBuf: "pagedKvIndptrBufferP", pagedKvIndicesBuf: "pagedKvIndicesBufferP",
-  pagedKvLastPageLenBuf: "pagedKvLastPageLenBufferP" };
 
 /** Decode attention for a batch of requests on a paged KV cache (FlashInfer's wrapper of that name). */
 export class BatchDecodeWithPagedKVCacheWrapper {
@@ -164,9 +165,8 @@ export class BatchDecodeWithPagedKVCacheWrapper {
    * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; one per wrapper.
    * @param options CUDA graph mode (`useCudaGraph` with the fixed buffers) and the PDL default; see {@link BatchDecodeWrapperOptions}.
    */
-  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: BatchDecodeWrapperOptions = {}) {
-    this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout,
-      podOptions(options, Object.keys(DECODE_BUFFER_NAMES), DECODE_BUFFER_NAMES));
+  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: Spelled<BatchDecodeWrapperOptions> = {}) {
+    this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout, SIGNATURES.decodeCreate.read(options) as never);
   }
 
   /** Another workspace (see BatchPODWithPagedKVCacheWrapper.resetWorkspaceBuffer); plan again before run(). */
@@ -175,28 +175,15 @@ export class BatchDecodeWithPagedKVCacheWrapper {
   }
 
   /** Plans from host page tables; copies them into the workspace. */
-  plan(args: BatchDecodePlanArgs): void {
-    knownKeys("plan", args, ["indptr", "indices", "lastPageLen", "numQoHeads", "numKvHeads", "headDim", "pageSize", "qDataType", "kvDataType",
-      "nonBlocking", "stream", ...OPTION_KEYS]);
-    this.pod.plan({
-      qoIndptrP: [0], kvIndptrP: [0], kvIndicesP: [], lastPageLenP: [],
-      kvIndptrD: args.indptr, kvIndicesD: args.indices, lastPageLenD: args.lastPageLen,
-      numQoHeads: args.numQoHeads, numKvHeads: args.numKvHeads, headDim: args.headDim, pageSize: args.pageSize,
-      ...(args.qDataType ? { qDataType: args.qDataType } : {}), ...(args.kvDataType ? { kvDataType: args.kvDataType } : {}),
-      ...(args.stream ? { stream: args.stream } : {}), ...(args.nonBlocking !== undefined ? { nonBlocking: args.nonBlocking } : {}),
-      ...suffixed(args, "D", OPTION_KEYS),
-    });
+  plan(args: Spelled<BatchDecodePlanArgs>): void {
+    this.pod[PLAN_WITH](SIGNATURES.decodePlan.read(args));
   }
 
-  /** Decode attention of the planned requests. */
-  run(args: BatchDecodeRunArgs): AttentionResult {
-    knownKeys("run", args, ["q", "pagedKvCache", ...RUN_OUTPUT_KEYS]);
-    if (!args.q) throw invalid("q: the decode queries are required");
-    const r = this.pod.run({
-      qD: args.q, pagedKvCacheD: args.pagedKvCache, outD: args.out ?? null, lseD: args.lse ?? null, returnLseD: args.returnLse ?? false,
-      ...passThrough(args),
-    });
-    return r.lseD ? { out: r.oD!, lse: r.lseD } : { out: r.oD! };
+  /** Decode attention of the planned requests; `using` the result frees what run() allocated. */
+  run<const A extends Spelled<BatchDecodeRunArgs>>(args: A): AttentionOutputs<A> {
+    const a = SIGNATURES.decodeRun.read(args);
+    if (!a.has("qD")) throw invalid(`${a.name("qD")}: the decode queries are required`);
+    return oneSide(this.pod[RUN_WITH](a, "paged"), "D") as AttentionOutputs<A>;
   }
 
   /** Releases the wrapper (idempotent; not the workspace). */
@@ -210,37 +197,21 @@ export class BatchDecodeWithPagedKVCacheWrapper {
 }
 
 /** plan() of {@link BatchPrefillWithPagedKVCacheWrapper}: page tables, sizes and options. */
-export interface BatchPrefillPlanArgs extends AttentionOptions {
+export interface BatchPrefillPlanArgs extends PlanSizes, AttentionOptionsOf<""> {
   /** Query offsets of the requests [requests + 1]. */
-  qoIndptr: Int32Array | readonly number[];
+  qoIndptr: Int32s;
   /** Page-table offsets [requests + 1]. */
-  pagedKvIndptr: Int32Array | readonly number[];
+  pagedKvIndptr: Int32s;
   /** Page indices. */
-  pagedKvIndices: Int32Array | readonly number[];
+  pagedKvIndices: Int32s;
   /** Tokens in each request's last page, 1..pageSize. */
-  pagedKvLastPageLen: Int32Array | readonly number[];
-  /** Query heads; a multiple of numKvHeads. */
-  numQoHeads: number;
-  numKvHeads: number;
-  /** 64, 128 or 256. */
-  headDim: number;
-  pageSize: number;
-  /** Hide keys after each query's position (a request's queries are the last of its keys). */
-  causal?: boolean;
-  /** Default "float16". */
-  qDataType?: HalfDType;
-  /** Default qDataType; or "float8_e4m3fn" / "float8_e5m2" (dequantize with qScale/kScale/vScale in run). */
-  kvDataType?: KvDType;
-  /** Accepted for FlashInfer compatibility: plan never waits for the device. */
-  nonBlocking?: boolean;
-  /** The stream that copies the page tables into the workspace. */
-  stream?: Stream;
+  pagedKvLastPageLen: Int32s;
   /** Rejected when true: q.k is always reduced in fp32. */
   useFp16QkReduction?: boolean;
 }
 
-/** run() of {@link BatchPrefillWithPagedKVCacheWrapper}. */
-export interface BatchPrefillRunArgs extends RunOutputs {
+/** run() of {@link BatchPrefillWithPagedKVCacheWrapper}; options repeated here must equal plan()'s. */
+export interface BatchPrefillRunArgs extends RunOutputs, AttentionOptionsOf<""> {
   /** [sum qoLen, numQoHeads, headDim] */
   q: Tensor;
   /** The paged KV cache, in the wrapper's layout. */
@@ -259,9 +230,8 @@ export class BatchPrefillWithPagedKVCacheWrapper {
    * @param floatWorkspaceBuffer a uint8 tensor on the device that runs the attention; one per wrapper.
    * @param options CUDA graph mode (`useCudaGraph` with the fixed buffers) and the PDL default; see {@link BatchPrefillWrapperOptions}.
    */
-  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: BatchPrefillWrapperOptions = {}) {
-    this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout,
-      podOptions(options, Object.keys(PREFILL_BUFFER_NAMES), PREFILL_BUFFER_NAMES));
+  constructor(floatWorkspaceBuffer: Tensor, kvLayout: KvLayout = "NHD", options: Spelled<BatchPrefillWrapperOptions> = {}) {
+    this.pod = new BatchPODWithPagedKVCacheWrapper(floatWorkspaceBuffer, kvLayout, SIGNATURES.prefillCreate.read(options) as never);
   }
 
   /** Another workspace (see BatchPODWithPagedKVCacheWrapper.resetWorkspaceBuffer); plan again before run(). */
@@ -270,29 +240,15 @@ export class BatchPrefillWithPagedKVCacheWrapper {
   }
 
   /** Plans from host page tables; copies them into the workspace. */
-  plan(args: BatchPrefillPlanArgs): void {
-    knownKeys("plan", args, ["qoIndptr", "pagedKvIndptr", "pagedKvIndices", "pagedKvLastPageLen", "numQoHeads", "numKvHeads", "headDim",
-      "pageSize", "causal", "qDataType", "kvDataType", "nonBlocking", "stream", "useFp16QkReduction", ...OPTION_KEYS]);
-    this.pod.plan({
-      qoIndptrP: args.qoIndptr, kvIndptrP: args.pagedKvIndptr, kvIndicesP: args.pagedKvIndices, lastPageLenP: args.pagedKvLastPageLen,
-      kvIndptrD: [0], kvIndicesD: [], lastPageLenD: [],
-      numQoHeads: args.numQoHeads, numKvHeads: args.numKvHeads, headDim: args.headDim, pageSize: args.pageSize,
-      ...(args.qDataType ? { qDataType: args.qDataType } : {}), ...(args.kvDataType ? { kvDataType: args.kvDataType } : {}),
-      ...(args.stream ? { stream: args.stream } : {}), ...(args.nonBlocking !== undefined ? { nonBlocking: args.nonBlocking } : {}),
-      ...(args.useFp16QkReduction !== undefined ? { useFp16QkReduction: args.useFp16QkReduction } : {}),
-      ...suffixed(args, "P", [...OPTION_KEYS, "causal"]),
-    });
+  plan(args: Spelled<BatchPrefillPlanArgs>): void {
+    this.pod[PLAN_WITH](SIGNATURES.prefillPlan.read(args));
   }
 
-  /** Prefill attention of the planned requests. */
-  run(args: BatchPrefillRunArgs): AttentionResult {
-    knownKeys("run", args, ["q", "pagedKvCache", "customMask", "packedCustomMask", ...RUN_OUTPUT_KEYS]);
-    if (!args.q) throw invalid("q: the prefill queries are required");
-    const r = this.pod.run({
-      qP: args.q, pagedKvCacheP: args.pagedKvCache, customMaskP: args.customMask ?? null, packedCustomMaskP: args.packedCustomMask ?? null,
-      outP: args.out ?? null, lseP: args.lse ?? null, returnLseP: args.returnLse ?? false, ...passThrough(args),
-    });
-    return r.lseP ? { out: r.oP!, lse: r.lseP } : { out: r.oP! };
+  /** Prefill attention of the planned requests; `using` the result frees what run() allocated. */
+  run<const A extends Spelled<BatchPrefillRunArgs>>(args: A): AttentionOutputs<A> {
+    const a = SIGNATURES.prefillRun.read(args);
+    if (!a.has("qP")) throw invalid(`${a.name("qP")}: the prefill queries are required`);
+    return oneSide(this.pod[RUN_WITH](a, "paged"), "P") as AttentionOutputs<A>;
   }
 
   /** Releases the wrapper (idempotent; not the workspace). */
@@ -306,9 +262,7 @@ export class BatchPrefillWithPagedKVCacheWrapper {
 }
 
 /** Options of {@link singlePrefillWithKVCache}. */
-export interface SinglePrefillOptions extends AttentionOptions, RunOutputs {
-  /** Hide keys after each query's position (the queries are the last qoLen of kvLen tokens). */
-  causal?: boolean;
+export interface SinglePrefillOptions extends AttentionOptionsOf<"">, RunOutputs {
   /** Layout of k and v: [kvLen, numKvHeads, headDim] (NHD, default) or [numKvHeads, kvLen, headDim]. */
   kvLayout?: KvLayout;
   /** Mask instead of causal: bool/uint8 [qoLen, kvLen]; true = visible. */
@@ -324,7 +278,7 @@ function singleWrapper(device: Device): PODWithPagedKVCacheWrapper {
   let w = singleWrappers.get(device);
   if (!w) {
     w = new PODWithPagedKVCacheWrapper(Tensor.empty([4096], "uint8", { device }), "NHD");
-    w.plan({ indptr: [0], indices: [], lastPageLen: [], numQoHeads: 1, numKvHeads: 1, headDim: 64, pageSize: 1 });
+    w.plan({ indptr: [0], indices: [], lastPageLen: [], numQoHeads: 1, numKvHeads: 1, headDim: 64, pageSize: 1, qDataType: "float16" });
     singleWrappers.set(device, w);
   }
   return w;
@@ -333,16 +287,10 @@ function singleWrapper(device: Device): PODWithPagedKVCacheWrapper {
 /**
  * Attention of one request with contiguous k/v: q [qoLen, numQoHeads, headDim], k/v
  * [kvLen, numKvHeads, headDim] (NHD) or [numKvHeads, kvLen, headDim] (HND). k and v are in q's
- * dtype or both in one fp8 dtype.
+ * dtype or both in one fp8 dtype. `using` the result frees what the call allocated.
  */
-export function singlePrefillWithKVCache(q: Tensor, k: Tensor, v: Tensor, options: SinglePrefillOptions = {}): AttentionResult {
-  knownKeys("options", options, ["causal", "kvLayout", "customMask", "packedCustomMask", ...RUN_OUTPUT_KEYS, ...OPTION_KEYS]);
+export function singlePrefillWithKVCache<const A extends Spelled<SinglePrefillOptions> = {}>(q: Tensor, k: Tensor, v: Tensor, options?: A): AttentionOutputs<A> {
+  const a = SIGNATURES.singlePrefill.read(options ?? {}, { qP: q, kP: k, vP: v });
   if (!(q instanceof Tensor)) throw invalid("q: expected a Tensor");
-  const r = singleWrapper(q.device).run({
-    qP: q, kP: k, vP: v, ...suffixed(options, "P", [...OPTION_KEYS, "causal"]),
-    ...(options.kvLayout ? { kvLayoutP: options.kvLayout } : {}),
-    customMaskP: options.customMask ?? null, packedCustomMaskP: options.packedCustomMask ?? null,
-    outP: options.out ?? null, lseP: options.lse ?? null, returnLseP: options.returnLse ?? false, ...passThrough(options),
-  });
-  return r.lseP ? { out: r.oP!, lse: r.lseP } : { out: r.oP! };
+  return oneSide(singleWrapper(q.device)[RUN_WITH](a, "contiguous"), "P") as AttentionOutputs<A>;
 }

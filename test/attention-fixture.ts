@@ -235,7 +235,9 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
     return dw.run(run as never);
   };
   const combine = (p?: { out: Tensor; lse?: Tensor }, d?: { out: Tensor; lse?: Tensor }): PodRunResult => {
-    const r: PodRunResult = { oP: p?.out ?? null, oD: d?.out ?? null, launch: p && d ? "serial" : "one-side" };
+    const r: PodRunResult = { launch: p && d ? "serial" : "one-side" };
+    if (p) r.oP = p.out;
+    if (d) r.oD = d.out;
     if (p?.lse) r.lseP = p.lse;
     if (d?.lse) r.lseD = d.lse;
     return r;

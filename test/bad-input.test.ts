@@ -76,7 +76,7 @@ const plan1 = (extra: Record<string, unknown>) => single.plan({ ...plan, ...extr
 const planB = (extra: Record<string, unknown>) => batch.plan({ ...batchPlan, ...extra } as BatchPodPlanArgs);
 
 // Outputs of the valid calls before any error, to show later that failures changed nothing.
-function outputs(r: { oP: Tensor | null; oD: Tensor | null }): Float32Array[] {
+function outputs(r: { oP?: Tensor; oD?: Tensor }): Float32Array[] {
   return [r.oP!.toFloat32Array(), r.oD!.toFloat32Array()];
 }
 const baselineSingle = outputs(run1());
@@ -110,84 +110,84 @@ interface Row {
 
 const rows: Row[] = [
   // ---- shapes, ranks, dtypes of the single wrapper's prefill tensors
-  { name: "q_p of rank 2", call: () => run1({ qP: f16([3, 2 * HD]) }), status: "INVALID_ARGUMENT", message: /q_p: expected 3 dimensions/ },
-  { name: "v_p shape differs from k_p", call: () => run1({ vP: f16([4, 1, HD]) }), status: "INVALID_ARGUMENT", message: /v_p: expected shape \[5, 1, 64\]/ },
-  { name: "k_p of rank 4", call: () => run1({ kP: f16([5, 1, 1, HD]) }), status: "INVALID_ARGUMENT", message: /k_p: expected 3 dimensions/ },
+  { name: "q_p of rank 2", call: () => run1({ qP: f16([3, 2 * HD]) }), status: "INVALID_ARGUMENT", message: /qP: expected 3 dimensions/ },
+  { name: "v_p shape differs from k_p", call: () => run1({ vP: f16([4, 1, HD]) }), status: "INVALID_ARGUMENT", message: /vP: expected shape \[5, 1, 64\]/ },
+  { name: "k_p of rank 4", call: () => run1({ kP: f16([5, 1, 1, HD]) }), status: "INVALID_ARGUMENT", message: /kP: expected 3 dimensions/ },
   {
     name: "float32 q_p",
     call: () => run1({ qP: Tensor.zeros([3, 2, HD], "float32", on) }),
     status: "INVALID_ARGUMENT",
-    message: /q_p: expected dtype float16 or bfloat16, got float32/,
+    message: /qP: expected dtype float16 or bfloat16, got float32/,
   },
   {
     name: "bfloat16 k_p/v_p with float16 q_p",
     call: () => run1({ kP: Tensor.zeros([5, 1, HD], "bfloat16", on), vP: Tensor.zeros([5, 1, HD], "bfloat16", on) }),
     status: "INVALID_ARGUMENT",
-    message: /k_p: expected dtype float16 or float8_e4m3fn or float8_e5m2, got bfloat16/,
+    message: /kP: expected dtype float16 or float8_e4m3fn or float8_e5m2, got bfloat16/,
   },
   {
     name: "q/kv dtype mismatch in plan",
     call: () => plan1({ qDataType: "float16", kvDataType: "bfloat16" }),
     status: "INVALID_ARGUMENT",
-    message: /kv_dtype: expected q_dtype \(float16\), float8_e4m3fn or float8_e5m2, got bfloat16/,
+    message: /kvDataType: expected qDataType \(float16\), float8_e4m3fn or float8_e5m2, got bfloat16/,
   },
   { name: "qDataType float32 in plan", call: () => plan1({ qDataType: "float32" }), status: "INVALID_ARGUMENT", message: /qDataType/ },
   {
     name: "decode cache dtype differs from plan",
     call: () => run1({ pagedKvCacheD: Tensor.zeros([3, 2, PAGE, 1, HD], "bfloat16", on) }),
     status: "INVALID_ARGUMENT",
-    message: /paged_k_d: expected dtype float16, got bfloat16/,
+    message: /pagedKvCacheD: expected dtype float16, got bfloat16/,
   },
   {
     name: "q_p last dimension not contiguous",
     call: () => run1({ qP: f16([HD, 2, 3]).permute([2, 1, 0]) }),
     status: "INVALID_ARGUMENT",
-    message: /q_p: the last dimension must have stride 1/,
+    message: /qP: the last dimension must have stride 1/,
   },
 
   // ---- heads and head_dim
-  { name: "heads not divisible in plan", call: () => plan1({ numQoHeads: 3, numKvHeads: 2 }), status: "INVALID_ARGUMENT", message: /num_qo_heads: 3 is not a multiple of num_kv_heads 2/ },
+  { name: "heads not divisible in plan", call: () => plan1({ numQoHeads: 3, numKvHeads: 2 }), status: "INVALID_ARGUMENT", message: /numQoHeads: 3 is not a multiple of numKvHeads 2/ },
   {
     name: "heads not divisible via q_p/k_p shapes",
     call: () => run1({ qP: f16([3, 3, HD]), kP: f16([5, 2, HD]), vP: f16([5, 2, HD]) }),
     status: "INVALID_ARGUMENT",
-    message: /k_p: num_qo_heads 3 is not a multiple of num_kv_heads 2/,
+    message: /kP: numQoHeads 3 is not a multiple of numKvHeads 2/,
   },
-  { name: "zero heads in q_p", call: () => run1({ qP: f16([3, 0, HD]) }), status: "INVALID_ARGUMENT", message: /q_p: num_qo_heads/ },
-  { name: "head_dim 96 in plan", call: () => plan1({ headDim: 96 }), status: "INVALID_ARGUMENT", message: /head_dim: expected 64, 128 or 256, got 96/ },
+  { name: "zero heads in q_p", call: () => run1({ qP: f16([3, 0, HD]) }), status: "INVALID_ARGUMENT", message: /qP: numQoHeads/ },
+  { name: "head_dim 96 in plan", call: () => plan1({ headDim: 96 }), status: "INVALID_ARGUMENT", message: /headDim: expected 64, 128 or 256, got 96/ },
   {
     name: "head_dim 96 in q_p",
     call: () => run1({ qP: f16([3, 2, 96]), kP: f16([5, 1, 96]), vP: f16([5, 1, 96]) }),
     status: "INVALID_ARGUMENT",
-    message: /q_p: head_dim .* got 96/,
+    message: /qP: headDim .* got 96/,
   },
 
   // ---- page tables (plan)
-  { name: "indptr not starting at 0", call: () => plan1({ indptr: [1, 2, 3] }), status: "INVALID_ARGUMENT", message: /kv_indptr: must start at 0/ },
-  { name: "indptr decreasing", call: () => plan1({ indptr: [0, 2, 1] }), status: "INVALID_ARGUMENT", message: /kv_indptr: must not decrease/ },
-  { name: "indptr empty", call: () => plan1({ indptr: [], lastPageLen: [] }), status: "INVALID_ARGUMENT", message: /kv_indptr: expected length/ },
+  { name: "indptr not starting at 0", call: () => plan1({ indptr: [1, 2, 3] }), status: "INVALID_ARGUMENT", message: /^indptr: must start at 0/ },
+  { name: "indptr decreasing", call: () => plan1({ indptr: [0, 2, 1] }), status: "INVALID_ARGUMENT", message: /^indptr: must not decrease/ },
+  { name: "indptr empty", call: () => plan1({ indptr: [], lastPageLen: [] }), status: "INVALID_ARGUMENT", message: /^indptr: expected length/ },
   {
     name: "indptr length does not match lastPageLen",
     call: () => plan1({ lastPageLen: [2] }),
     status: "INVALID_ARGUMENT",
-    message: /kv_last_page_len: expected length 2/,
+    message: /^lastPageLen: expected length 2/,
   },
   {
     name: "indptr ends beyond the indices",
     call: () => plan1({ indptr: [0, 1, 5] }),
     status: "INVALID_ARGUMENT",
-    message: /kv_indices: kv_indptr ends at 5 but kv_indices has only 3/,
+    message: /^indices: indptr ends at 5 but indices has only 3/,
   },
-  { name: "negative page index", call: () => plan1({ indices: [0, -1, 2] }), status: "INVALID_ARGUMENT", message: /kv_indices: entry 1 is -1/ },
-  { name: "last_page_len 0", call: () => plan1({ lastPageLen: [0, 4] }), status: "INVALID_ARGUMENT", message: /kv_last_page_len: entry 0 is 0/ },
-  { name: "last_page_len > page_size", call: () => plan1({ lastPageLen: [2, 5] }), status: "INVALID_ARGUMENT", message: /kv_last_page_len: entry 1 is 5.*page_size=4/ },
+  { name: "negative page index", call: () => plan1({ indices: [0, -1, 2] }), status: "INVALID_ARGUMENT", message: /^indices: entry 1 is -1/ },
+  { name: "last_page_len 0", call: () => plan1({ lastPageLen: [0, 4] }), status: "INVALID_ARGUMENT", message: /^lastPageLen: entry 0 is 0/ },
+  { name: "last_page_len > page_size", call: () => plan1({ lastPageLen: [2, 5] }), status: "INVALID_ARGUMENT", message: /^lastPageLen: entry 1 is 5.*pageSize=4/ },
   { name: "non-integer in indices", call: () => plan1({ indices: [0, 1.5, 2] }), status: "INVALID_ARGUMENT", message: /indices\[1\]: expected an integer/ },
   { name: "indptr as Float32Array", call: () => plan1({ indptr: new Float32Array([0, 1, 3]) }), status: "INVALID_ARGUMENT", message: /indptr: expected an Int32Array/ },
   {
     name: "page index beyond the cache at run",
     call: () => run1({ pagedKvCacheD: f16([2, 2, PAGE, 1, HD]) }), // the table uses page 2
     status: "INVALID_ARGUMENT",
-    message: /paged_k_d: the page table uses page 2 but the cache holds 2 pages/,
+    message: /pagedKvCacheD: the page table uses page 2 but the cache holds 2 pages/,
   },
 
   // ---- causal with qo_len > kv_len
@@ -195,7 +195,7 @@ const rows: Row[] = [
     name: "single: qo_len > kv_len under causal",
     call: () => run1({ qP: f16([6, 2, HD]), causalP: true }),
     status: "INVALID_ARGUMENT",
-    message: /q_p: qo_len 6 > kv_len 5/,
+    message: /qP: qo_len 6 > kv_len 5/,
   },
   {
     name: "batch: qo_len > kv_len under causal in plan",
@@ -209,37 +209,37 @@ const rows: Row[] = [
     name: "single: dense mask of the wrong size",
     call: () => run1({ customMaskP: Tensor.zeros([3, 4], "bool", on) }),
     status: "INVALID_ARGUMENT",
-    message: /mask_p: expected shape \[3, 5\]/,
+    message: /^customMaskP: expected shape \[3, 5\]/,
   },
   {
     name: "single: packed mask of the wrong size",
     call: () => run1({ packedCustomMaskP: Tensor.zeros([1], "uint8", on) }), // 15 bits need 2 bytes
     status: "INVALID_ARGUMENT",
-    message: /mask_p: expected shape \[2\] \(bit-packed/,
+    message: /^packedCustomMaskP: expected shape \[2\] \(bit-packed/,
   },
   {
     name: "single: mask of dtype float16",
     call: () => run1({ customMaskP: Tensor.zeros([3, 5], "float16", on) }),
     status: "INVALID_ARGUMENT",
-    message: /mask_p: expected dtype bool or uint8/,
+    message: /^customMaskP: expected dtype bool or uint8/,
   },
   {
     name: "batch: dense mask of the wrong size",
     call: () => runB({ customMaskP: Tensor.zeros([9], "bool", on) }), // 2*3 + 1*4 = 10
     status: "INVALID_ARGUMENT",
-    message: /mask_p: expected shape \[10\]/,
+    message: /^customMaskP: expected shape \[10\]/,
   },
   {
     name: "batch: packed mask of the wrong size",
     call: () => runB({ packedCustomMaskP: Tensor.zeros([3], "uint8", on) }), // 1 + 1 bytes
     status: "INVALID_ARGUMENT",
-    message: /mask_p: expected shape \[2\]/,
+    message: /^packedCustomMaskP: expected shape \[2\]/,
   },
   {
     name: "mask together with causal",
     call: () => run1({ causalP: true, customMaskP: Tensor.zeros([3, 5], "bool", on) }),
     status: "INVALID_ARGUMENT",
-    message: /mask_p: a custom mask replaces causal masking/,
+    message: /^customMaskP: a custom mask replaces causal masking/,
   },
   {
     name: "dense and packed masks together",
@@ -386,24 +386,24 @@ const rows: Row[] = [
     name: "q_p on a different device than the wrapper",
     call: () => run1({ qP: disguise(qP, { deviceId: 0 }) }),
     status: "INVALID_ARGUMENT",
-    message: /q_p: is on device cuda:0, expected cpu/,
+    message: /qP: is on device cuda:0, expected cpu/,
   },
   {
     name: "decode cache on a different device than the wrapper",
     call: () => run1({ pagedKvCacheD: disguise(cacheD, { deviceId: 0 }) }),
     status: "INVALID_ARGUMENT",
-    message: /paged_k_d: is on device cuda:0/,
+    message: /pagedKvCacheD: is on device cuda:0/,
   },
   { name: "Tensor.fromPointer(0, ...)", call: () => Tensor.fromPointer(0, [4], "float16", on), status: "INVALID_ARGUMENT", message: /ptr: expected a non-null address/ },
-  { name: "null data pointer reaching C as k_p", call: () => run1({ kP: disguise(kP, { ptr: 0 }) }), status: "INVALID_ARGUMENT", message: /k_p: null data pointer/ },
+  { name: "null data pointer reaching C as k_p", call: () => run1({ kP: disguise(kP, { ptr: 0 }) }), status: "INVALID_ARGUMENT", message: /kP: null data pointer/ },
   { name: 'Device.parse("gpu")', call: () => Device.parse("gpu"), status: "INVALID_ARGUMENT", message: /device: expected "cpu", "cuda" or "cuda:N", got "gpu"/ },
 
   // ---- absent required tensors (pod.h: ndim 0 with data 0 means absent, so "missing", not "null pointer")
-  { name: "v_p omitted while q_p and k_p are given", call: () => run1({ vP: undefined }), status: "INVALID_ARGUMENT", message: /v_p: missing/ },
-  { name: "decode cache omitted", call: () => run1({ pagedKvCacheD: undefined }), status: "INVALID_ARGUMENT", message: /paged_k_d: the paged KV cache is missing/ },
-  { name: "batch prefill cache omitted", call: () => runB({ pagedKvCacheP: undefined }), status: "INVALID_ARGUMENT", message: /k_p: the paged KV cache is missing/ },
-  { name: "decode q omitted while the plan has requests", call: () => run1({ qD: undefined }), status: "INVALID_ARGUMENT", message: /q_d/ },
-  { name: "k_p without q_p", call: () => run1({ qP: undefined }), status: "INVALID_ARGUMENT", message: /q_p: absent, but k_p/ },
+  { name: "v_p omitted while q_p and k_p are given", call: () => run1({ vP: undefined }), status: "INVALID_ARGUMENT", message: /vP: missing/ },
+  { name: "decode cache omitted", call: () => run1({ pagedKvCacheD: undefined }), status: "INVALID_ARGUMENT", message: /pagedKvCacheD: the paged KV cache is missing/ },
+  { name: "batch prefill cache omitted", call: () => runB({ pagedKvCacheP: undefined }), status: "INVALID_ARGUMENT", message: /pagedKvCacheP: the paged KV cache is missing/ },
+  { name: "decode q omitted while the plan has requests", call: () => run1({ qD: undefined }), status: "INVALID_ARGUMENT", message: /^qD: expected shape/ },
+  { name: "k_p without q_p", call: () => run1({ qP: undefined }), status: "INVALID_ARGUMENT", message: /qP: absent, but kP, vP/ },
 
   // ---- workspace
   {
@@ -429,8 +429,8 @@ const rows: Row[] = [
   { name: "windowLeft -2", call: () => plan1({ windowLeft: -2 }), status: "INVALID_ARGUMENT", message: /windowLeft: expected an integer in \[-1,/ },
   { name: "windowLeftP -2 in run", call: () => run1({ windowLeftP: -2 }), status: "INVALID_ARGUMENT", message: /windowLeftP/ },
   { name: "smScale NaN", call: () => plan1({ smScale: NaN }), status: "INVALID_ARGUMENT", message: /smScale: expected a finite number, got NaN/ },
-  { name: "ropeScale 0 (reaches C)", call: () => plan1({ ropeScale: 0 }), status: "INVALID_ARGUMENT", message: /rope_scale: expected a finite number > 0/ },
-  { name: "logitsSoftCap -1 (reaches C)", call: () => plan1({ logitsSoftCap: -1 }), status: "INVALID_ARGUMENT", message: /logits_soft_cap/ },
+  { name: "ropeScale 0 (reaches C)", call: () => plan1({ ropeScale: 0 }), status: "INVALID_ARGUMENT", message: /^ropeScale: expected a finite number > 0/ },
+  { name: "logitsSoftCap -1 (reaches C)", call: () => plan1({ logitsSoftCap: -1 }), status: "INVALID_ARGUMENT", message: /^logitsSoftCap: expected 0 \(off\)/ },
   { name: "causalP given as a number", call: () => run1({ causalP: 1 }), status: "INVALID_ARGUMENT", message: /causalP: expected a boolean/ },
   { name: "Tensor.empty([2.5])", call: () => Tensor.empty([2.5], "float16", on), status: "INVALID_ARGUMENT", message: /shape\[0\]: expected an integer, got 2.5/ },
   { name: "Tensor.empty([-1])", call: () => Tensor.empty([-1], "float16", on), status: "INVALID_ARGUMENT", message: /shape\[0\]: expected an integer in \[0,/ },
@@ -457,33 +457,33 @@ const rows: Row[] = [
   { name: "unknown run key jitArgs", call: () => run1({ jitArgs: [] }), status: "INVALID_ARGUMENT", message: /run: unknown or unsupported argument "jitArgs"/ },
   { name: "prefill option causal in the single wrapper's plan", call: () => plan1({ causal: true }), status: "INVALID_ARGUMENT", message: /plan: unknown or unsupported argument "causal"/ },
   { name: "run(undefined)", call: () => single.run(undefined as never), status: "INVALID_ARGUMENT", message: /run: expected an options object/ },
-  { name: "windowLeftD differs from plan", call: () => run1({ windowLeftD: 4 }), status: "INVALID_ARGUMENT", message: /options_d\.window_left: run\(\) got 4 but plan\(\) set -1/ },
-  { name: "posEncodingModeD differs from plan", call: () => run1({ posEncodingModeD: "ALIBI" }), status: "INVALID_ARGUMENT", message: /options_d\.pos_encoding/ },
-  { name: "smScaleD differs from plan", call: () => run1({ smScaleD: 0.5 }), status: "INVALID_ARGUMENT", message: /options_d\.sm_scale: run\(\) got 0.5/ },
+  { name: "windowLeftD differs from plan", call: () => run1({ windowLeftD: 4 }), status: "INVALID_ARGUMENT", message: /^windowLeftD: run\(\) got 4 but plan\(\) set -1/ },
+  { name: "posEncodingModeD differs from plan", call: () => run1({ posEncodingModeD: "ALIBI" }), status: "INVALID_ARGUMENT", message: /^posEncodingModeD: run\(\) got/ },
+  { name: "smScaleD differs from plan", call: () => run1({ smScaleD: 0.5 }), status: "INVALID_ARGUMENT", message: /^smScaleD: run\(\) got 0.5/ },
   { name: "kvLayoutD differs from the wrapper", call: () => run1({ kvLayoutD: "HND" }), status: "INVALID_ARGUMENT", message: /kvLayoutD: HND differs from the wrapper's NHD/ },
   { name: "customMaskD given", call: () => run1({ customMaskD: Tensor.zeros([2], "bool", on) }), status: "INVALID_ARGUMENT", message: /customMaskD/ },
   { name: "qScale Infinity", call: () => run1({ qScale: Infinity }), status: "INVALID_ARGUMENT", message: /qScale: expected a finite number/ },
   { name: "vScaleD a string", call: () => run1({ vScaleD: "2" }), status: "INVALID_ARGUMENT", message: /vScaleD/ },
   { name: "useFp16QkReduction true", call: () => run1({ useFp16QkReduction: true }), status: "NOT_IMPLEMENTED", message: /useFp16QkReduction/ },
-  { name: "enablePdl true on the CPU", call: () => run1({ enablePdl: true }), status: "INVALID_ARGUMENT", message: /enable_pdl: programmatic dependent launch needs a CUDA device/ },
+  { name: "enablePdl true on the CPU", call: () => run1({ enablePdl: true }), status: "INVALID_ARGUMENT", message: /^enablePdl: programmatic dependent launch needs a CUDA device/ },
   { name: "enablePdl 1 (not a boolean)", call: () => run1({ enablePdl: 1 }), status: "INVALID_ARGUMENT", message: /enablePdl: expected a boolean/ },
   {
     name: "enablePdl true in the constructor on the CPU",
     call: () => new PODWithPagedKVCacheWrapper(Tensor.empty([4096], "uint8", on), "NHD", { enablePdl: true }),
     status: "INVALID_ARGUMENT",
-    message: /enable_pdl: programmatic dependent launch needs a CUDA device/,
+    message: /^enablePdl: programmatic dependent launch needs a CUDA device/,
   },
   {
     name: "useCudaGraph with only some of the decode buffers",
     call: () => new PODWithPagedKVCacheWrapper(Tensor.empty([4096], "uint8", on), "NHD", { useCudaGraph: true, pagedKvIndptrBuffer: Tensor.zeros([3], "int32", on) }),
     status: "INVALID_ARGUMENT",
-    message: /decode_buffers.kv_indices: missing; CUDA graph mode needs all of the side's fixed buffers/,
+    message: /^pagedKvIndicesBufferD: missing; CUDA graph mode needs all of the side's fixed buffers/,
   },
   {
     name: "fixed buffers without useCudaGraph",
     call: () => new PODWithPagedKVCacheWrapper(Tensor.empty([4096], "uint8", on), "NHD", { pagedKvIndptrBuffer: Tensor.zeros([3], "int32", on) }),
     status: "INVALID_ARGUMENT",
-    message: /decode_buffers.kv_indptr: fixed page-table buffers belong to CUDA graph mode/,
+    message: /^pagedKvIndptrBuffer: fixed page-table buffers belong to CUDA graph mode; set useCudaGraph/,
   },
   {
     name: "useCudaGraph with a float32 indices buffer",
@@ -491,7 +491,7 @@ const rows: Row[] = [
       pagedKvIndptrBuffer: Tensor.zeros([3], "int32", on), pagedKvIndicesBuffer: Tensor.zeros([8], "float32", on),
       pagedKvLastPageLenBuffer: Tensor.zeros([2], "int32", on) }),
     status: "INVALID_ARGUMENT",
-    message: /decode_buffers.kv_indices: expected dtype int32, got float32/,
+    message: /^pagedKvIndicesBuffer: expected dtype int32, got float32/,
   },
   {
     name: "useCudaGraph with an indptr buffer of the wrong length",
@@ -499,7 +499,7 @@ const rows: Row[] = [
       pagedKvIndptrBuffer: Tensor.zeros([4], "int32", on), pagedKvIndicesBuffer: Tensor.zeros([8], "int32", on),
       pagedKvLastPageLenBuffer: Tensor.zeros([2], "int32", on) }),
     status: "INVALID_ARGUMENT",
-    message: /decode_buffers.kv_indptr: expected 3 entries/,
+    message: /^pagedKvIndptrBuffer: expected 3 entries \(pagedKvLastPageLenBuffer's 2 requests \+ 1\)/,
   },
   {
     name: "unknown constructor option",
@@ -528,25 +528,25 @@ const rows: Row[] = [
     name: "decode cache with page_size 8 instead of 4",
     call: () => run1({ pagedKvCacheD: f16([3, 2, 8, 1, HD]) }),
     status: "INVALID_ARGUMENT",
-    message: /paged_k_d: expected shape \[\*, 2, 4, 1, 64\]/,
+    message: /pagedKvCacheD: expected shape \[\*, 2, 4, 1, 64\]/,
   },
   {
     name: "5-dim decode cache whose k/v axis is 3",
     call: () => run1({ pagedKvCacheD: f16([3, 3, PAGE, 1, HD]) }),
     status: "INVALID_ARGUMENT",
-    message: /paged_k_d: expected shape \[\*, 2, .*k\/v axis/,
+    message: /pagedKvCacheD: expected shape \[\*, 2, .*k\/v axis/,
   },
   {
     name: "decode cache pair with different dtypes",
     call: () => run1({ pagedKvCacheD: [f16([3, PAGE, 1, HD]), Tensor.zeros([3, PAGE, 1, HD], "bfloat16", on)] }),
     status: "INVALID_ARGUMENT",
-    message: /paged_v_d: expected dtype float16/,
+    message: /^pagedKvCacheD\[1\]: expected dtype float16/,
   },
   {
     name: "batch prefill cache pair with different page counts",
     call: () => runB({ pagedKvCacheP: [f16([2, PAGE, 1, HD]), f16([1, PAGE, 1, HD])] }),
     status: "INVALID_ARGUMENT",
-    message: /v_p: has 1 pages, k_p has 2/,
+    message: /^pagedKvCacheP\[1\]: has 1 pages, pagedKvCacheP\[0\] has 2/,
   },
   {
     name: "decode cache as an array of 3",
@@ -557,16 +557,16 @@ const rows: Row[] = [
 
   // ---- batch wrapper
   { name: "batch: qoIndptrD not [0..B]", call: () => planB({ qoIndptrD: [0, 1, 1] }), status: "INVALID_ARGUMENT", message: /qoIndptrD: .*\[0, 1, \.\.\., batch\]/ },
-  { name: "batch: qoIndptrP length differs from kvIndptrP", call: () => planB({ qoIndptrP: [0, 3] }), status: "INVALID_ARGUMENT", message: /prefill\.qo_indptr: expected length 3/ },
-  { name: "batch: kvLayoutP differs from the wrapper", call: () => runB({ kvLayoutP: "HND" }), status: "INVALID_ARGUMENT", message: /kv_layout_p: HND differs/ },
-  { name: "batch: causalP at run differs from plan", call: () => runB({ causalP: true }), status: "INVALID_ARGUMENT", message: /options_p\.causal: run\(\) got 1 but plan\(\) set 0/ },
-  { name: "batch: q_p with the wrong token count", call: () => runB({ qP: f16([4, 2, HD]) }), status: "INVALID_ARGUMENT", message: /q_p: expected shape \[3, 2, 64\]/ },
+  { name: "batch: qoIndptrP length differs from kvIndptrP", call: () => planB({ qoIndptrP: [0, 3] }), status: "INVALID_ARGUMENT", message: /^qoIndptrP: expected length 3/ },
+  { name: "batch: kvLayoutP differs from the wrapper", call: () => runB({ kvLayoutP: "HND" }), status: "INVALID_ARGUMENT", message: /^kvLayoutP: HND differs/ },
+  { name: "batch: causalP at run differs from plan", call: () => runB({ causalP: true }), status: "INVALID_ARGUMENT", message: /^causalP: run\(\) got 1 but plan\(\) set 0/ },
+  { name: "batch: q_p with the wrong token count", call: () => runB({ qP: f16([4, 2, HD]) }), status: "INVALID_ARGUMENT", message: /qP: expected shape \[3, 2, 64\]/ },
 
   // ---- outputs
-  { name: "outP of the wrong shape", call: () => run1({ outP: f16([3, 2, 128]) }), status: "INVALID_ARGUMENT", message: /o_p: expected shape \[3, 2, 64\]/ },
-  { name: "outD of the wrong dtype", call: () => run1({ outD: Tensor.zeros([2, 2, HD], "bfloat16", on) }), status: "INVALID_ARGUMENT", message: /o_d: expected dtype float16/ },
-  { name: "lseP of the wrong dtype", call: () => run1({ lseP: Tensor.zeros([3, 2], "float16", on) }), status: "INVALID_ARGUMENT", message: /lse_p: expected dtype float32, got float16/ },
-  { name: "lseD of the wrong shape", call: () => run1({ lseD: Tensor.zeros([2], "float32", on) }), status: "INVALID_ARGUMENT", message: /lse_d: expected shape \[2, 2\]/ },
+  { name: "outP of the wrong shape", call: () => run1({ outP: f16([3, 2, 128]) }), status: "INVALID_ARGUMENT", message: /^outP: expected shape \[3, 2, 64\]/ },
+  { name: "outD of the wrong dtype", call: () => run1({ outD: Tensor.zeros([2, 2, HD], "bfloat16", on) }), status: "INVALID_ARGUMENT", message: /^outD: expected dtype float16/ },
+  { name: "lseP of the wrong dtype", call: () => run1({ lseP: Tensor.zeros([3, 2], "float16", on) }), status: "INVALID_ARGUMENT", message: /^lseP: expected dtype float32, got float16/ },
+  { name: "lseD of the wrong shape", call: () => run1({ lseD: Tensor.zeros([2], "float32", on) }), status: "INVALID_ARGUMENT", message: /^lseD: expected shape \[2, 2\]/ },
   { name: "returnLseP not a boolean", call: () => run1({ returnLseP: "yes" }), status: "INVALID_ARGUMENT", message: /returnLseP: expected a boolean/ },
   { name: "qD not a Tensor", call: () => run1({ qD: new Float32Array(256) }), status: "INVALID_ARGUMENT", message: /qD: expected a Tensor, got Float32Array/ },
 ];

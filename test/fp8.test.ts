@@ -39,9 +39,9 @@ describe("fp8 contract", () => {
     w.plan({ ...plan, kvDataType: "float8_e4m3fn" });
     const q = Tensor.zeros([1, 2, 64], "float16", { device });
     const f16Cache = Tensor.zeros([1, 2, 4, 1, 64], "float16", { device });
-    expect(() => w.run({ q, pagedKvCache: f16Cache })).toThrow(/paged_k_d: expected dtype float8_e4m3fn, got float16/);
+    expect(() => w.run({ q, pagedKvCache: f16Cache })).toThrow(/^pagedKvCache: expected dtype float8_e4m3fn, got float16/);
     const e5Cache = Tensor.zeros([1, 2, 4, 1, 64], "float8_e5m2", { device });
-    expect(() => w.run({ q, pagedKvCache: e5Cache })).toThrow(/paged_k_d: expected dtype float8_e4m3fn, got float8_e5m2/);
+    expect(() => w.run({ q, pagedKvCache: e5Cache })).toThrow(/^pagedKvCache: expected dtype float8_e4m3fn, got float8_e5m2/);
     const e4Cache = Tensor.zeros([1, 2, 4, 1, 64], "float8_e4m3fn", { device });
     expect(w.run({ q, pagedKvCache: e4Cache }).out.shape).toEqual([1, 2, 64]);
   });
@@ -66,8 +66,8 @@ describe("fp8 contract", () => {
     const k8 = Tensor.zeros([3, 1, 64], "float8_e4m3fn", { device });
     const v5 = Tensor.zeros([3, 1, 64], "float8_e5m2", { device });
     const k16 = Tensor.zeros([3, 1, 64], "float16", { device });
-    expect(() => w.run({ qP, kP: k8, vP: v5 })).toThrow(/v_p: expected dtype float8_e4m3fn, got float8_e5m2/);
-    expect(() => w.run({ qP, kP: k16, vP: k16 })).toThrow(/k_p: expected dtype bfloat16 or float8_e4m3fn or float8_e5m2, got float16/);
+    expect(() => w.run({ qP, kP: k8, vP: v5 })).toThrow(/^vP: expected dtype float8_e4m3fn, got float8_e5m2/);
+    expect(() => w.run({ qP, kP: k16, vP: k16 })).toThrow(/^kP: expected dtype bfloat16 or float8_e4m3fn or float8_e5m2, got float16/);
     expect(w.run({ qP, kP: k8, vP: k8 }).oP!.dtype).toBe("bfloat16");
   });
 

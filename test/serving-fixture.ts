@@ -65,7 +65,7 @@ export function makeLayers(device: Device, s: ServingShape, seed = 1): { layers:
     const k = l * 10;
     const hasPrefill = s.prefillQo > 0;
     const outs = () => ({
-      oP: hasPrefill ? keep(Tensor.zeros([s.prefillQo, H, D], s.dtype, { device })) : null,
+      oP: hasPrefill ? keep(Tensor.zeros([s.prefillQo, H, D], s.dtype, { device })) : undefined,
       oD: keep(Tensor.zeros([s.batch, H, D], s.dtype, { device })),
       lseP: hasPrefill ? keep(Tensor.zeros([s.prefillQo, H], "float32", { device })) : undefined,
       lseD: keep(Tensor.zeros([s.batch, H], "float32", { device })),

@@ -63,8 +63,8 @@ describe.skipIf(reason !== undefined)("several CUDA devices", () => {
 
   test("a tensor, stream or CUstream of another device is an error naming the argument", () => {
     const a = setup(Device.cuda(0), 3), b = setup(Device.cuda(1), 4);
-    expect(() => b.w.run({ qD: a.inputs.qD, pagedKvCacheD: b.inputs.cache })).toThrow(/q_d: is on device cuda:0, expected cuda:1/);
-    expect(() => b.w.run({ qD: b.inputs.qD, pagedKvCacheD: a.inputs.cache })).toThrow(/paged_k_d: is on device cuda:0, expected cuda:1/);
+    expect(() => b.w.run({ qD: a.inputs.qD, pagedKvCacheD: b.inputs.cache })).toThrow(/qD: is on device cuda:0, expected cuda:1/);
+    expect(() => b.w.run({ qD: b.inputs.qD, pagedKvCacheD: a.inputs.cache })).toThrow(/pagedKvCacheD: is on device cuda:0, expected cuda:1/);
     using s0 = new Stream(a.device);
     expect(() => b.w.run({ qD: b.inputs.qD, pagedKvCacheD: b.inputs.cache, stream: s0 })).toThrow(/stream: belongs to cuda:0, the call is on cuda:1/);
     expect(() => Stream.fromPointer(b.device, s0.nativeHandle)).toThrow(/cu_stream: belongs to another CUDA context than the primary context of cuda:1/);

@@ -29,7 +29,7 @@ describe.skipIf(reason !== undefined)("programmatic dependent launch", () => {
     expect(dev.properties.programmaticDependentLaunch).toBe(dev.properties.computeCapability[0] >= 9);
     if (!dev.properties.programmaticDependentLaunch) {
       using ws = Tensor.empty([1 << 20], "uint8", { device: dev });
-      expect(() => new PODWithPagedKVCacheWrapper(ws, "NHD", { enablePdl: true })).toThrow(/enable_pdl: programmatic dependent launch needs compute capability 9.0/);
+      expect(() => new PODWithPagedKVCacheWrapper(ws, "NHD", { enablePdl: true })).toThrow(/enablePdl: programmatic dependent launch needs compute capability 9.0/);
     }
   });
 

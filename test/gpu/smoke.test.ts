@@ -100,7 +100,7 @@ describe.skipIf(reason !== undefined)("CUDA smoke", () => {
     using cache = Tensor.zeros([5, 2, 16, 2, 128], "float16", { device: dev });
     using cpuCache = Tensor.zeros([5, 2, 16, 2, 128], "float16", { device: "cpu" });
     const wrongDevice = () => w.run({ qD, pagedKvCacheD: cpuCache });
-    expect(wrongDevice).toThrow(/paged_k_d: is on device cpu/);
+    expect(wrongDevice).toThrow(/pagedKvCacheD: is on device cpu/);
     expect(() => w.run({ qD, pagedKvCacheD: cpuCache })).toThrow(PodError);
     const { oD } = w.run({ qD, pagedKvCacheD: cache });
     expect(Array.from(oD!.toFloat32Array().slice(0, 4))).toEqual([0, 0, 0, 0]);
