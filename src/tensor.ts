@@ -4,7 +4,7 @@
  * through `Tensor.fromPointer`, which copies nothing.
  */
 import { packTensor, StructBuffer, TENSOR, type TensorDesc } from "./abi.ts";
-import { freeWhenNotCapturing } from "./capture.ts";
+import { capturesOpen, freeWhenNotCapturing } from "./capture.ts";
 import { decodeToFloat32, DTYPE_CODE, dtypeSize, encodeFloats, type DType } from "./dtype.ts";
 import { Device } from "./device.ts";
 import { MEMCPY_KIND } from "./enums.ts";
@@ -48,6 +48,20 @@ export interface TensorOptions {
   device?: Device | string;
   /** The stream that allocates (and fills) the memory; default: the device's default stream. */
   stream?: Stream;
+}
+
+/** Elements toString() and Bun.inspect show. */
+const PREVIEW = 6;
+
+// Default seeds of random tensors: a fixed base mixed with a counter (splitmix64), so that a program's
+// random tensors differ from each other and are the same on every run.
+const SEED_BASE = 0x9e3779b97f4a7c15n;
+let seedCounter = 0n;
+function nextSeed(): number {
+  let z = (SEED_BASE + ++seedCounter * 0x632be59bd9b4e5c9n) & 0xffffffffffffffffn;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
+  return Number((z ^ (z >> 31n)) & 0x1fffffffffffffn); // 53 bits: a safe integer
 }
 
 function contiguousStrides(shape: readonly number[]): number[] {
@@ -123,6 +137,18 @@ export class Tensor implements TensorDesc {
     const allocation = new Allocation(device, ptr, bytes);
     collector.register(allocation, { device: device.id, ptr }, allocation);
     return new Tensor(ptr, dims, contiguousStrides(dims), dt, device, allocation, true);
+  }
+
+  /** A tensor whose every element is `value` (converted to `dtype` as fill() does). */
+  static full(shape: readonly number[], value: number, dtype: DType, options: TensorOptions = {}): Tensor {
+    if (typeof value !== "number") throw invalid(`value: expected a number, got ${describe(value)}`);
+    const t = Tensor.empty(shape, dtype, options);
+    try {
+      return t.fill(value, 0, options.stream);
+    } catch (e) {
+      t.destroy();
+      throw e;
+    }
   }
 
   /** A tensor of zeros. */
@@ -282,9 +308,11 @@ export class Tensor implements TensorDesc {
 
   /**
    * Fills with uniform random numbers in [low, high) drawn from (seed, element index), on the device:
-   * the same values on every device, so GPU and CPU runs can be compared.
+   * the same values on every device, so GPU and CPU runs can be compared. Without a seed, each call
+   * takes the next of a fixed sequence: tensors differ from each other, and a program gets the same
+   * ones on every run.
    */
-  fillRandom(seed = 0, low = -1, high = 1, stream?: Stream): this {
+  fillRandom(seed: number = nextSeed(), low = -1, high = 1, stream?: Stream): this {
     integer("seed", seed, 0, Number.MAX_SAFE_INTEGER);
     const buf = new StructBuffer(TENSOR.size);
     buf.tensor(0, this);
@@ -292,11 +320,11 @@ export class Tensor implements TensorDesc {
     return this;
   }
 
-  /** A tensor of uniform random numbers (see fillRandom). */
+  /** A tensor of uniform random numbers (see fillRandom; without `seed`, the next default seed). */
   static random(shape: readonly number[], dtype: DType, options: TensorOptions & { seed?: number; low?: number; high?: number } = {}): Tensor {
     const t = Tensor.empty(shape, dtype, options);
     try {
-      return t.fillRandom(options.seed ?? 0, options.low ?? -1, options.high ?? 1, options.stream);
+      return t.fillRandom(options.seed ?? nextSeed(), options.low ?? -1, options.high ?? 1, options.stream);
     } catch (e) {
       t.destroy();
       throw e;
@@ -314,7 +342,7 @@ export class Tensor implements TensorDesc {
   /** Copies `src` (same device, dtype and element count; both contiguous) into this tensor. */
   copyFrom(src: Tensor, stream?: Stream): this {
     if (src.device !== this.device) throw invalid(`src: is on ${src.device}, this tensor on ${this.device}; use to() to move between devices`);
-    if (src.dtype !== this.dtype || src.numel !== this.numel) throw invalid(`src: ${src} does not match ${this}`);
+    if (src.dtype !== this.dtype || src.numel !== this.numel) throw invalid(`src: ${src.label()} does not match ${this.label()}`);
     if (!src.isContiguous || !this.isContiguous) throw invalid("src: copyFrom needs contiguous tensors");
     if (this.nbytes > 0)
       check(lib.pod_memcpy(this.device.id, this.ptr, src.ptr, this.nbytes, DEVICE_TO_DEVICE, streamHandle(stream, this.device)));
@@ -378,7 +406,59 @@ export class Tensor implements TensorDesc {
     this.destroy();
   }
 
-  toString(): string {
+  /** dtype, shape and device, without reading any element. */
+  private label(): string {
     return `Tensor(${this.dtype}, [${this.shape.join(", ")}], ${this.device})`;
+  }
+
+  /** The first elements (row-major) as numbers, copying only those to the host. */
+  private preview(count: number): number[] {
+    const n = Math.min(count, this.numel);
+    const size = dtypeSize(this.dtype);
+    const offsets: number[] = [];
+    const idx = new Array<number>(this.ndim).fill(0);
+    for (let i = 0; i < n; i++) {
+      offsets.push(idx.reduce((acc, x, d) => acc + x * this.strides[d]!, 0));
+      for (let d = this.ndim - 1; d >= 0; d--) {
+        if (++idx[d]! < this.shape[d]!) break;
+        idx[d] = 0;
+      }
+    }
+    const raw = new Uint8Array(n * size);
+    const span = offsets.length ? Math.max(...offsets) + 1 : 0;
+    if (span <= PREVIEW * 4) {
+      // One copy of the few elements' span (contiguous tensors: exactly the first n).
+      const all = new Uint8Array(span * size);
+      check(lib.pod_memcpy(this.device.id, addressOf(all), this.ptr, all.byteLength, DEVICE_TO_HOST, 0n));
+      offsets.forEach((o, i) => raw.set(all.subarray(o * size, (o + 1) * size), i * size));
+    } else {
+      offsets.forEach((o, i) =>
+        check(lib.pod_memcpy(this.device.id, addressOf(raw.subarray(i * size)), this.ptr + o * size, size, DEVICE_TO_HOST, 0n)),
+      );
+    }
+    return Array.from(decodeToFloat32(raw, this.dtype, n), (x) => (Number.isInteger(x) ? x : Number(x.toPrecision(5))));
+  }
+
+  /**
+   * `Tensor(float16, [2, 3], cpu, [0.1, 0.2, …])`: dtype, shape, device and the first elements. A
+   * destroyed tensor says so; elements of a GPU tensor are not read while a graph capture is open
+   * (a copy to the host would break it).
+   */
+  toString(): string {
+    const head = this.label().slice(0, -1);
+    if (this.destroyed) return `${head}, destroyed)`;
+    if (this.numel === 0) return `${head}, [])`;
+    if (!this.device.isCpu && capturesOpen() > 0) return `${head}, [elements not read during a graph capture])`;
+    try {
+      const values = this.preview(PREVIEW);
+      return `${head}, [${values.join(", ")}${this.numel > PREVIEW ? ", …" : ""}])`;
+    } catch {
+      return `${head}, [elements unreadable])`;
+    }
+  }
+
+  /** How Bun.inspect and console.log show a tensor (see toString). */
+  [Bun.inspect.custom](): string {
+    return this.toString();
   }
 }
