@@ -17,9 +17,11 @@
 #include <string.h>
 
 #include "cpu/cpu_backend.h"
-#include "shim/cuda_attention.h"
-#include "shim/options.h"
-#include "shim/paged_table.h"
+#include "shim/backend/cuda_attention.h"
+#include "shim/planner/options.h"
+#include "shim/planner/paged_table.h"
+#include "shim/planner/schedule.h"
+#include "shim/planner/workspace_claims.h"
 #include "shim/runtime/cuda_driver.h"
 #include "shim/runtime/device.h"
 #include "shim/runtime/dtype.h"
@@ -30,8 +32,6 @@
 #include "shim/runtime/staging.h"
 #include "shim/runtime/stream.h"
 #include "shim/runtime/tensor_check.h"
-#include "shim/schedule.h"
-#include "shim/workspace_claims.h"
 
 enum { SIDE_DECODE = 0, SIDE_PREFILL = 1 };
 enum { BUF_QO = 0, BUF_KV_INDPTR = 1, BUF_KV_INDICES = 2, BUF_LAST = 3 };

@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/cuda_attention.h"
+#include "shim/backend/cuda_attention.h"
+#include "shim/backend/sm90_pod.h"
+#include "shim/backend/sm90_prefill.h"
+#include "shim/planner/schedule.h"
 #include "shim/runtime/cuda_driver.h"
 #include "shim/runtime/dtype.h"
 #include "shim/runtime/error.h"
 #include "shim/runtime/kernel_cache.h"
-#include "shim/schedule.h"
-#include "shim/sm90_pod.h"
-#include "shim/sm90_prefill.h"
 
 /* Attention kernels live in the module attention_<dtype>_<head_dim>: the kernel name minus its
  * "pod_attention_" prefix and "_<tile>" suffix, or minus "pod_fused_". */

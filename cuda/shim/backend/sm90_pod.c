@@ -2,10 +2,10 @@
 #include <string.h>
 
 #include "kernels/sm90/pod_params.h"
+#include "shim/backend/sm90_pod.h"
+#include "shim/backend/sm90_prefill.h"
 #include "shim/runtime/cuda_driver.h"
 #include "shim/runtime/error.h"
-#include "shim/sm90_pod.h"
-#include "shim/sm90_prefill.h"
 
 int pod_sm90_pod_takes(int32_t device, const pod_side* prefill, const pod_attn_params* pp, int32_t tile_p, const pod_side* decode,
                        int32_t tile_d) {

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "kernels/sm90/pod_params.h"
+#include "shim/backend/sm90_prefill.h"
 #include "shim/runtime/cuda_driver.h"
 #include "shim/runtime/error.h"
 #include "shim/runtime/kernel_cache.h"
-#include "shim/sm90_prefill.h"
 
 _Static_assert(sizeof(pod_tma_map) == sizeof(CUtensorMap), "pod_tma_map mirrors CUtensorMap");
 

@@ -1,7 +1,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "shim/options.h"
+#include "shim/planner/options.h"
 #include "shim/runtime/error.h"
 
 POD_API void pod_attention_options_init(pod_attention_options* o) {

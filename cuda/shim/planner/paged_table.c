@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/paged_table.h"
+#include "shim/planner/paged_table.h"
 #include "shim/runtime/error.h"
 
 static int32_t check_array(const pod_host_i32* a, const char* name, const char* field) {

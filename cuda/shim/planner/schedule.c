@@ -1,8 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shim/planner/schedule.h"
 #include "shim/runtime/error.h"
-#include "shim/schedule.h"
 
 int32_t pod_schedule_tile(int32_t max_rows) { return max_rows <= pod_tile_rows(POD_TILE_DECODE, 0) ? POD_TILE_DECODE : POD_TILE_PREFILL; }
 

@@ -1,8 +1,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "shim/planner/workspace_claims.h"
 #include "shim/runtime/error.h"
-#include "shim/workspace_claims.h"
 
 typedef struct claim {
   int32_t device;
