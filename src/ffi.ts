@@ -69,10 +69,11 @@ function embeddedLibrary(): string | undefined {
 /**
  * Where libpod.so is, first found wins:
  * 1. `POD_LIBRARY` (must exist when set);
- * 2. the build output of a checkout, `../zig-out/lib/libpod.so` from this file's directory (never
+ * 2. a libpod.so embedded in a `bun build --compile` executable (before anything on disk: the
+ *    executable's own library, not one in the node_modules of the directory it runs in);
+ * 3. the build output of a checkout, `../zig-out/lib/libpod.so` from this file's directory (never
  *    from the working directory);
- * 3. the platform package {@link PLATFORM_PACKAGE}, an optional dependency of pod-attention;
- * 4. a libpod.so embedded in a `bun build --compile` executable.
+ * 4. the platform package {@link PLATFORM_PACKAGE}, an optional dependency of pod-attention.
  * Throws, naming every place tried, when none has it.
  */
 export function libraryPath(): string {
@@ -82,6 +83,9 @@ export function libraryPath(): string {
     return fromEnv;
   }
   const tried = ["POD_LIBRARY (not set)"];
+  const embedded = embeddedLibrary();
+  if (embedded) return embedded;
+  tried.push(`a libpod.so embedded by \`bun build --compile app.ts node_modules/${PLATFORM_PACKAGE}/libpod.so\` (none)`);
   const local = join(import.meta.dir, "..", "zig-out", "lib", "libpod.so");
   if (existsSync(local)) return local;
   tried.push(`${local} (no such file)`);
@@ -90,9 +94,6 @@ export function libraryPath(): string {
   } catch {
     tried.push(`${PLATFORM_PACKAGE}/libpod.so (not installed)`);
   }
-  const embedded = embeddedLibrary();
-  if (embedded) return embedded;
-  tried.push(`a libpod.so embedded by \`bun build --compile app.ts node_modules/${PLATFORM_PACKAGE}/libpod.so\` (none)`);
   throw new Error(
     `libpod.so not found; tried ${tried.join(", ")}. Install pod-attention with its optional dependencies ` +
       `(prebuilt for linux-x64 only), run \`npm run build\` in a checkout, or set POD_LIBRARY to the library's path.`,

@@ -82,6 +82,9 @@ describe.skipIf(noBuild !== undefined)("packages", () => {
     expect(listing(tarballs[0]!)).toEqual(["package/README.md", "package/libpod.so", "package/package.json"]);
 
     const installed = JSON.parse(readFileSync(join(app(), "node_modules", "pod-attention", "package.json"), "utf8"));
+    expect(installed.exports["."]).toEqual({ types: "./src/index.ts", bun: "./src/index.ts", default: "./src/index.ts" });
+    expect(installed.engines).toEqual({ bun: ">=1.4.0" });
+    expect(installed.dependencies).toEqual({ "fastest-levenshtein": "1.0.16" });
     for (const hook of ["preinstall", "install", "postinstall", "prepare"]) expect(installed.scripts?.[hook]).toBeUndefined();
     expect(installed.optionalDependencies).toEqual({ "pod-attention-linux-x64": installed.version });
     const platform = JSON.parse(readFileSync(join(app(), "node_modules", "pod-attention-linux-x64", "package.json"), "utf8"));
@@ -103,6 +106,8 @@ describe.skipIf(noBuild !== undefined)("packages", () => {
     const out = parse(run([exe], elsewhere));
     expect(out.library).toMatch(/^\/\$bunfs\/root\/libpod(-[A-Za-z0-9]+)?\.so$/);
     expect(out.err).toBeLessThan(2e-3);
+    // Run where a node_modules holds another libpod.so: the executable's own still comes first.
+    expect(parse(run([exe], app())).library).toMatch(/^\/\$bunfs\/root\/libpod(-[A-Za-z0-9]+)?\.so$/);
     // POD_LIBRARY still comes first.
     expect(parse(run([exe], elsewhere, cleanEnv({ POD_LIBRARY: built }))).library).toBe(built);
   }, 120_000);
@@ -126,6 +131,9 @@ describe("loader", () => {
     const dir = mkdtempSync(join(tmpdir(), "pod-loader-"));
     try {
       cpSync(join(root, "src"), join(dir, "src"), { recursive: true });
+      // The module's runtime dependencies, as an install has them (and nothing that holds a libpod.so).
+      for (const dep of Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).dependencies ?? {}))
+        cpSync(join(root, "node_modules", dep), join(dir, "node_modules", dep), { recursive: true });
       const r = Bun.spawnSync([bun, "-e", `await import("./src/index.ts")`], { cwd: dir, env: cleanEnv(), stderr: "pipe" });
       expect(r.exitCode).not.toBe(0);
       const err = r.stderr.toString();
@@ -134,5 +142,32 @@ describe("loader", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("scripts/build.ts (npm test's pretest)", () => {
+  test("finds nvcc where build.zig does: CUDA_HOME, CUDA_PATH, then the default root", async () => {
+    const { findNvcc } = await import("../scripts/build.ts");
+    const home = mkdtempSync(join(tmpdir(), "pod-cuda-"));
+    try {
+      mkdirSync(join(home, "bin"));
+      writeFileSync(join(home, "bin", "nvcc"), "");
+      expect(findNvcc({ CUDA_HOME: home }, "/nonexistent")).toBe(join(home, "bin", "nvcc"));
+      expect(findNvcc({ CUDA_PATH: home }, "/nonexistent")).toBe(join(home, "bin", "nvcc"));
+      expect(findNvcc({}, home)).toBe(join(home, "bin", "nvcc"));
+      expect(findNvcc({ CUDA_HOME: "/nonexistent" }, "/nonexistent")).toBeUndefined();
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  // Only where no CUDA toolkit is installed at the default root, which a test cannot hide.
+  test.skipIf(noBuild !== undefined || existsSync("/usr/local/cuda/bin/nvcc"))("without nvcc and with a built library, it builds nothing and says so", () => {
+    const env = cleanEnv();
+    delete env.CUDA_HOME;
+    delete env.CUDA_PATH;
+    const r = Bun.spawnSync([bun, join(root, "scripts", "build.ts")], { cwd: root, env, stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr.toString()).toContain(`no nvcc (CUDA toolkit) found; using the prebuilt ${built} without building`);
   });
 });
