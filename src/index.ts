@@ -19,6 +19,8 @@ export {
   type BatchPodPlanArgs,
   type BatchPodRunArgs,
   type PodRunResult,
+  type PodRunOutputs,
+  type PodLaunch,
   type WrapperOptions,
   type BatchWrapperOptions,
 } from "./pod.ts";
@@ -28,6 +30,7 @@ export {
   singlePrefillWithKVCache,
   type AttentionOptions,
   type AttentionResult,
+  type AttentionOutputs,
   type BatchDecodePlanArgs,
   type BatchDecodeRunArgs,
   type BatchPrefillPlanArgs,
@@ -37,6 +40,7 @@ export {
   type SinglePrefillOptions,
 } from "./standalone.ts";
 export { PodError, Status, type StatusName } from "./errors.ts";
+export { type Spelled } from "./options.ts";
 export { probeMma, measureCopyBandwidth } from "./probe.ts";
 export { referenceAttention, alibiSlopes, applyRopeLlama, type PosEncoding, type ReferenceOptions } from "./reference.ts";
 export { LIBRARY_PATH } from "./ffi.ts";

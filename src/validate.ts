@@ -33,15 +33,6 @@ export function optionalChoice<T extends string>(name: string, value: unknown, c
   return value as T;
 }
 
-/** Rejects keys of an options object that the API does not know (never silently ignored). */
-export function knownKeys(what: string, args: object, known: readonly string[] | ReadonlySet<string>): void {
-  if (args === null || typeof args !== "object") throw invalid(`${what}: expected an options object, got ${describe(args)}`);
-  const has = Array.isArray(known) ? (key: string) => known.includes(key) : (key: string) => (known as ReadonlySet<string>).has(key);
-  for (const key in args) {
-    if (Object.prototype.hasOwnProperty.call(args, key) && !has(key)) throw invalid(`${what}: unknown or unsupported argument "${key}"`);
-  }
-}
-
 /** An array of int32 on the host: Int32Array, or a plain array of integers. */
 export function int32Array(name: string, value: unknown): Int32Array {
   if (value instanceof Int32Array) return value;
