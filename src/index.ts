@@ -19,8 +19,6 @@ export {
   type BatchPodPlanArgs,
   type BatchPodRunArgs,
   type PodRunResult,
-  type PodRunOutputs,
-  type PodLaunch,
   type WrapperOptions,
   type BatchWrapperOptions,
 } from "./pod.ts";
@@ -30,7 +28,6 @@ export {
   singlePrefillWithKVCache,
   type AttentionOptions,
   type AttentionResult,
-  type AttentionOutputs,
   type BatchDecodePlanArgs,
   type BatchDecodeRunArgs,
   type BatchPrefillPlanArgs,
@@ -40,7 +37,6 @@ export {
   type SinglePrefillOptions,
 } from "./standalone.ts";
 export { PodError, Status, type StatusName } from "./errors.ts";
-export { type Spelled } from "./options.ts";
 export { probeMma, measureCopyBandwidth } from "./probe.ts";
 export { referenceAttention, alibiSlopes, applyRopeLlama, type PosEncoding, type ReferenceOptions } from "./reference.ts";
 export { LIBRARY_PATH } from "./ffi.ts";
