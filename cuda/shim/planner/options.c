@@ -4,7 +4,7 @@
 #include "shim/planner/options.h"
 #include "shim/runtime/error.h"
 
-POD_API void pod_attention_options_init(pod_attention_options* o) {
+void pod_attention_options_init_impl(pod_attention_options* o) {
   if (o == NULL) return;
   o->struct_size = sizeof *o;
   o->causal = POD_UNSET;

@@ -13,4 +13,7 @@ int32_t pod_check_options_match(const pod_attention_options* given, const pod_re
 /* Whether any field of `given` is set. */
 int pod_options_any_set(const pod_attention_options* given);
 
+/* The entry points of pod.h implemented here (abi.c exports them). */
+void pod_attention_options_init_impl(pod_attention_options* options);
+
 #endif

@@ -14,7 +14,7 @@ int32_t pod_device_check(int32_t device, const char* what) {
   return pod_cuda_use(device);
 }
 
-POD_API int32_t pod_cuda_device_count(int32_t* count) {
+int32_t pod_cuda_device_count_impl(int32_t* count) {
   if (count == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "count: null pointer");
   return pod_cuda_count(count);
 }
@@ -38,7 +38,7 @@ static void cpu_model_name(char* out, size_t size) {
   fclose(f);
 }
 
-POD_API int32_t pod_device_props_get(int32_t device, pod_device_props* props) {
+int32_t pod_device_props_get_impl(int32_t device, pod_device_props* props) {
   if (props == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "props: null pointer");
   pod_device_props p;
   memset(&p, 0, sizeof p);
@@ -76,7 +76,7 @@ POD_API int32_t pod_device_props_get(int32_t device, pod_device_props* props) {
   return POD_OK;
 }
 
-POD_API int32_t pod_device_memory_info(int32_t device, uint64_t* free_bytes, uint64_t* total_bytes) {
+int32_t pod_device_memory_info_impl(int32_t device, uint64_t* free_bytes, uint64_t* total_bytes) {
   if (free_bytes == NULL || total_bytes == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "free_bytes/total_bytes: null pointer");
   if (device == POD_DEVICE_CPU) {
     *free_bytes = (uint64_t)sysconf(_SC_AVPHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
@@ -92,20 +92,20 @@ POD_API int32_t pod_device_memory_info(int32_t device, uint64_t* free_bytes, uin
   return st;
 }
 
-POD_API int32_t pod_device_synchronize(int32_t device) {
+int32_t pod_device_synchronize_impl(int32_t device) {
   if (device == POD_DEVICE_CPU) return POD_OK;
   int32_t st = pod_device_check(device, "device");
   if (st != POD_OK) return st;
   return pod_cuda_check(pod_cu.CtxSynchronize(), "cuCtxSynchronize");
 }
 
-POD_API int32_t pod_device_memory_stats(int32_t device, pod_memory_stats* stats) {
+int32_t pod_device_memory_stats_impl(int32_t device, pod_memory_stats* stats) {
   if (stats == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "stats: null pointer");
   pod_memory_stats m;
   memset(&m, 0, sizeof m);
   m.struct_size = sizeof m;
   m.device = device;
-  int32_t st = pod_device_memory_info(device, &m.free_bytes, &m.total_bytes);
+  int32_t st = pod_device_memory_info_impl(device, &m.free_bytes, &m.total_bytes);
   if (st != POD_OK) return st;
   if (device == POD_DEVICE_CPU) {
     m.pool_used_bytes = m.pool_reserved_bytes = pod_cpu_bytes_in_use();
@@ -129,7 +129,7 @@ POD_API int32_t pod_device_memory_stats(int32_t device, pod_memory_stats* stats)
   return POD_OK;
 }
 
-POD_API int32_t pod_pointer_device(int32_t near, uint64_t ptr, int32_t* device) {
+int32_t pod_pointer_device_impl(int32_t near, uint64_t ptr, int32_t* device) {
   if (device == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "device: null pointer");
   *device = POD_DEVICE_CPU;
   int32_t count = 0;

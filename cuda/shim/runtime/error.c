@@ -17,13 +17,13 @@ int32_t pod_fail(int32_t status, const char* fmt, ...) {
 
 void pod_clear_error(void) { error_message[0] = '\0'; }
 
-POD_API const char* pod_last_error(void) { return error_message; }
+const char* pod_last_error_impl(void) { return error_message; }
 
-POD_API uint32_t pod_version(void) {
+uint32_t pod_version_impl(void) {
   return POD_VERSION_MAJOR * 10000 + POD_VERSION_MINOR * 100 + POD_VERSION_PATCH;
 }
 
-POD_API const char* pod_status_name(int32_t status) {
+const char* pod_status_name_impl(int32_t status) {
   switch (status) {
     case POD_OK: return "POD_OK";
     case POD_ERR_INVALID_ARGUMENT: return "POD_ERR_INVALID_ARGUMENT";
@@ -40,7 +40,7 @@ POD_API const char* pod_status_name(int32_t status) {
   }
 }
 
-POD_API uint32_t pod_struct_size(const char* name) {
+uint32_t pod_struct_size_impl(const char* name) {
   if (name == NULL) return 0;
 #define POD_SIZE_OF(t) \
   if (strcmp(name, #t) == 0) return (uint32_t)sizeof(t);

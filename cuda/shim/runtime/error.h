@@ -16,4 +16,10 @@ void pod_clear_error(void);
  * they hold at least min_size bytes; the rest of dst keeps what the caller initialised it with. */
 int32_t pod_copy_versioned(void* dst, size_t dst_size, const void* src, size_t min_size, const char* name);
 
+/* The entry points of pod.h implemented here (abi.c exports them). */
+const char* pod_last_error_impl(void);
+uint32_t pod_version_impl(void);
+const char* pod_status_name_impl(int32_t status);
+uint32_t pod_struct_size_impl(const char* name);
+
 #endif

@@ -83,7 +83,7 @@ static int32_t capture_stream(int32_t device, uint64_t stream, pod_stream_obj** 
   return POD_OK;
 }
 
-POD_API int32_t pod_graph_begin_capture(int32_t device, uint64_t stream, int32_t mode) {
+int32_t pod_graph_begin_capture_impl(int32_t device, uint64_t stream, int32_t mode) {
   if (mode < POD_CAPTURE_GLOBAL || mode > POD_CAPTURE_RELAXED)
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "mode: expected 0 (global), 1 (thread-local) or 2 (relaxed), got %d", mode);
   pod_stream_obj* s;
@@ -98,7 +98,7 @@ POD_API int32_t pod_graph_begin_capture(int32_t device, uint64_t stream, int32_t
   return pod_cuda_check(pod_cu.StreamBeginCapture((CUstream)s->cu_stream, modes[mode]), "stream: cuStreamBeginCapture");
 }
 
-POD_API int32_t pod_graph_end_capture(int32_t device, uint64_t stream, uint64_t* graph) {
+int32_t pod_graph_end_capture_impl(int32_t device, uint64_t stream, uint64_t* graph) {
   if (graph == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "graph: null pointer");
   *graph = 0;
   pod_stream_obj* s;
@@ -136,7 +136,7 @@ POD_API int32_t pod_graph_end_capture(int32_t device, uint64_t stream, uint64_t*
   return st;
 }
 
-POD_API int32_t pod_graph_instantiate(uint64_t graph, uint64_t* exec) {
+int32_t pod_graph_instantiate_impl(uint64_t graph, uint64_t* exec) {
   if (exec == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "exec: null pointer");
   *exec = 0;
   void* obj;
@@ -162,7 +162,8 @@ POD_API int32_t pod_graph_instantiate(uint64_t graph, uint64_t* exec) {
   return st;
 }
 
-/* Runs the recorded calls on a CPU stream (or records them into that stream's capture). */
+/* Runs the recorded calls on a CPU stream (or records them into that stream's capture), through the
+ * public pod_wrapper_run, as the caller made them: the runtime does not depend on the wrappers. */
 static int32_t replay_cpu(const pod_recording* r, uint64_t stream, const pod_stream_obj* s) {
   for (size_t i = 0; i < r->count; i++) {
     pod_run_args a = r->args[i];
@@ -170,14 +171,14 @@ static int32_t replay_cpu(const pod_recording* r, uint64_t stream, const pod_str
     int32_t st = s->recording ? pod_recording_add_run(s->recording, r->wrappers[i], &a) : pod_wrapper_run(r->wrappers[i], &a);
     if (st != POD_OK) {
       char why[768];
-      snprintf(why, sizeof why, "%s", pod_last_error());
+      snprintf(why, sizeof why, "%s", pod_last_error_impl());
       return pod_fail(st, "exec: recorded run() %zu of %zu failed on replay: %s", i + 1, r->count, why);
     }
   }
   return POD_OK;
 }
 
-POD_API int32_t pod_graph_launch(uint64_t exec, uint64_t stream) {
+int32_t pod_graph_launch_impl(uint64_t exec, uint64_t stream) {
   void* obj;
   int32_t st = pod_handle_get(POD_HANDLE_GRAPH_EXEC, exec, "exec", &obj);
   if (st != POD_OK) return st;
@@ -201,7 +202,7 @@ static const char* update_result_name(CUgraphExecUpdateResult r) {
   }
 }
 
-POD_API int32_t pod_graph_update(uint64_t exec, uint64_t graph) {
+int32_t pod_graph_update_impl(uint64_t exec, uint64_t graph) {
   void *eo, *go;
   int32_t st = pod_handle_get(POD_HANDLE_GRAPH_EXEC, exec, "exec", &eo);
   if (st == POD_OK) st = pod_handle_get(POD_HANDLE_GRAPH, graph, "graph", &go);
@@ -234,7 +235,7 @@ POD_API int32_t pod_graph_update(uint64_t exec, uint64_t graph) {
   return pod_cuda_check(r, "cuGraphExecUpdate");
 }
 
-POD_API int32_t pod_graph_destroy(uint64_t graph) {
+int32_t pod_graph_destroy_impl(uint64_t graph) {
   void* obj;
   int32_t st = pod_handle_release(POD_HANDLE_GRAPH, graph, "graph", &obj);
   if (st != POD_OK) return st;
@@ -245,7 +246,7 @@ POD_API int32_t pod_graph_destroy(uint64_t graph) {
   return st;
 }
 
-POD_API int32_t pod_graph_exec_destroy(uint64_t exec) {
+int32_t pod_graph_exec_destroy_impl(uint64_t exec) {
   void* obj;
   int32_t st = pod_handle_release(POD_HANDLE_GRAPH_EXEC, exec, "exec", &obj);
   if (st != POD_OK) return st;

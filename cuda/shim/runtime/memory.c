@@ -25,7 +25,7 @@ static uint64_t cpu_bytes_in_use;
 
 uint64_t pod_cpu_bytes_in_use(void) { return __atomic_load_n(&cpu_bytes_in_use, __ATOMIC_RELAXED); }
 
-POD_API int32_t pod_malloc(int32_t device, uint64_t bytes, uint64_t stream, uint64_t* ptr) {
+int32_t pod_malloc_impl(int32_t device, uint64_t bytes, uint64_t stream, uint64_t* ptr) {
   if (ptr == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "ptr: null pointer");
   *ptr = 0;
   pod_stream_obj s;
@@ -50,7 +50,7 @@ POD_API int32_t pod_malloc(int32_t device, uint64_t bytes, uint64_t stream, uint
   return st;
 }
 
-POD_API int32_t pod_free(int32_t device, uint64_t ptr, uint64_t stream) {
+int32_t pod_free_impl(int32_t device, uint64_t ptr, uint64_t stream) {
   if (ptr == 0) return POD_OK;
   pod_stream_obj s;
   int32_t st = enter(device, stream, &s);
@@ -64,7 +64,7 @@ POD_API int32_t pod_free(int32_t device, uint64_t ptr, uint64_t stream) {
   return pod_cuda_check(pod_cu.MemFree(ptr), "cuMemFree");
 }
 
-POD_API int32_t pod_memset(int32_t device, uint64_t ptr, uint8_t value, uint64_t bytes, uint64_t stream) {
+int32_t pod_memset_impl(int32_t device, uint64_t ptr, uint8_t value, uint64_t bytes, uint64_t stream) {
   if (bytes == 0) return POD_OK;
   if (ptr == 0) return pod_fail(POD_ERR_INVALID_ARGUMENT, "ptr: null pointer");
   pod_stream_obj s;
@@ -77,7 +77,7 @@ POD_API int32_t pod_memset(int32_t device, uint64_t ptr, uint8_t value, uint64_t
   return pod_cuda_check(pod_cu.MemsetD8Async(ptr, value, bytes, (CUstream)s.cu_stream), "cuMemsetD8Async");
 }
 
-POD_API int32_t pod_memcpy(int32_t device, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind, uint64_t stream) {
+int32_t pod_memcpy_impl(int32_t device, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind, uint64_t stream) {
   if (kind < POD_HOST_TO_DEVICE || kind > POD_DEVICE_TO_DEVICE)
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "kind: %d is not a pod_memcpy_kind (0 host-to-device, 1 device-to-host, 2 device-to-device)", kind);
   if (bytes == 0) return POD_OK;
@@ -133,16 +133,16 @@ static int32_t fill(const pod_tensor* tensor, double start, double step, uint64_
   return pod_cuda_launch(fn, (unsigned)blocks, 1, 1, 256, 0, (CUstream)s.cu_stream, params, "pod_fill_kernel launch");
 }
 
-POD_API int32_t pod_tensor_fill(const pod_tensor* tensor, double start, double step, uint64_t stream) {
+int32_t pod_tensor_fill_impl(const pod_tensor* tensor, double start, double step, uint64_t stream) {
   return fill(tensor, start, step, 0, 0, stream);
 }
 
-POD_API int32_t pod_tensor_fill_random(const pod_tensor* tensor, uint64_t seed, double low, double high, uint64_t stream) {
+int32_t pod_tensor_fill_random_impl(const pod_tensor* tensor, uint64_t seed, double low, double high, uint64_t stream) {
   if (!(low <= high)) return pod_fail(POD_ERR_INVALID_ARGUMENT, "low: %g must not exceed high %g", low, high);
   return fill(tensor, low, high, seed, 1, stream);
 }
 
-POD_API int32_t pod_probe_mma(int32_t device, int32_t blocks, int32_t iterations, uint64_t sink, uint64_t stream, double* flops) {
+int32_t pod_probe_mma_impl(int32_t device, int32_t blocks, int32_t iterations, uint64_t sink, uint64_t stream, double* flops) {
   if (device == POD_DEVICE_CPU) return pod_fail(POD_ERR_INVALID_ARGUMENT, "device: the MMA probe runs on CUDA devices only");
   if (blocks < 1 || iterations < 1) return pod_fail(POD_ERR_INVALID_ARGUMENT, "blocks/iterations: expected positive counts, got %d and %d", blocks, iterations);
   if (sink == 0 || flops == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: null pointer", sink == 0 ? "sink" : "flops");

@@ -18,7 +18,7 @@ typedef struct event_obj {
   double host_ms; /* CPU events */
 } event_obj;
 
-POD_API int32_t pod_stream_create(int32_t device, uint64_t* stream) {
+int32_t pod_stream_create_impl(int32_t device, uint64_t* stream) {
   if (stream == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "stream: null pointer");
   int32_t st = pod_device_check(device, "device");
   if (st != POD_OK) return st;
@@ -47,7 +47,7 @@ POD_API int32_t pod_stream_create(int32_t device, uint64_t* stream) {
   return st;
 }
 
-POD_API int32_t pod_stream_wrap(int32_t device, uint64_t cu_stream, uint64_t* stream) {
+int32_t pod_stream_wrap_impl(int32_t device, uint64_t cu_stream, uint64_t* stream) {
   if (stream == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "stream: null pointer");
   *stream = 0;
   if (device == POD_DEVICE_CPU)
@@ -75,7 +75,7 @@ POD_API int32_t pod_stream_wrap(int32_t device, uint64_t cu_stream, uint64_t* st
   return st;
 }
 
-POD_API int32_t pod_stream_native(uint64_t stream, uint64_t* cu_stream) {
+int32_t pod_stream_native_impl(uint64_t stream, uint64_t* cu_stream) {
   if (cu_stream == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "cu_stream: null pointer");
   void* obj;
   int32_t st = pod_handle_get(POD_HANDLE_STREAM, stream, "stream", &obj);
@@ -84,7 +84,7 @@ POD_API int32_t pod_stream_native(uint64_t stream, uint64_t* cu_stream) {
   return POD_OK;
 }
 
-POD_API int32_t pod_stream_destroy(uint64_t stream) {
+int32_t pod_stream_destroy_impl(uint64_t stream) {
   void* obj;
   int32_t st = pod_handle_release(POD_HANDLE_STREAM, stream, "stream", &obj);
   if (st != POD_OK) return st;
@@ -117,7 +117,7 @@ int32_t pod_stream_capturing(const pod_stream_obj* s, int* capturing) {
   return st;
 }
 
-POD_API int32_t pod_stream_is_capturing(int32_t device, uint64_t stream, int32_t* capturing) {
+int32_t pod_stream_is_capturing_impl(int32_t device, uint64_t stream, int32_t* capturing) {
   if (capturing == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "capturing: null pointer");
   *capturing = 0;
   int32_t st = pod_device_check(device, "device");
@@ -144,7 +144,7 @@ int32_t pod_stream_resolve(int32_t device, uint64_t stream, pod_stream_obj* out)
   return POD_OK;
 }
 
-POD_API int32_t pod_stream_synchronize(int32_t device, uint64_t stream) {
+int32_t pod_stream_synchronize_impl(int32_t device, uint64_t stream) {
   int32_t st = pod_device_check(device, "device");
   if (st != POD_OK) return st;
   pod_stream_obj s;
@@ -160,7 +160,7 @@ static double host_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-POD_API int32_t pod_event_create(int32_t device, uint64_t* event) {
+int32_t pod_event_create_impl(int32_t device, uint64_t* event) {
   if (event == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "event: null pointer");
   int32_t st = pod_device_check(device, "device");
   if (st != POD_OK) return st;
@@ -182,7 +182,7 @@ POD_API int32_t pod_event_create(int32_t device, uint64_t* event) {
   return st;
 }
 
-POD_API int32_t pod_event_destroy(uint64_t event) {
+int32_t pod_event_destroy_impl(uint64_t event) {
   void* obj;
   int32_t st = pod_handle_release(POD_HANDLE_EVENT, event, "event", &obj);
   if (st != POD_OK) return st;
@@ -192,7 +192,7 @@ POD_API int32_t pod_event_destroy(uint64_t event) {
   return st;
 }
 
-POD_API int32_t pod_event_record(uint64_t event, uint64_t stream) {
+int32_t pod_event_record_impl(uint64_t event, uint64_t stream) {
   void* obj;
   int32_t st = pod_handle_get(POD_HANDLE_EVENT, event, "event", &obj);
   if (st != POD_OK) return st;
@@ -212,7 +212,7 @@ POD_API int32_t pod_event_record(uint64_t event, uint64_t stream) {
   return POD_OK;
 }
 
-POD_API int32_t pod_event_synchronize(uint64_t event) {
+int32_t pod_event_synchronize_impl(uint64_t event) {
   void* obj;
   int32_t st = pod_handle_get(POD_HANDLE_EVENT, event, "event", &obj);
   if (st != POD_OK) return st;
@@ -223,7 +223,7 @@ POD_API int32_t pod_event_synchronize(uint64_t event) {
   return pod_cuda_check(pod_cu.EventSynchronize(e->cu_event), "cuEventSynchronize");
 }
 
-POD_API int32_t pod_event_elapsed_ms(uint64_t start, uint64_t end, float* ms) {
+int32_t pod_event_elapsed_ms_impl(uint64_t start, uint64_t end, float* ms) {
   if (ms == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "ms: null pointer");
   void *a, *b;
   int32_t st = pod_handle_get(POD_HANDLE_EVENT, start, "start", &a);

@@ -23,4 +23,17 @@ int32_t pod_stream_not_capturing(const pod_stream_obj* s, const char* what);
 /* Whether the stream is capturing a graph (CUDA: asks the driver; CPU: a capture begun here). */
 int32_t pod_stream_capturing(const pod_stream_obj* s, int* capturing);
 
+/* The entry points of pod.h implemented here (abi.c exports them). */
+int32_t pod_stream_create_impl(int32_t device, uint64_t* stream);
+int32_t pod_stream_wrap_impl(int32_t device, uint64_t cu_stream, uint64_t* stream);
+int32_t pod_stream_native_impl(uint64_t stream, uint64_t* cu_stream);
+int32_t pod_stream_destroy_impl(uint64_t stream);
+int32_t pod_stream_synchronize_impl(int32_t device, uint64_t stream);
+int32_t pod_stream_is_capturing_impl(int32_t device, uint64_t stream, int32_t* capturing);
+int32_t pod_event_create_impl(int32_t device, uint64_t* event);
+int32_t pod_event_destroy_impl(uint64_t event);
+int32_t pod_event_record_impl(uint64_t event, uint64_t stream);
+int32_t pod_event_synchronize_impl(uint64_t event);
+int32_t pod_event_elapsed_ms_impl(uint64_t start, uint64_t end, float* ms);
+
 #endif

@@ -128,7 +128,7 @@ int32_t pod_wrapper_create_impl(const pod_wrapper_create_args* in, uint64_t* han
   if (st == POD_OK && device != POD_DEVICE_CPU) {
     pod_device_props props;
     props.struct_size = sizeof props;
-    st = pod_device_props_get(device, &props);
+    st = pod_device_props_get_impl(device, &props);
     w->sm_count = props.sm_count;
   }
   if (st == POD_OK) st = pod_handle_new(POD_HANDLE_WRAPPER, w, handle);

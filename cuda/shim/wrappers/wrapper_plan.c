@@ -86,8 +86,8 @@ static int32_t check_graph_plan(const pod_wrapper* w, const draft* d) {
 
 static int32_t build_draft(pod_wrapper* w, const pod_plan_args* in, draft* d) {
   memset(d, 0, sizeof *d);
-  pod_attention_options_init(&d->a.decode_options);
-  pod_attention_options_init(&d->a.prefill_options);
+  pod_attention_options_init_impl(&d->a.decode_options);
+  pod_attention_options_init_impl(&d->a.prefill_options);
   d->a.kv_dtype = POD_UNSET;
   int32_t st = pod_copy_versioned(&d->a, sizeof d->a, in, sizeof d->a, "args");
   if (st != POD_OK) return st;

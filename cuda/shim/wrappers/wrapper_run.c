@@ -195,8 +195,8 @@ int32_t pod_wrapper_run_impl(uint64_t handle, const pod_run_args* in) {
   a.kv_layout_p = POD_UNSET;
   a.enable_pdl = POD_UNSET;
   a.q_scale_p = a.k_scale_p = a.v_scale_p = a.q_scale_d = a.k_scale_d = a.v_scale_d = NAN;
-  pod_attention_options_init(&a.options_p);
-  pod_attention_options_init(&a.options_d);
+  pod_attention_options_init_impl(&a.options_p);
+  pod_attention_options_init_impl(&a.options_d);
   if ((st = pod_copy_versioned(&a, sizeof a, in, offsetof(pod_run_args, enable_pdl), "args"))) return st;
   pod_stream_obj stream;
   if ((st = pod_stream_resolve(w->device, a.stream, &stream))) return st;
