@@ -142,6 +142,60 @@ static int32_t fill_buffer(pod_wrapper* w, unsigned char* staging, size_t* at, c
   return st;
 }
 
+/* Writes the plan's image into the staging memory: the tables with their page indices (checked as
+ * they are staged, before anything is copied to the device; in graph mode they go after the image,
+ * for the fixed buffers, indices_at[side] and *at tell where), the zeroed counters, and the schedules
+ * padded with graph mode's skip items. */
+static int32_t stage_image(const pod_wrapper* w, draft* d, unsigned char* image, size_t indices_at[2], size_t* at) {
+  pod_plan_state* p = &d->plan;
+  pod_table* tables = p->table;
+  *at = ((size_t)p->image_bytes + 15) / 16 * 16;
+  for (int side = 0; side < 2; side++) {
+    pod_table* t = &tables[side];
+    if (t->storage == NULL) continue; /* the single wrapper's prefill side has no table */
+    const size_t fixed = pod_table_fixed_bytes(t->batch);
+    memcpy(image + p->off_table[side], t->storage, fixed);
+    /* Graph mode: the page indices go to the fixed buffer instead. */
+    if (w->use_graph && w->fixed_batch[side] == 0) continue;
+    if (w->use_graph) indices_at[side] = *at, *at += ((size_t)t->num_pages_used * 4 + 15) / 16 * 16;
+    int32_t* dst = (int32_t*)(image + (w->use_graph ? indices_at[side] : p->off_table[side] + fixed));
+    int32_t st = pod_table_stage_indices(t, dst, pod_side_name(side));
+    if (st != POD_OK) return st;
+  }
+  memset(image + p->off_counters, 0, sizeof(pod_fused_counters)); /* the staging memory is reused */
+  const pod_schedule* sched = p->sched;
+  for (int side = 0; side < 2; side++) {
+    pod_work_item* work = (pod_work_item*)(image + p->off_sched[2 * side]);
+    pod_merge_item* merge = (pod_merge_item*)(image + p->off_sched[2 * side + 1]);
+    if (sched[side].num_work) memcpy(work, sched[side].work, (size_t)sched[side].num_work * sizeof *work);
+    if (sched[side].num_merge) memcpy(merge, sched[side].merge, (size_t)sched[side].num_merge * sizeof *merge);
+    /* Graph mode: skip items up to the launch's capacity, on rows past the end of request 0. */
+    const pod_table* t = &tables[side];
+    int32_t past_end = t->batch > 0 ? (t->qo_indptr[1] - t->qo_indptr[0]) * (d->a.num_qo_heads / d->a.num_kv_heads) : 0;
+    for (int32_t i = sched[side].num_work; i < p->launch_work[side]; i++) work[i] = (pod_work_item){0, 0, past_end, 0, 0, -1, 1, 0};
+    for (int32_t i = sched[side].num_merge; i < p->launch_merge[side]; i++) merge[i] = (pod_merge_item){0, 0, past_end, 0, 0, 1, 0, 1};
+  }
+  return POD_OK;
+}
+
+/* CUDA graph mode: copies each side's page tables into its fixed buffers, the page indices from where
+ * stage_image put them, the rest staged after them from `at` on. */
+static int32_t copy_fixed_buffers(pod_wrapper* w, const draft* d, unsigned char* image, const size_t indices_at[2], size_t at,
+                                  const pod_stream_obj* stream) {
+  const pod_paged_table* in[2] = {&d->a.decode, &d->a.prefill};
+  int32_t st = POD_OK;
+  for (int side = 0; side < 2 && st == POD_OK; side++) {
+    if (w->fixed_batch[side] == 0) continue;
+    const pod_tensor* b = w->buffers[side];
+    const pod_table* t = &d->plan.table[side];
+    st = pod_staging_copy(&w->staging, w->device, b[POD_BUF_KV_INDICES].data, indices_at[side], (size_t)t->num_pages_used * 4, stream);
+    if (st == POD_OK) st = fill_buffer(w, image, &at, &b[POD_BUF_KV_INDPTR], t->kv_indptr, t->batch + 1, stream);
+    if (st == POD_OK) st = fill_buffer(w, image, &at, &b[POD_BUF_LAST], in[side]->kv_last_page_len.data, t->batch, stream);
+    if (st == POD_OK && side == POD_SIDE_PREFILL) st = fill_buffer(w, image, &at, &b[POD_BUF_QO], t->qo_indptr, t->batch + 1, stream);
+  }
+  return st;
+}
+
 /* Makes the draft the wrapper's plan (after its copies succeeded). */
 static void commit(pod_wrapper* w, draft* d) {
   pod_plan_state_free(&w->plan);
@@ -205,9 +259,8 @@ int32_t pod_wrapper_plan_impl(uint64_t handle, const pod_plan_args* args) {
     return st;
   }
   /* One image of the tables and schedules, one copy into the workspace; in graph mode the page tables
-   * for the fixed buffers follow it in the staging memory. The page indices are checked as they are
-   * staged, before anything is copied to the device. */
-  pod_table* tables = p->table;
+   * for the fixed buffers follow it in the staging memory. */
+  const pod_table* tables = p->table;
   size_t total = (size_t)p->image_bytes, staged = total;
   for (int side = 0; side < 2 && w->use_graph; side++)
     if (w->fixed_batch[side] > 0) staged += 4 * (3 * (size_t)tables[side].batch + (size_t)tables[side].num_pages_used + 2) + 64;
@@ -216,47 +269,10 @@ int32_t pod_wrapper_plan_impl(uint64_t handle, const pod_plan_args* args) {
     pod_plan_state_free(p);
     return st;
   }
-  size_t indices_at[2] = {0, 0}, at = (total + 15) / 16 * 16; /* graph mode: each side's indices after the image */
-  for (int side = 0; side < 2; side++) {
-    pod_table* t = &tables[side];
-    if (t->storage == NULL) continue; /* the single wrapper's prefill side has no table */
-    const size_t fixed = pod_table_fixed_bytes(t->batch);
-    memcpy(image + p->off_table[side], t->storage, fixed);
-    /* Graph mode: the page indices go to the fixed buffer instead. */
-    if (w->use_graph && w->fixed_batch[side] == 0) continue;
-    if (w->use_graph) indices_at[side] = at, at += ((size_t)t->num_pages_used * 4 + 15) / 16 * 16;
-    int32_t* dst = (int32_t*)(image + (w->use_graph ? indices_at[side] : p->off_table[side] + fixed));
-    if ((st = pod_table_stage_indices(t, dst, pod_side_name(side)))) {
-      pod_plan_state_free(p);
-      return st;
-    }
-  }
-  memset(image + p->off_counters, 0, sizeof(pod_fused_counters)); /* the staging memory is reused */
-  const pod_schedule* sched = p->sched;
-  for (int side = 0; side < 2; side++) {
-    pod_work_item* work = (pod_work_item*)(image + p->off_sched[2 * side]);
-    pod_merge_item* merge = (pod_merge_item*)(image + p->off_sched[2 * side + 1]);
-    if (sched[side].num_work) memcpy(work, sched[side].work, (size_t)sched[side].num_work * sizeof *work);
-    if (sched[side].num_merge) memcpy(merge, sched[side].merge, (size_t)sched[side].num_merge * sizeof *merge);
-    /* Graph mode: skip items up to the launch's capacity, on rows past the end of request 0. */
-    const pod_table* t = &tables[side];
-    int32_t past_end = t->batch > 0 ? (t->qo_indptr[1] - t->qo_indptr[0]) * (d.a.num_qo_heads / d.a.num_kv_heads) : 0;
-    for (int32_t i = sched[side].num_work; i < p->launch_work[side]; i++) work[i] = (pod_work_item){0, 0, past_end, 0, 0, -1, 1, 0};
-    for (int32_t i = sched[side].num_merge; i < p->launch_merge[side]; i++) merge[i] = (pod_merge_item){0, 0, past_end, 0, 0, 1, 0, 1};
-  }
-  st = pod_staging_copy(&w->staging, w->device, w->workspace.data, 0, total, &stream);
-  if (st == POD_OK && w->use_graph) {
-    const pod_paged_table* in[2] = {&d.a.decode, &d.a.prefill};
-    for (int side = 0; side < 2 && st == POD_OK; side++) {
-      if (w->fixed_batch[side] == 0) continue;
-      const pod_tensor* b = w->buffers[side];
-      const pod_table* t = &tables[side];
-      st = pod_staging_copy(&w->staging, w->device, b[POD_BUF_KV_INDICES].data, indices_at[side], (size_t)t->num_pages_used * 4, &stream);
-      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[POD_BUF_KV_INDPTR], t->kv_indptr, t->batch + 1, &stream);
-      if (st == POD_OK) st = fill_buffer(w, image, &at, &b[POD_BUF_LAST], in[side]->kv_last_page_len.data, t->batch, &stream);
-      if (st == POD_OK && side == POD_SIDE_PREFILL) st = fill_buffer(w, image, &at, &b[POD_BUF_QO], t->qo_indptr, t->batch + 1, &stream);
-    }
-  }
+  size_t indices_at[2] = {0, 0}, at = 0;
+  st = stage_image(w, &d, image, indices_at, &at);
+  if (st == POD_OK) st = pod_staging_copy(&w->staging, w->device, w->workspace.data, 0, total, &stream);
+  if (st == POD_OK && w->use_graph) st = copy_fixed_buffers(w, &d, image, indices_at, at, &stream);
   if (st == POD_OK) st = pod_staging_release(&w->staging, w->device, &stream);
   if (st == POD_OK) st = pod_workspace_claim(w->device, w->workspace.data, (uint64_t)p->workspace_needed, w->handle);
   if (st != POD_OK) {
