@@ -65,14 +65,12 @@ function run(device: Device): void {
     const host = { qP: x.qP.toFloat32Array(), kP: x.kP.toFloat32Array(), vP: x.vP.toFloat32Array(), qD: x.qD.toFloat32Array(), cache: x.cache.toFloat32Array() };
     for (const v of VARIANTS) {
       using pod = new PODWithPagedKVCacheWrapper(workspace, "NHD");
+      // Decode options belong to plan() (suffix D), prefill options to run() (suffix P); an option left
+      // undefined counts as not given.
       pod.plan({ indptr: x.indptr, indices: x.indices, lastPageLen: x.lastPageLen, numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: PAGE,
-        qDataType: dtype, ...(v.decode.posEncoding ? { posEncodingMode: v.decode.posEncoding } : {}),
-        ...(v.decode.windowLeft !== undefined ? { windowLeft: v.decode.windowLeft } : {}),
-        ...(v.decode.logitsSoftCap !== undefined ? { logitsSoftCap: v.decode.logitsSoftCap } : {}) });
-      const r = pod.run({ qP: x.qP, kP: x.kP, vP: x.vP, qD: x.qD, pagedKvCacheD: x.cache, causalP: true, returnLseP: true, returnLseD: true,
-        ...(v.prefill.posEncoding ? { posEncodingModeP: v.prefill.posEncoding } : {}),
-        ...(v.prefill.windowLeft !== undefined ? { windowLeftP: v.prefill.windowLeft } : {}),
-        ...(v.prefill.logitsSoftCap !== undefined ? { logitsSoftCapP: v.prefill.logitsSoftCap } : {}) });
+        qDataType: dtype, posEncodingModeD: v.decode.posEncoding, windowLeftD: v.decode.windowLeft, logitsSoftCapD: v.decode.logitsSoftCap });
+      using r = pod.run({ qP: x.qP, kP: x.kP, vP: x.vP, qD: x.qD, pagedKvCacheD: x.cache, causalP: true, returnLse: true,
+        posEncodingModeP: v.prefill.posEncoding, windowLeftP: v.prefill.windowLeft, logitsSoftCapP: v.prefill.logitsSoftCap });
 
       const refP = referenceAttention(host.qP, host.kP, host.vP, { qoLen: QO, kvLen: KV, numQoHeads: H, numKvHeads: KH, headDim: D }, v.prefill);
       // Decode: gather each request's keys and values from its pages, then one reference call per request.
@@ -89,12 +87,11 @@ function run(device: Device): void {
         refLse.set(ref.lse, b * H);
       });
       const sides = [
-        ["prefill", compare(r.oP!.toFloat32Array(), refP.out, r.lseP!.toFloat32Array(), refP.lse)],
-        ["decode", compare(r.oD!.toFloat32Array(), refOut, r.lseD!.toFloat32Array(), refLse)],
+        ["prefill", compare(r.oP.toFloat32Array(), refP.out, r.lseP.toFloat32Array(), refP.lse)],
+        ["decode", compare(r.oD.toFloat32Array(), refOut, r.lseD.toFloat32Array(), refLse)],
       ] as const;
       for (const [side, s] of sides)
         console.log(`| ${dtype} | ${v.name} | ${side} | ${s.maxAbs.toExponential(2)} | ${s.meanAbs.toExponential(2)} | ${s.maxRel.toExponential(2)} | ${s.maxLse.toExponential(2)} |`);
-      for (const t of [r.oP, r.oD, r.lseP, r.lseD]) t?.destroy();
     }
     for (const t of [x.qP, x.kP, x.vP, x.qD, x.cache]) t.destroy();
   }

@@ -76,14 +76,17 @@ function decodeReference(): Float64Array {
   return out;
 }
 
-function report(name: string, run: () => { oP: Tensor | null; oD: Tensor | null }, prefillExpected: Float64Array) {
+/** Runs `run` once against the reference, then times it; each result frees the outputs run() allocated. */
+function report(name: string, run: () => { oP: Tensor; oD: Tensor } & Disposable, prefillExpected: Float64Array) {
   try {
-    const { oP, oD } = run();
-    const errP = maxError(oP!.toFloat32Array(), prefillExpected);
-    const errD = maxError(oD!.toFloat32Array(), decodeReference());
-    const ms = timeIt(run);
-    console.log(`${name}: oP [${oP!.shape.join(", ")}] max error ${errP.toExponential(2)}, ` +
-      `oD [${oD!.shape.join(", ")}] max error ${errD.toExponential(2)}, ${ms.toFixed(3)} ms per run`);
+    using r = run();
+    const errP = maxError(r.oP.toFloat32Array(), prefillExpected);
+    const errD = maxError(r.oD.toFloat32Array(), decodeReference());
+    const ms = timeIt(() => {
+      using _ = run();
+    });
+    console.log(`${name}: oP [${r.oP.shape.join(", ")}] max error ${errP.toExponential(2)}, ` +
+      `oD [${r.oD.shape.join(", ")}] max error ${errD.toExponential(2)}, ${ms.toFixed(3)} ms per run`);
   } catch (e) {
     if (e instanceof PodError && e.status === "NOT_IMPLEMENTED") console.log(`${name}: ${e.message}`);
     else throw e;

@@ -118,6 +118,8 @@ for (let step = 0; step < STEPS; step++) {
   }
 
   // Re-plan both sides for this step's page tables (host arrays; plan writes them to the fixed buffers).
+  // qDataType is given: in CUDA graph mode the first plan fixes the dtype, and run() cannot plan again
+  // for queries of another one.
   const tP = { indptr: [0], indices: [] as number[], lastPageLen: [] as number[] };
   const tD = { indptr: [0], indices: [] as number[], lastPageLen: [] as number[] };
   addTable(tP, p);
@@ -125,7 +127,7 @@ for (let step = 0; step < STEPS; step++) {
   pod.plan({
     qoIndptrP: [0, CHUNK], kvIndptrP: tP.indptr, kvIndicesP: tP.indices, lastPageLenP: tP.lastPageLen,
     kvIndptrD: tD.indptr, kvIndicesD: tD.indices, lastPageLenD: tD.lastPageLen,
-    numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: PAGE, causalP: true, stream,
+    numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: PAGE, qDataType: "float16", causalP: true, stream,
   });
 
   if (!graph) {

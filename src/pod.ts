@@ -36,7 +36,7 @@ interface CommonWrapperOptions {
   /**
    * CUDA graph mode: run() may be captured into a graph, and plan() keeps everything the graph holds
    * (addresses, launch shapes), so replays compute with each new plan. Each paged side needs its fixed
-   * buffers; their lengths fix its batch (see the README, "Serving").
+   * buffers; their lengths fix its batch (see docs/serving.md, "CUDA graphs").
    */
   useCudaGraph?: boolean;
   /**
@@ -125,7 +125,10 @@ export type PodRunOutputs<A> = { launch: PodLaunch } & Field<TensorOf<A, "qP" | 
   Field<LsePresence<A, "P", "returnLse" | "return_lse" | "return_lse_p", "lseP" | "lse_p">, "lseP"> &
   Field<LsePresence<A, "D", "returnLse" | "return_lse" | "return_lse_d", "lseD" | "lse_d">, "lseD"> & Disposable;
 
-/** Outputs and run-time switches shared by both wrappers' run(). */
+/**
+ * Outputs and run-time switches shared by both wrappers' run(). The decode options (windowLeftD, …)
+ * belong to plan(); given here they must equal the plan's.
+ */
 interface CommonRunArgs extends AttentionOptionsOf<"D"> {
   /** Decode queries [batch, numQoHeads, headDim], one per planned request; omit for no decode side. */
   qD?: Tensor | null;
@@ -203,7 +206,10 @@ interface CommonPlanArgs {
   stream?: Stream;
 }
 
-/** plan() of {@link PODWithPagedKVCacheWrapper}: the decode side's page tables and options. */
+/**
+ * plan() of {@link PODWithPagedKVCacheWrapper}: the decode side's page tables and options. Each
+ * decode option goes by its D-suffixed name (windowLeftD) or FlashInfer's unsuffixed one (windowLeft).
+ */
 export interface PodPlanArgs extends CommonPlanArgs, AttentionOptionsOf<"D", DecodeAttentionName>, AttentionOptionsOf<"", DecodeAttentionName> {
   /** Decode side: page-table indptr [batch + 1]. */
   indptr: Int32s;

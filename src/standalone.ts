@@ -115,7 +115,7 @@ export interface BatchDecodeRunArgs extends RunOutputs, AttentionOptionsOf<""> {
 
 /** Constructor options of BatchDecodeWithPagedKVCacheWrapper (FlashInfer's names; `…Buf` also accepted). */
 export interface BatchDecodeWrapperOptions {
-  /** CUDA graph mode (see the README, "Serving"): needs the three fixed buffers below. */
+  /** CUDA graph mode (see docs/serving.md, "CUDA graphs"): needs the three fixed buffers below. */
   useCudaGraph?: boolean;
   /** Programmatic dependent launch default for run() (default: on where supported). */
   enablePdl?: boolean;
@@ -135,7 +135,7 @@ export interface BatchDecodeWrapperOptions {
 
 /** Constructor options of BatchPrefillWithPagedKVCacheWrapper (`…Buf`, FlashInfer's names, also accepted). */
 export interface BatchPrefillWrapperOptions {
-  /** CUDA graph mode (see the README, "Serving"): needs the four fixed buffers below. */
+  /** CUDA graph mode (see docs/serving.md, "CUDA graphs"): needs the four fixed buffers below. */
   useCudaGraph?: boolean;
   /** Programmatic dependent launch default for run() (default: on where supported). */
   enablePdl?: boolean;
