@@ -3,7 +3,6 @@
 //
 //   zig build                          sm_80 + sm_90a SASS and compute_80 PTX
 //   zig build -Dcuda-arch=sm_90a       one target, for quick builds
-//   zig build test                     C-level tests of the library
 const std = @import("std");
 
 const default_cuda_arch = "sm_80,sm_90a,compute_80";

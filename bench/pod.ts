@@ -12,7 +12,8 @@
  * table, since that library is not installed where this runs. Prints a markdown table and writes
  * bench/results/<gpu>-pod.json and its chart bench/results/<gpu>-pod.svg (bench/chart.ts, imported
  * after the JSON is written; where ECharts is not installed it prints how to draw the chart later
- * with `bun bench/chart.ts <results json>`); progress goes to stderr.
+ * with `bun bench/chart.ts <results json>`); progress goes to stderr. `bun bench/pod.ts fused` (or
+ * `serial`) plans the POD wrappers with that launch choice and writes <gpu>-pod-<launch>.json.
  */
 import { copyFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -26,6 +27,7 @@ import {
   Tensor,
   version,
   type HalfDType,
+  type LaunchChoice,
 } from "../src/index.ts";
 import { benchDevice, counter, drawChart, progress, shuffledPages, writeResults } from "./common.ts";
 import { GpuTimer } from "./gpu-time.ts";
@@ -41,6 +43,8 @@ const CONFIGS = [
   { name: "C7", qo: 256, kv: 256, batch: 256, decodeKv: 2048, peer: { float16: 0.498, bfloat16: 0.497 } },
   { name: "C8", qo: 8192, kv: 8192, batch: 16, decodeKv: 2048, peer: { float16: 0.957, bfloat16: 0.962 } },
 ];
+const launch: LaunchChoice = (process.argv[2] as LaunchChoice | undefined) ?? "auto";
+if (!["auto", "fused", "serial"].includes(launch)) throw new Error(`bench/pod.ts [auto|fused|serial]: got ${launch}`);
 const PEER = "a widely used library's best path (its POD launch, or its warp-specialized prefill then its tensor-core decode), NVIDIA H200, 2026-12-02";
 
 const { device, copyTBs, mmaTflops } = benchDevice();
@@ -81,7 +85,7 @@ for (const dtype of ["float16", "bfloat16"] as const) {
     using decodeW = new BatchDecodeWithPagedKVCacheWrapper(workspace2, "NHD");
     decodeW.plan({ ...decodeTable, numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: PAGE, qDataType: dtype });
     using pod = new PODWithPagedKVCacheWrapper(workspace, "NHD");
-    pod.plan({ ...decodeTable, numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: PAGE, qDataType: dtype });
+    pod.plan({ ...decodeTable, numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: PAGE, qDataType: dtype, launch });
 
     const runPrefill = (stream?: Stream) => singlePrefillWithKVCache(qP, kP, vP, { causal: true, out: oP, ...(stream ? { stream } : {}) });
     const runDecode = (stream?: Stream) => decodeW.run({ q: qD, pagedKvCache: cacheD, out: oD, ...(stream ? { stream } : {}) });
@@ -120,7 +124,7 @@ for (const dtype of ["float16", "bfloat16"] as const) {
       }
       const lastPageLen = kvLens.map((len) => len - (Math.ceil(len / PAGE) - 1) * PAGE);
       using batchPod = new BatchPODWithPagedKVCacheWrapper(workspace, "NHD");
-      batchPod.plan({ qoIndptrP: qoIndptr, kvIndptrP: kvIndptr, kvIndicesP: kvIndices, lastPageLenP: lastPageLen,
+      batchPod.plan({ launch, qoIndptrP: qoIndptr, kvIndptrP: kvIndptr, kvIndicesP: kvIndices, lastPageLenP: lastPageLen,
         kvIndptrD: decodeTable.indptr, kvIndicesD: decodeTable.indices, lastPageLenD: decodeTable.lastPageLen,
         numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: PAGE, causalP: true, qDataType: dtype });
       using batchPrefill = new BatchPrefillWithPagedKVCacheWrapper(workspace3, "NHD");
@@ -140,8 +144,6 @@ for (const dtype of ["float16", "bfloat16"] as const) {
 
 const f = (x: number, d = 3) => x.toFixed(d);
 const lines: string[] = [];
-// POD_LAUNCH=fused or serial forces how run() launches the two sides (cuda/shim/cuda_attention.c).
-const launch = process.env.POD_LAUNCH ?? "auto";
 lines.push(`### POD on ${device.properties.name} (pod-attention ${version()}, POD launch: ${launch})`, "");
 lines.push(`Bounds measured in the same run: copy ${f(copyTBs, 2)} TB/s, fp16 tensor-core peak ${f(mmaTflops, 0)} TFLOP/s. GPU time in ms (median of 30, busy GPU ahead of each call); latency from idle in ms. Peer: ${PEER}.`, "");
 lines.push("| cfg | dtype | wrapper | POD | prefill | decode | serial | two streams | bound | POD/bound | serial/POD | peer best | peer/POD | POD latency | serial latency |");

@@ -351,13 +351,21 @@ typedef struct pod_plan_args {
   int32_t q_dtype;          /* POD_FLOAT16 or POD_BFLOAT16 */
   int32_t kv_dtype;         /* POD_UNSET: same as q_dtype; or POD_FLOAT8_E4M3 / POD_FLOAT8_E5M2 (the paged
                              * caches of both sides hold fp8, converted to q_dtype as tiles load) */
-  int32_t reserved;
+  int32_t launch;           /* pod_launch_choice: how run() launches the two sides (0: POD_CHOOSE_AUTO) */
   uint64_t stream;          /* the page tables are copied into the workspace on this stream */
   pod_paged_table decode;
   pod_attention_options decode_options;
   pod_paged_table prefill;             /* batch wrapper only; must be empty for the single wrapper */
   pod_attention_options prefill_options; /* batch wrapper only; the single wrapper takes them in run */
 } pod_plan_args;
+
+/* How run() launches a plan whose two sides both have work (pod_plan_args.launch); run() reports
+ * the launch it made (pod_wrapper_last_launch). */
+typedef enum pod_launch_choice {
+  POD_CHOOSE_AUTO = 0,   /* the way measured faster for the kernels that take the sides on this device */
+  POD_CHOOSE_FUSED = 1,  /* one launch for both sides wherever their kernels can share one */
+  POD_CHOOSE_SERIAL = 2  /* each side's kernel, back to back on the stream */
+} pod_launch_choice;
 
 /* Validates and schedules the plan and copies it into the workspace (and, in CUDA graph mode, the page
  * tables into the fixed buffers) on args->stream. Not capturable: on a capturing stream it fails. In

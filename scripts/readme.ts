@@ -111,7 +111,7 @@ export function docsPod(): string {
   const bfOverFp = single("bfloat16").map((x) => x.podMs / single("float16").find((y) => y.config === x.config)!.podMs);
   const peerWins = all.filter((x) => x.peerBestMs < x.podMs).length;
   return [
-    `${r.device}, ${link("docs", file)} (run() as it chooses, ${day(r.date)}) and ${link("docs", fusedFile)} (\`POD_LAUNCH=fused\`, ${day(fused.r.date)}). ` +
+    `${r.device}, ${link("docs", file)} (run() as it chooses, ${day(r.date)}) and ${link("docs", fusedFile)} (\`launch: "fused"\`, ${day(fused.r.date)}). ` +
       `GPU time in ms, median of ${r.runs} after ${r.warmup} warm-ups, behind a busy GPU; latency in ms from an idle GPU (host time from the call until the device is done). ` +
       `Bounds measured in the same run: ${r.bounds.mmaTflops.toFixed(0)} TFLOP/s, ${r.bounds.copyTBs.toFixed(2)} TB/s. Peer: ${peerLabel(r.peer)}.`,
     "",

@@ -117,7 +117,7 @@ export const PLAN_ARGS = layout("pod_plan_args", [
   ["pageSize", "i32"],
   ["qDtype", "i32"],
   ["kvDtype", "i32"],
-  ["reserved", "i32"],
+  ["launch", "i32"],
   ["stream", "u64"],
   ["decode", "table"],
   ["decodeOptions", "options"],

@@ -49,6 +49,9 @@ export const WRAPPER_KIND = { SINGLE_PREFILL: 0, BATCH_PREFILL: 1 } as const;
 /** pod_launch. */
 export const LAUNCH = { NONE: 0, CPU: 1, ONE_SIDE: 2, SERIAL: 3, FUSED: 4 } as const;
 
+/** pod_launch_choice: how plan() asks run() to launch two sides that both have work. */
+export const LAUNCH_CHOICE = { AUTO: 0, FUSED: 1, SERIAL: 2 } as const;
+
 /**
  * The custom-mask encodings of pod_run_args.mask_p_packed (pod.h declares them in that field's
  * comment, not as an enum).

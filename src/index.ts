@@ -36,6 +36,7 @@ export {
   type BatchPrefillWrapperOptions,
   type SinglePrefillOptions,
 } from "./standalone.ts";
+export { type LaunchChoice } from "./options.ts";
 export { PodError, Status, type StatusName } from "./errors.ts";
 export { probeMma, measureCopyBandwidth } from "./probe.ts";
 export { referenceAttention, alibiSlopes, applyRopeLlama, type PosEncoding, type ReferenceOptions } from "./reference.ts";

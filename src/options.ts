@@ -13,7 +13,7 @@
  * test/options.test.ts fails when this table and `pod_attention_options` drift apart.
  */
 import { closest, distance } from "fastest-levenshtein";
-import { KV_LAYOUT, POS_ENCODING } from "./enums.ts";
+import { KV_LAYOUT, LAUNCH_CHOICE, POS_ENCODING } from "./enums.ts";
 import { invalid } from "./errors.ts";
 import type { Stream } from "./stream.ts";
 import type { Tensor } from "./tensor.ts";
@@ -23,6 +23,13 @@ import { describe, int32Array, integer, optionalBoolean, optionalChoice, optiona
 export type KvLayout = keyof typeof KV_LAYOUT;
 /** Positional encoding applied inside attention. */
 export type PosEncoding = keyof typeof POS_ENCODING;
+/**
+ * How run() launches a plan whose two sides both have work: "auto" (default) the way measured faster
+ * for the kernels that take the sides on this device, "fused" one launch for both sides wherever their
+ * kernels can share one, "serial" each side's kernel back to back. run() reports what it did (`launch`).
+ */
+export type LaunchChoice = Lowercase<keyof typeof LAUNCH_CHOICE>;
+export const LAUNCH_CHOICES = Object.keys(LAUNCH_CHOICE).map((k) => k.toLowerCase()) as LaunchChoice[];
 /** The dtypes attention runs on (q and, unless fp8, the KV cache). */
 export type HalfDType = "float16" | "bfloat16";
 /** dtypes of KV caches: q's, or fp8 (converted exactly to q's dtype as tiles load). */
@@ -48,6 +55,7 @@ interface KindTypes {
   halfDType: HalfDType;
   kvDType: KvDType;
   layout: KvLayout;
+  launchChoice: LaunchChoice;
   int32Array: Int32s;
   tensor: Tensor | null;
   pagedCache: PagedKvCache | null;
@@ -109,6 +117,8 @@ export const OPTION_TABLE = {
   kvDataType: { type: "kvDType", default: "qDataType", sides: "call", flashinfer: ["kv_data_type"], cNames: ["kv_dtype"] },
   dataType: { type: "halfDType", sides: "call", flashinfer: ["data_type"] },
   nonBlocking: { type: "boolean", default: true, sides: "call", flashinfer: ["non_blocking"] },
+  /** How run() launches both sides: "auto", "fused" or "serial" (not in FlashInfer). */
+  launch: { type: "launchChoice", default: "auto", sides: "call", flashinfer: ["launch"], cNames: ["launch"] },
   qoIndptr: { type: "int32Array", sides: "both", flashinfer: ["qo_indptr"], cNames: ["{side}.qo_indptr"] },
   kvIndptr: { type: "int32Array", sides: "both", flashinfer: ["kv_indptr", "paged_kv_indptr", "indptr"], cNames: ["{side}.kv_indptr"] },
   kvIndices: { type: "int32Array", sides: "both", flashinfer: ["kv_indices", "paged_kv_indices", "indices"], cNames: ["{side}.kv_indices"] },
@@ -461,6 +471,8 @@ export function checkValue(kind: Kind, name: string, value: unknown): unknown {
       return optionalChoice(name, value, KV_TYPES);
     case "layout":
       return optionalChoice(name, value, LAYOUTS);
+    case "launchChoice":
+      return optionalChoice(name, value, LAUNCH_CHOICES);
     case "int32Array":
       return int32Array(name, value);
     case "tensor":
@@ -507,11 +519,11 @@ export const SIGNATURES = {
     named("pagedKvLastPageLenBuffer", "P", "pagedKvLastPageLenBuffer", "pagedKvLastPageLenBuf"),
   ]),
   podPlan: new Signature("plan", [
-    ...PLAN_CALL, named("kvIndptr", "D", "indptr"), named("kvIndices", "D", "indices"), named("lastPageLen", "D", "lastPageLen"),
+    ...PLAN_CALL, ...call("launch"), named("kvIndptr", "D", "indptr"), named("kvIndices", "D", "indices"), named("lastPageLen", "D", "lastPageLen"),
     ...attention("D", "alsoUnsuffixed", DECODE_ATTENTION),
   ]),
   batchPodPlan: new Signature("plan", [
-    ...PLAN_CALL, ...call("useFp16QkReduction"),
+    ...PLAN_CALL, ...call("useFp16QkReduction", "launch"),
     ...(["qoIndptr", "kvIndptr", "kvIndices", "lastPageLen"] as const).flatMap((o) => [sided(o, "P"), sided(o, "D")]),
     ...attention("P", "suffixed"), ...attention("D", "suffixed", DECODE_ATTENTION),
   ]),

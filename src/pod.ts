@@ -8,7 +8,7 @@
 import { CREATE_ARGS, GRAPH_BUFFERS, PLAN_ARGS, RUN_ARGS, StructBuffer, TABLE, TENSOR } from "./abi.ts";
 import type { Device } from "./device.ts";
 import { DTYPE_CODE } from "./dtype.ts";
-import { KV_LAYOUT, LAUNCH, MASK_KIND, UNSET, WRAPPER_KIND } from "./enums.ts";
+import { KV_LAYOUT, LAUNCH, LAUNCH_CHOICE, MASK_KIND, UNSET, WRAPPER_KIND } from "./enums.ts";
 import { check, invalid, PodError, Status } from "./errors.ts";
 import { lib } from "./ffi.ts";
 import {
@@ -22,6 +22,7 @@ import {
   type Int32s,
   type KvDType,
   type KvLayout,
+  type LaunchChoice,
   type PagedKvCache,
   type Spelled,
 } from "./options.ts";
@@ -206,11 +207,17 @@ interface CommonPlanArgs {
   stream?: Stream;
 }
 
+/** plan() of both POD wrappers. */
+interface PodCommonPlanArgs extends CommonPlanArgs {
+  /** How run() launches the two sides: "auto" (default), "fused" or "serial" (see {@link LaunchChoice}). */
+  launch?: LaunchChoice;
+}
+
 /**
  * plan() of {@link PODWithPagedKVCacheWrapper}: the decode side's page tables and options. Each
  * decode option goes by its D-suffixed name (windowLeftD) or FlashInfer's unsuffixed one (windowLeft).
  */
-export interface PodPlanArgs extends CommonPlanArgs, AttentionOptionsOf<"D", DecodeAttentionName>, AttentionOptionsOf<"", DecodeAttentionName> {
+export interface PodPlanArgs extends PodCommonPlanArgs, AttentionOptionsOf<"D", DecodeAttentionName>, AttentionOptionsOf<"", DecodeAttentionName> {
   /** Decode side: page-table indptr [batch + 1]. */
   indptr: Int32s;
   /** Decode side: page indices. */
@@ -232,7 +239,7 @@ export interface PodRunArgs extends CommonRunArgs, AttentionOptionsOf<"P"> {
 }
 
 /** plan() of {@link BatchPODWithPagedKVCacheWrapper}: page tables and options of both sides. */
-export interface BatchPodPlanArgs extends CommonPlanArgs, AttentionOptionsOf<"P">, AttentionOptionsOf<"D", DecodeAttentionName> {
+export interface BatchPodPlanArgs extends PodCommonPlanArgs, AttentionOptionsOf<"P">, AttentionOptionsOf<"D", DecodeAttentionName> {
   /** Prefill side: query offsets of the requests [requests + 1]. */
   qoIndptrP: Int32s;
   /** Prefill side: page-table offsets [requests + 1]. */
@@ -422,6 +429,8 @@ abstract class PodWrapperBase {
     b.i32(at.kvDtype, kv === undefined ? UNSET : DTYPE_CODE[kv]);
     if (a.get("useFp16QkReduction", "useFp16QkReduction"))
       throw new PodError(Status.NOT_IMPLEMENTED, `${a.name("useFp16QkReduction")}: not supported (q.k is always reduced in fp32); pass false or omit it`);
+    const launch = a.signature.param("launch") ? a.get("launch", "launch") : undefined;
+    b.i32(at.launch, LAUNCH_CHOICE[(launch ?? "auto").toUpperCase() as Uppercase<LaunchChoice>]);
     const nonBlocking = a.get("nonBlocking", "nonBlocking");
     const stream = a.raw("stream") as Stream | undefined;
     b.u64(at.stream, Number(streamHandle(stream, this.device)));

@@ -14,6 +14,7 @@ import {
   singlePrefillWithKVCache,
 } from "../src/index.ts";
 import type { KvLayout, PodRunResult } from "../src/pod.ts";
+import type { LaunchChoice } from "../src/options.ts";
 import { roundTo, type DType, type Fp8DType } from "../src/dtype.ts";
 import { rng, shuffledRange } from "./rng.ts";
 import type { PosEncoding, ReferenceOptions } from "../src/reference.ts";
@@ -53,7 +54,12 @@ export interface PodConfig {
   /** Dequantization scales [q, k, v] of the prefill and decode sides. */
   scalesP?: [number, number, number];
   scalesD?: [number, number, number];
+  /** The POD wrappers' plan() launch choice (default "auto"). */
+  launch?: LaunchChoice;
 }
+
+/** The plan() argument of a config's launch choice (none: the default). */
+const launchOf = (cfg: PodConfig) => (cfg.launch ? { launch: cfg.launch } : {});
 
 const NO_SCALES: [number, number, number] = [1, 1, 1];
 
@@ -253,7 +259,7 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
   if (cfg.wrapper === "single") {
     const w = keep(new PODWithPagedKVCacheWrapper(ws, cfg.layout));
     w.plan({ indptr: dec.indptr, indices: dec.indices, lastPageLen: dec.last, numQoHeads: H, numKvHeads: KH, headDim: D,
-      pageSize: cfg.pageSize, qDataType: dtype, ...kvType, ...apiOptions(cfg.decodeOptions, "", false) } as never);
+      pageSize: cfg.pageSize, qDataType: dtype, ...kvType, ...launchOf(cfg), ...apiOptions(cfg.decodeOptions, "", false) } as never);
     let qP: Tensor | null = null, kP: Tensor | null = null, vP: Tensor | null = null;
     if (reqs.length === 1) {
       const [qo, kv] = reqs[0]!;
@@ -314,7 +320,7 @@ export function runPodCase(cfg: PodConfig, device: Device, withReference = true,
     const w = keep(new BatchPODWithPagedKVCacheWrapper(ws, cfg.layout));
     w.plan({ qoIndptrP: qoIndptr, kvIndptrP: pre.indptr, kvIndicesP: pre.indices, lastPageLenP: pre.last, kvIndptrD: dec.indptr,
       kvIndicesD: dec.indices, lastPageLenD: dec.last, numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: cfg.pageSize,
-      qDataType: dtype, ...kvType, ...apiOptions(cfg.prefillOptions, "P", true), ...apiOptions(cfg.decodeOptions, "D", false) } as never);
+      qDataType: dtype, ...kvType, ...launchOf(cfg), ...apiOptions(cfg.prefillOptions, "P", true), ...apiOptions(cfg.decodeOptions, "D", false) } as never);
     const qP = reqs.length > 0 ? keep(Tensor.from(qPData, [tokens, H, D], dtype, { device })) : null;
     if (api === "standalone") {
       const decoded = runDecodeStandalone(qD);

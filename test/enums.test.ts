@@ -38,6 +38,7 @@ const PAIRS: [ts: Record<string, number>, cName: string, prefix: string][] = [
   [enums.CAPTURE_MODE, "pod_capture_mode", "POD_CAPTURE_"],
   [enums.WRAPPER_KIND, "pod_wrapper_kind", "POD_WRAPPER_"],
   [enums.LAUNCH, "pod_launch", "POD_LAUNCH_"],
+  [enums.LAUNCH_CHOICE, "pod_launch_choice", "POD_CHOOSE_"],
 ];
 
 describe("src/enums.ts equals the enums of cuda/pod.h", () => {

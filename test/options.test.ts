@@ -216,3 +216,20 @@ describe("errors name the argument as the caller wrote it", () => {
   ];
   for (const [name, call, message] of cases) test(name, () => expect(podError(call).message).toMatch(message));
 });
+
+describe("plan()'s launch choice", () => {
+  test("both POD wrappers take launch auto, fused or serial; the CPU backend reports its own launch; others are rejected", () => {
+    for (const launch of ["auto", "fused", "serial"] as const) {
+      using w = new PODWithPagedKVCacheWrapper(ws());
+      w.plan({ ...table, ...sizes, launch });
+      using r = w.run({ qP, kP, vP, qD, pagedKvCacheD: cache, causalP: true });
+      expect(r.launch).toBe("cpu");
+      using b = new BatchPODWithPagedKVCacheWrapper(ws());
+      b.plan({ qoIndptrP: [0, 2], kvIndptrP: [0, 1], kvIndicesP: [0], lastPageLenP: [3], kvIndptrD: table.indptr, kvIndicesD: table.indices,
+        lastPageLenD: table.lastPageLen, ...sizes, launch });
+    }
+    using w = new PODWithPagedKVCacheWrapper(ws());
+    expect(() => w.plan({ ...table, ...sizes, launch: "twice" as never })).toThrow(/^launch: expected one of "auto", "fused", "serial", got "twice"/);
+    expect(() => w.plan({ ...table, ...sizes, lunch: "fused" } as never)).toThrow(/did you mean "launch"/);
+  });
+});

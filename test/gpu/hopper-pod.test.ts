@@ -3,9 +3,8 @@
  * bodies) against the CPU backend, through both POD wrappers: decode batches that leave a partial
  * last decode CTA, split decode key ranges merged inside a slot, empty decode requests, GQA packing,
  * both layouts, page sizes, soft cap and window on either side, RoPE and ALiBi on the decode side.
- * run() launches the two sides back to back where that is faster (cuda/shim/cuda_attention.c), so the
- * cases run twice: as run() chooses, and in a child process with POD_LAUNCH=fused, which forces the
- * fused launch (the library reads the variable once, at its first POD launch). On other devices
+ * run() launches the two sides back to back where that is faster (cuda/shim/backend/cuda_attention.c),
+ * so the cases run twice: as run() chooses, and with plan({ launch: "fused" }). On other devices
  * (and for sides it does not take) the same cases check the portable POD kernel. Skips without a
  * CUDA device.
  */
@@ -48,40 +47,33 @@ const CASES: [string, PodConfig][] = [
   ["batch page 128 + decode of 1 key", config({ wrapper: "batch", prefill: [[160, 1000], [1, 1]], decodeKvLens: [1, 1, 2], pageSize: 128 })],
 ];
 
-const launch = process.env.POD_LAUNCH ?? "auto";
-describe.skipIf(reason !== undefined)(`sm_90a POD vs the CPU backend (POD launch: ${launch})`, () => {
-  for (const [name, cfg] of CASES) {
-    // checkGpuAgainstCpu throws, naming the element and both values, where an output is off.
-    test(name, () => checkGpuAgainstCpu(cfg, testGpu(), "pod"), 60_000);
+describe.skipIf(reason !== undefined)("sm_90a POD vs the CPU backend", () => {
+  for (const launch of ["auto", "fused"] as const) {
+    for (const [name, cfg] of CASES) {
+      // checkGpuAgainstCpu throws, naming the element and both values, where an output is off.
+      test(`${name} (launch: ${launch})`, () => checkGpuAgainstCpu({ ...cfg, launch }, testGpu(), "pod"), 60_000);
+    }
   }
-  test("run() reports its launch: serial where the sm_90a prefill takes the prefill side, else fused", () => {
+  test("run() reports its launch: serial where the sm_90a prefill takes the prefill side, else fused; plan() can choose", () => {
     const gpu = testGpu();
     const on = { device: gpu };
     using ws = Tensor.empty([64 << 20], "uint8", on);
     using w = new PODWithPagedKVCacheWrapper(ws, "NHD");
     const pages = 8, page = 16;
-    w.plan({ indptr: [0, 4, 8], indices: [0, 1, 2, 3, 4, 5, 6, 7], lastPageLen: [16, 9], numQoHeads: 8, numKvHeads: 2, headDim: 128, pageSize: page,
-      qDataType: "float16" });
     using qP = Tensor.random([200, 8, 128], "float16", { ...on, seed: 1 });
     using kP = Tensor.random([300, 2, 128], "float16", { ...on, seed: 2 });
     using vP = Tensor.random([300, 2, 128], "float16", { ...on, seed: 3 });
     using qD = Tensor.random([2, 8, 128], "float16", { ...on, seed: 4 });
     using cache = Tensor.random([pages, 2, page, 2, 128], "float16", { ...on, seed: 5 });
-    const r = w.run({ qP, kP, vP, qD, pagedKvCacheD: cache, causalP: true });
     const [major, minor] = gpu.properties.computeCapability;
-    const expected = launch === "fused" || launch === "serial" ? launch : major === 9 && minor === 0 ? "serial" : "fused";
-    expect(r.launch).toBe(expected);
-    r.oP?.destroy();
-    r.oD?.destroy();
-    const onlyDecode = w.run({ qP: Tensor.empty([0, 8, 128], "float16", on), kP, vP, qD, pagedKvCacheD: cache });
-    expect(onlyDecode.launch).toBe("one-side");
+    for (const launch of [undefined, "auto", "fused", "serial"] as const) {
+      w.plan({ indptr: [0, 4, 8], indices: [0, 1, 2, 3, 4, 5, 6, 7], lastPageLen: [16, 9], numQoHeads: 8, numKvHeads: 2, headDim: 128, pageSize: page,
+        qDataType: "float16", ...(launch ? { launch } : {}) });
+      using r = w.run({ qP, kP, vP, qD, pagedKvCacheD: cache, causalP: true });
+      const expected = launch === "fused" || launch === "serial" ? launch : major === 9 && minor === 0 ? "serial" : "fused";
+      expect(r.launch).toBe(expected);
+      using onlyDecode = w.run({ qP: Tensor.empty([0, 8, 128], "float16", on), kP, vP, qD, pagedKvCacheD: cache });
+      expect(onlyDecode.launch).toBe("one-side");
+    }
   });
-  if (process.env.POD_LAUNCH === undefined) {
-    test("the same cases through the fused launch (POD_LAUNCH=fused, child process)", () => {
-      const child = Bun.spawnSync([process.execPath, "test", import.meta.path], { env: { ...process.env, POD_LAUNCH: "fused" }, stderr: "pipe" });
-      const report = child.stderr.toString();
-      expect(report).toContain(" 0 fail");
-      expect(child.exitCode).toBe(0);
-    }, 300_000);
-  }
 });

@@ -169,34 +169,19 @@ static int32_t fused_order(const pod_side* prefill, const pod_side* decode) {
   return fmin(p, d) >= 0.2 * fmax(p, d) ? POD_ORDER_PER_SM : POD_ORDER_ALTERNATE;
 }
 
-/* How a POD run launches its two sides. POD_LAUNCH=fused or POD_LAUNCH=serial forces one way, for
- * measurements (bench/pod.ts) and tests; otherwise each launch takes the way measured faster. */
-enum { LAUNCH_AUTO, LAUNCH_FUSED, LAUNCH_SERIAL };
-static int launch_mode(void) {
-  static int cached = -1;
-  if (cached < 0) {
-    const char* e = getenv("POD_LAUNCH");
-    cached = e && strcmp(e, "fused") == 0 ? LAUNCH_FUSED : e && strcmp(e, "serial") == 0 ? LAUNCH_SERIAL : LAUNCH_AUTO;
-  }
-  return cached;
-}
-
-/* Whether one fused launch beats the two kernels back to back. Where the sm_90a prefill kernel takes
- * the prefill side, its serial launch beside the decode kernel is faster than the sm_90a POD launch
- * (whose CTAs each take one side's work) on every configuration of the suite (H200,
- * bench/results/NVIDIA-H200-pod.json); where the portable kernels run both sides, their fused launch
- * is the faster (H100, bench/results/NVIDIA-H100-80GB-HBM3-pod.json). */
-static int fused_pays(int sm90) {
-  const int mode = launch_mode();
-  return mode == LAUNCH_FUSED || (mode == LAUNCH_AUTO && !sm90);
-}
+/* Whether one fused launch beats the two kernels back to back (POD_CHOOSE_AUTO). Where the sm_90a
+ * prefill kernel takes the prefill side, its serial launch beside the decode kernel is faster than
+ * the sm_90a POD launch (whose CTAs each take one side's work) on every configuration of the suite
+ * (H200, bench/results/NVIDIA-H200-pod.json); where the portable kernels run both sides, their fused
+ * launch is the faster (H100, bench/results/NVIDIA-H100-80GB-HBM3-pod.json). */
+static int fused_pays(int32_t choice, int sm90) { return choice == POD_CHOOSE_FUSED || (choice == POD_CHOOSE_AUTO && !sm90); }
 
 static int32_t run_serial(int32_t device, const pod_side* prefill, const pod_side* decode, void* stream) {
   int32_t st = pod_cuda_attention(device, prefill, "p", stream);
   return st ? st : pod_cuda_attention(device, decode, "d", stream);
 }
 
-int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, uint64_t counters, void* stream, int32_t* launch) {
+int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, int32_t choice, uint64_t counters, void* stream, int32_t* launch) {
   *launch = POD_LAUNCH_SERIAL;
   if (prefill->q.dtype != decode->q.dtype || prefill->head_dim != decode->head_dim || pod_dtype_is_fp8(prefill->k.dtype) != pod_dtype_is_fp8(decode->k.dtype)) {
     /* The fused kernel is compiled per (dtype, head_dim, fp8 cache or not): sides that differ run one
@@ -215,7 +200,7 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
     return ctas[0] ? pod_cuda_attention(device, prefill, "p", stream) : pod_cuda_attention(device, decode, "d", stream);
   }
   const int sm90 = pod_sm90_pod_takes(device, prefill, &f.side[0], f.tile[0], decode, f.tile[1]);
-  if (!fused_pays(sm90)) return run_serial(device, prefill, decode, stream);
+  if (!fused_pays(choice, sm90)) return run_serial(device, prefill, decode, stream);
   *launch = POD_LAUNCH_FUSED;
   if (sm90) return pod_sm90_pod_launch(device, prefill, &f.side[0], ctas[0], &f.side[1], ctas[1], counters, stream);
   if (ctas[0] + ctas[1] > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: the two sides need more CTAs than one launch holds");

@@ -6,10 +6,11 @@
 #include "shim/attention_problem.h"
 
 int32_t pod_cuda_attention(int32_t device, const pod_side* side, const char* side_name, void* stream);
-/* Both sides of a POD run: in one fused launch or back to back, whichever is faster (sides of different
- * dtype or head_dim always back to back). *launch: POD_LAUNCH_SERIAL, POD_LAUNCH_FUSED or
- * POD_LAUNCH_ONE_SIDE (a side had no CTAs). */
-int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, uint64_t counters, void* stream, int32_t* launch);
+/* Both sides of a POD run: in one fused launch or back to back, as the plan's pod_launch_choice says
+ * (auto: whichever is faster; sides of different dtype or head_dim always back to back). *launch:
+ * POD_LAUNCH_SERIAL, POD_LAUNCH_FUSED or POD_LAUNCH_ONE_SIDE (a side had no CTAs). */
+int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* decode, int32_t choice, uint64_t counters, void* stream,
+                     int32_t* launch);
 /* How many CTAs of the attention kernel for (dtype, head_dim, tile) fit on one SM at once. */
 int32_t pod_attention_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim, int32_t tile, int32_t* ctas);
 

@@ -18,6 +18,7 @@ static inline const char* pod_side_name(int side) { return side == POD_SIDE_DECO
 typedef struct pod_plan_shape {
   int32_t num_qo_heads, num_kv_heads, head_dim, page_size, q_dtype, kv_dtype;
   pod_resolved_options options[2]; /* [side]; the single wrapper's prefill options come in run(): zeros */
+  int32_t launch;                  /* pod_launch_choice */
 } pod_plan_shape;
 
 typedef struct pod_plan_state {

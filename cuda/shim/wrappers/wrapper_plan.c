@@ -76,9 +76,10 @@ static int32_t check_graph_plan(const pod_wrapper* w, const draft* d) {
   else if (memcmp(&s->options[POD_SIDE_DECODE], &f->options[POD_SIDE_DECODE], sizeof f->options[0]) != 0) what = "decode_options";
   else if (memcmp(&s->options[POD_SIDE_PREFILL], &f->options[POD_SIDE_PREFILL], sizeof f->options[0]) != 0) what = "prefill_options";
   else if (tables[POD_SIDE_PREFILL].total_q != w->fixed_prefill_queries) what = "prefill.qo_indptr (the total number of queries)";
+  else if (s->launch != f->launch) what = "launch";
   if (what)
     return pod_fail(POD_ERR_INVALID_ARGUMENT,
-                    "%s: differs from the first plan; in CUDA graph mode heads, head_dim, page size, dtypes, options and query counts stay "
+                    "%s: differs from the first plan; in CUDA graph mode heads, head_dim, page size, dtypes, options, query counts and the launch stay "
                     "those of the first plan, which captured run() calls hold (reset the workspace or use another wrapper to change them)",
                     what);
   return POD_OK;
@@ -108,7 +109,11 @@ static int32_t build_draft(pod_wrapper* w, const pod_plan_args* in, draft* d) {
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "kv_dtype: expected q_dtype (%s), float8_e4m3fn or float8_e5m2, got %s", pod_dtype_name(a->q_dtype),
                     pod_dtype_name(kv_dtype));
   d->a.kv_dtype = kv_dtype;
+  if (a->launch != POD_CHOOSE_AUTO && a->launch != POD_CHOOSE_FUSED && a->launch != POD_CHOOSE_SERIAL)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "launch: expected auto (%d), fused (%d) or serial (%d), got %d", POD_CHOOSE_AUTO, POD_CHOOSE_FUSED,
+                    POD_CHOOSE_SERIAL, a->launch);
   pod_plan_shape* shape = &d->plan.shape;
+  shape->launch = a->launch;
   shape->num_qo_heads = a->num_qo_heads, shape->num_kv_heads = a->num_kv_heads, shape->head_dim = a->head_dim;
   shape->page_size = a->page_size, shape->q_dtype = a->q_dtype, shape->kv_dtype = a->kv_dtype;
   if ((st = pod_resolve_options(&a->decode_options, a->head_dim, "decode_options", &shape->options[POD_SIDE_DECODE]))) return st;

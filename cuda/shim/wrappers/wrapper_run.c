@@ -232,7 +232,8 @@ int32_t pod_wrapper_run_impl(uint64_t handle, const pod_run_args* in) {
     int previous = pod_cuda_set_pdl(pdl);
     w->last_launch = prefill.num_requests > 0 || decode.num_requests > 0 ? POD_LAUNCH_ONE_SIDE : POD_LAUNCH_NONE;
     if (prefill.num_requests > 0 && decode.num_requests > 0)
-      st = pod_cuda_pod(w->device, &prefill, &decode, w->workspace.data + (uint64_t)w->plan.off_counters, stream.cu_stream, &w->last_launch);
+      st = pod_cuda_pod(w->device, &prefill, &decode, w->plan.shape.launch, w->workspace.data + (uint64_t)w->plan.off_counters, stream.cu_stream,
+                       &w->last_launch);
     else if (prefill.num_requests > 0) st = pod_cuda_attention(w->device, &prefill, "p", stream.cu_stream);
     else if (decode.num_requests > 0) st = pod_cuda_attention(w->device, &decode, "d", stream.cu_stream);
     pod_cuda_set_pdl(previous);
