@@ -377,6 +377,12 @@ POD_API int32_t pod_wrapper_plan(uint64_t wrapper, const pod_plan_args* args);
 /* Bytes of workspace the plan described by args would need, without planning. */
 POD_API int32_t pod_wrapper_workspace_size(uint64_t wrapper, const pod_plan_args* args, uint64_t* bytes);
 
+/* How run() reads a custom mask (pod_run_args.mask_p_packed); see "Custom masks" above. */
+typedef enum pod_mask_kind {
+  POD_MASK_DENSE = 0, /* bool or uint8, one element per (query, key) */
+  POD_MASK_PACKED = 1 /* uint8, one bit per (query, key), little-endian, each request from a byte boundary */
+} pod_mask_kind;
+
 typedef struct pod_run_args {
   uint32_t struct_size;
   int32_t kv_layout_p;      /* single wrapper: layout of k_p/v_p; POD_UNSET: the wrapper's layout */
@@ -386,7 +392,7 @@ typedef struct pod_run_args {
   pod_tensor k_p;           /* single: [kv_len, kv_heads, head_dim] (NHD) or [kv_heads, kv_len, head_dim] */
   pod_tensor v_p;           /*   batch: the prefill paged cache (k_p alone, or the k/v pair) */
   pod_tensor mask_p;        /* optional custom mask */
-  int32_t mask_p_packed;    /* 0: dense bool/uint8; 1: bit-packed uint8 */
+  int32_t mask_p_packed;    /* pod_mask_kind: POD_MASK_DENSE (bool/uint8) or POD_MASK_PACKED (bit-packed uint8) */
   int32_t reserved;         /* unread (lse_p present means it is written); keeps the layout */
   pod_attention_options options_p; /* single wrapper: the prefill options; batch: must be unset */
   pod_tensor o_p;

@@ -52,10 +52,7 @@ export const LAUNCH = { NONE: 0, CPU: 1, ONE_SIDE: 2, SERIAL: 3, FUSED: 4 } as c
 /** pod_launch_choice: how plan() asks run() to launch two sides that both have work. */
 export const LAUNCH_CHOICE = { AUTO: 0, FUSED: 1, SERIAL: 2 } as const;
 
-/**
- * The custom-mask encodings of pod_run_args.mask_p_packed (pod.h declares them in that field's
- * comment, not as an enum).
- */
+/** pod_mask_kind: the custom-mask encodings of pod_run_args.mask_p_packed. */
 export const MASK_KIND = { DENSE: 0, PACKED: 1 } as const;
 
 /** POD_DEVICE_CPU: the device number of the CPU backend. */

@@ -355,6 +355,9 @@ const GLOBAL_C_NAMES: ReadonlyMap<string, string> = new Map(
   }),
 );
 
+// Positional arguments that C messages name: the wrappers' constructors take the workspace first.
+const POSITIONAL_C_NAMES: ReadonlyMap<string, string> = new Map([["workspace", "floatWorkspaceBuffer"]]);
+
 const NO_FIELDS: Readonly<Record<string, number>> = Object.freeze({});
 
 /** One call's arguments, read through its Signature. */
@@ -424,7 +427,7 @@ export class Args {
       const hit = map.get(cName) ?? (scope ? map.get(`${scope}.${cName}`) : undefined);
       if (!hit) {
         const global = GLOBAL_C_NAMES.get(cName);
-        return global === undefined ? undefined : (this.spelled[global] ?? global);
+        return global === undefined ? POSITIONAL_C_NAMES.get(cName) : (this.spelled[global] ?? global);
       }
       const key = hit.keys.find((k) => this.spelled[k] !== undefined) ?? hit.keys[0]!;
       const name = this.name(key);

@@ -9,7 +9,7 @@ import { CREATE_ARGS, GRAPH_BUFFERS, PLAN_ARGS, RUN_ARGS, StructBuffer, TABLE, T
 import type { Device } from "./device.ts";
 import { DTYPE_CODE } from "./dtype.ts";
 import { KV_LAYOUT, LAUNCH, LAUNCH_CHOICE, MASK_KIND, UNSET, WRAPPER_KIND } from "./enums.ts";
-import { check, invalid, PodError, Status } from "./errors.ts";
+import { check, invalid, PodError, Status, type ArgumentNames } from "./errors.ts";
 import { lib } from "./ffi.ts";
 import {
   Args,
@@ -329,6 +329,8 @@ abstract class PodWrapperBase {
   private implicitPlan: ImplicitDtypePlan | undefined;
   /** The queries' dtype of the last run(): what a plan without qDataType assumes. */
   private lastQueryDtype: HalfDType | undefined;
+  /** The constructor's arguments, for the names of the fixed buffers in later messages. */
+  private readonly createArgs: Args;
 
   protected constructor(kind: number, floatWorkspaceBuffer: Tensor, kvLayout: KvLayout, options: Args) {
     const ws = tensorValue("floatWorkspaceBuffer", floatWorkspaceBuffer);
@@ -354,12 +356,24 @@ abstract class PodWrapperBase {
     }
     const out = new BigUint64Array(1);
     check(lib.pod_wrapper_create(buf.bytes, out), options);
+    this.createArgs = options;
     this.handleValue = out[0]!;
     this.device = ws.device;
     this.kvLayout = layout;
     this.workspaceTensor = ws;
     this.useCudaGraph = useGraph;
     this.buffers = buffers;
+  }
+
+  /**
+   * Renames the C library's argument names in a message of this wrapper: those of the call `a`, the
+   * constructor's fixed buffers (decode_buffers.kv_indptr, …) and the workspace, as the caller wrote them.
+   */
+  private names(a?: Args): ArgumentNames {
+    const created = this.createArgs;
+    return {
+      rename: (message) => (a ?? created).rename(message).replace(/\b(?:decode|prefill)_buffers\.[a-z_]+\b/g, (c) => created.rename(c)),
+    };
   }
 
   /** The workspace the wrapper plans into. */
@@ -390,7 +404,7 @@ abstract class PodWrapperBase {
     const b = new StructBuffer(TENSOR.size);
     b.bytes.fill(0);
     b.tensor(0, ws);
-    check(lib.pod_wrapper_reset_workspace(this.handle, b.bytes));
+    check(lib.pod_wrapper_reset_workspace(this.handle, b.bytes), this.names());
     this.workspaceTensor = ws;
     this.implicitPlan = undefined;
   }
@@ -465,7 +479,7 @@ abstract class PodWrapperBase {
       if (!ok) throw invalid(`${a.name("qoIndptrD")}: the decode side has one query per request, so it must be [0, 1, ..., batch]`);
     }
     b.options(at.decodeOptions, a.attention("D"));
-    check(lib.pod_wrapper_plan(handle, b.bytes), a);
+    check(lib.pod_wrapper_plan(handle, b.bytes), this.names(a));
     this.implicitPlan = implicit ? { bytes: b.bytes.slice(), arrays, dtype } : undefined;
     // FlashInfer's non_blocking=False: return once the copies to the device are done.
     if (nonBlocking === false) check(lib.pod_stream_synchronize(this.device.id, streamHandle(stream, this.device)));
@@ -494,7 +508,7 @@ abstract class PodWrapperBase {
     const s = Number(streamHandle(stream, this.device));
     view.setUint32(PLAN_ARGS.at.stream, s % 0x100000000, true);
     view.setUint32(PLAN_ARGS.at.stream + 4, Math.floor(s / 0x100000000), true);
-    check(lib.pod_wrapper_plan(this.handle, plan.bytes));
+    check(lib.pod_wrapper_plan(this.handle, plan.bytes), this.names());
     plan.dtype = dtype;
   }
 
@@ -578,7 +592,7 @@ abstract class PodWrapperBase {
       b.tensor(at.lseP, lseP);
       b.tensor(at.lseD, lseD);
       b.i32(at.returnLseP, lseP ? 1 : 0);
-      check(lib.pod_wrapper_run(this.handle, b.bytes), a);
+      check(lib.pod_wrapper_run(this.handle, b.bytes), this.names(a));
       check(lib.pod_wrapper_last_launch(this.handle, this.launchOut));
       const result: PodRunResult = { launch: LAUNCH_NAMES[this.launchOut[0]!] ?? "none" };
       if (oP) result.oP = oP;

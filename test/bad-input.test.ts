@@ -173,6 +173,19 @@ const rows: Row[] = [
     message: /^lastPageLen: expected length 2/,
   },
   {
+    // One last-page length per request: with more of them than indptr has requests, indptr is the short one.
+    name: "indptr shorter than lastPageLen",
+    call: () => plan1({ indptr: [0, 1], indices: [0], lastPageLen: [2, 4] }),
+    status: "INVALID_ARGUMENT",
+    message: /^indptr: has 2 entries \(1 request\), but lastPageLen has 2; expected length 3 \(requests \+ 1\)/,
+  },
+  {
+    name: "batch: kvIndptrP shorter than lastPageLenP and qoIndptrP",
+    call: () => planB({ kvIndptrP: [0, 1], kvIndicesP: [0] }),
+    status: "INVALID_ARGUMENT",
+    message: /^kvIndptrP: has 2 entries \(1 request\), but lastPageLenP has 2/,
+  },
+  {
     name: "indptr ends beyond the indices",
     call: () => plan1({ indptr: [0, 1, 5] }),
     status: "INVALID_ARGUMENT",
@@ -239,7 +252,7 @@ const rows: Row[] = [
     name: "mask together with causal",
     call: () => run1({ causalP: true, customMaskP: Tensor.zeros([3, 5], "bool", on) }),
     status: "INVALID_ARGUMENT",
-    message: /^customMaskP: a custom mask replaces causal masking/,
+    message: /^customMaskP: a custom mask replaces causal masking, so causalP must be off/,
   },
   {
     name: "dense and packed masks together",
@@ -265,7 +278,7 @@ const rows: Row[] = [
       }
     },
     status: "NOT_PLANNED",
-    message: /workspace: another wrapper planned into this workspace/,
+    message: /^floatWorkspaceBuffer: another wrapper planned into this workspace/,
   },
   {
     name: "run before plan",
@@ -417,10 +430,10 @@ const rows: Row[] = [
         64,
       ),
     status: "WORKSPACE_TOO_SMALL",
-    message: /workspace: holds 64 bytes, this plan needs/,
+    message: /^floatWorkspaceBuffer: holds 64 bytes, this plan needs [1-9]/,
   },
-  { name: "float32 workspace", call: () => new PODWithPagedKVCacheWrapper(Tensor.zeros([64], "float32", on)), status: "INVALID_ARGUMENT", message: /workspace: expected dtype uint8/ },
-  { name: "2-dim workspace", call: () => new PODWithPagedKVCacheWrapper(Tensor.zeros([64, 2], "uint8", on)), status: "INVALID_ARGUMENT", message: /workspace: expected a contiguous 1-dimensional/ },
+  { name: "float32 workspace", call: () => new PODWithPagedKVCacheWrapper(Tensor.zeros([64], "float32", on)), status: "INVALID_ARGUMENT", message: /^floatWorkspaceBuffer: expected dtype uint8/ },
+  { name: "2-dim workspace", call: () => new PODWithPagedKVCacheWrapper(Tensor.zeros([64, 2], "uint8", on)), status: "INVALID_ARGUMENT", message: /^floatWorkspaceBuffer: expected a contiguous 1-dimensional/ },
 
   // ---- sizes and numbers from JavaScript
   { name: "numQoHeads 2.5", call: () => plan1({ numQoHeads: 2.5 }), status: "INVALID_ARGUMENT", message: /numQoHeads: expected an integer, got 2.5/ },
@@ -517,7 +530,7 @@ const rows: Row[] = [
     name: "resetWorkspaceBuffer with an int32 tensor",
     call: () => single.resetWorkspaceBuffer(Tensor.empty([4096], "int32", on)),
     status: "INVALID_ARGUMENT",
-    message: /workspace: expected dtype uint8, got int32/,
+    message: /^floatWorkspaceBuffer: expected dtype uint8, got int32/,
   },
   { name: "useFp16QkReduction true in the batch plan", call: () => planB({ useFp16QkReduction: true }), status: "NOT_IMPLEMENTED", message: /useFp16QkReduction/ },
   { name: "kvLayout XYZ in the constructor", call: () => new PODWithPagedKVCacheWrapper(Tensor.empty([4096], "uint8", on), "XYZ" as never), status: "INVALID_ARGUMENT", message: /kvLayout: expected one of/ },
@@ -528,7 +541,7 @@ const rows: Row[] = [
     name: "decode cache with page_size 8 instead of 4",
     call: () => run1({ pagedKvCacheD: f16([3, 2, 8, 1, HD]) }),
     status: "INVALID_ARGUMENT",
-    message: /pagedKvCacheD: expected shape \[\*, 2, 4, 1, 64\]/,
+    message: /pagedKvCacheD: expected shape \[\*, 2, 4, 1, 64\] \(\[pages, 2, pageSize, numKvHeads, headDim\] \(NHD, k\/v axis\)\)/,
   },
   {
     name: "5-dim decode cache whose k/v axis is 3",

@@ -118,7 +118,7 @@ describe.skipIf(reason !== undefined)("device memory over many cycles", () => {
     const bufs = decodeBuffers(dev, 2, pages);
     using tinyGraph = Tensor.empty([1024], "uint8", { device: dev });
     using wg = new PODWithPagedKVCacheWrapper(tinyGraph, "NHD", { useCudaGraph: true, ...bufs });
-    expect(() => wg.plan(args)).toThrow(/workspace: holds 1024 bytes/);
+    expect(() => wg.plan(args)).toThrow(/floatWorkspaceBuffer: holds 1024 bytes/);
     ref.destroy();
     for (const x of Object.values(bufs)) x.destroy();
   }, 120_000);

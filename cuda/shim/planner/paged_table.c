@@ -112,15 +112,23 @@ int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indptr: expected length requests + 1 (at least 1, [0] for no requests), got 0", name);
   int64_t batch = in->kv_indptr.len - 1;
   if ((st = check_indptr(&in->kv_indptr, batch, name, "kv_indptr"))) return st;
+  /* More last-page lengths than kv_indptr has requests: the indptr is the short one (every request has
+   * one last-page length); fewer: the last-page lengths are missing some. */
+  if (in->kv_last_page_len.len > batch)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT,
+                    "%s.kv_indptr: has %lld entr%s (%lld request%s), but kv_last_page_len has %lld; expected length %lld (requests + 1)", name,
+                    (long long)in->kv_indptr.len, in->kv_indptr.len == 1 ? "y" : "ies", (long long)batch, batch == 1 ? "" : "s",
+                    (long long)in->kv_last_page_len.len,
+                    (long long)in->kv_last_page_len.len + 1);
+  if (in->kv_last_page_len.len < batch)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_last_page_len: expected length %lld (one per request), got %lld", name, (long long)batch,
+                    (long long)in->kv_last_page_len.len);
   if (decode) {
     if (in->qo_indptr.len != 0)
       return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.qo_indptr: the decode side has one query per request; pass no qo_indptr", name);
   } else if ((st = check_indptr(&in->qo_indptr, batch, name, "qo_indptr"))) {
     return st;
   }
-  if (in->kv_last_page_len.len != batch)
-    return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_last_page_len: expected length %lld (one per request), got %lld", name, (long long)batch,
-                    (long long)in->kv_last_page_len.len);
   int64_t pages = in->kv_indptr.data[batch];
   if (pages > in->kv_indices.len)
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: kv_indptr ends at %lld but kv_indices has only %lld entries", name,

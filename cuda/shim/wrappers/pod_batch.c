@@ -33,7 +33,7 @@ static int32_t run_prefill(const pod_wrapper* w, const pod_run_args* a, pod_side
                   "mask_p: in CUDA graph mode the batch wrapper takes no custom mask: its size follows the KV lengths, which a plan "
                   "may change under a captured run()");
   } else if (st == POD_OK && planned->batch > 0) {
-    prefill->mask_offsets = a->mask_p_packed ? table->packed_mask_offsets : table->dense_mask_offsets;
+    prefill->mask_offsets = a->mask_p_packed == POD_MASK_PACKED ? table->packed_mask_offsets : table->dense_mask_offsets;
     st = pod_run_check_mask(w, prefill, &a->mask_p, a->mask_p_packed, 0, 0, 0, planned->dense_mask_elems, planned->packed_mask_bytes);
   } else if (st == POD_OK && pod_tensor_present(&a->mask_p)) {
     st = pod_fail(POD_ERR_INVALID_ARGUMENT, "mask_p: given, but the plan has no prefill request");

@@ -18,6 +18,7 @@
 #include "shim/runtime/error.h"
 #include "shim/runtime/staging.h"
 #include "shim/runtime/stream.h"
+#include "shim/runtime/tensor_check.h"
 #include "shim/wrappers/wrapper.h"
 #include "shim/wrappers/wrapper_api.h"
 
@@ -56,13 +57,21 @@ static int32_t check_graph_plan(const pod_wrapper* w, const draft* d) {
   for (int side = 0; side < 2; side++) {
     const pod_table* t = &tables[side];
     if (side == POD_SIDE_PREFILL && !w->kind->plans_prefill) continue;
-    if (t->batch != w->fixed_batch[side])
+    if (t->batch != w->fixed_batch[side]) {
+      const char* side_name = pod_side_name(side);
+      if (w->fixed_batch[side] == 0 && !pod_tensor_present(&w->buffers[side][POD_BUF_LAST]))
+        return pod_fail(POD_ERR_INVALID_ARGUMENT,
+                        "%s.kv_indptr: the plan has %d request%s, but in CUDA graph mode a side without fixed buffers (%s_buffers.kv_indptr, ...) "
+                        "stays empty; give the wrapper the side's buffers to plan requests on it",
+                        side_name, t->batch, t->batch == 1 ? "" : "s", side_name);
       return pod_fail(POD_ERR_INVALID_ARGUMENT,
-                      "%s: the plan has %d requests, but in CUDA graph mode the batch is fixed by the %s buffers at %d%s", pod_side_name(side),
-                      t->batch, pod_side_name(side), w->fixed_batch[side], w->fixed_batch[side] == 0 ? " (no buffers: the side stays empty)" : "");
+                      "%s.kv_indptr: the plan has %d request%s, but in CUDA graph mode the batch is fixed at %d by the length of "
+                      "%s_buffers.kv_last_page_len",
+                      side_name, t->batch, t->batch == 1 ? "" : "s", w->fixed_batch[side], side_name);
+    }
     if (t->num_pages_used > w->indices_capacity[side])
-      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: the plan uses %lld pages, the fixed kv_indices buffer holds %lld", pod_side_name(side),
-                      (long long)t->num_pages_used, (long long)w->indices_capacity[side]);
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indices: the plan uses %lld pages, but %s_buffers.kv_indices holds %lld", pod_side_name(side),
+                      (long long)t->num_pages_used, pod_side_name(side), (long long)w->indices_capacity[side]);
   }
   if (!w->shaped) return POD_OK;
   const pod_plan_shape *s = &d->plan.shape, *f = &w->fixed_shape;
@@ -245,9 +254,9 @@ int32_t pod_wrapper_plan_impl(uint64_t handle, const pod_plan_args* args) {
   }
   pod_plan_state* p = &d.plan;
   if (p->workspace_needed > w->workspace_bytes) {
+    const long long needed = (long long)p->workspace_needed; /* before the state is freed (and zeroed) */
     pod_plan_state_free(p);
-    return pod_fail(POD_ERR_WORKSPACE_TOO_SMALL, "workspace: holds %lld bytes, this plan needs %lld", (long long)w->workspace_bytes,
-                    (long long)p->workspace_needed);
+    return pod_fail(POD_ERR_WORKSPACE_TOO_SMALL, "workspace: holds %lld bytes, this plan needs %lld", (long long)w->workspace_bytes, needed);
   }
   /* plan() is never captured: the copies below would replay stale host memory. */
   pod_stream_obj stream;

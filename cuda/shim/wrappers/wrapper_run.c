@@ -32,12 +32,12 @@ static int32_t parse_paged_cache(const pod_wrapper* w, const pod_tensor* k, cons
   const pod_plan_shape* shape = &w->plan.shape;
   int nhd = w->kv_layout == POD_NHD;
   int64_t inner[4] = {-1, nhd ? shape->page_size : shape->num_kv_heads, nhd ? shape->num_kv_heads : shape->page_size, shape->head_dim};
-  const char* form4 = nhd ? "[pages, page_size, kv_heads, head_dim] (NHD)" : "[pages, kv_heads, page_size, head_dim] (HND)";
+  const char* form4 = nhd ? "[pages, page_size, num_kv_heads, head_dim] (NHD)" : "[pages, num_kv_heads, page_size, head_dim] (HND)";
   if ((st = pod_check_tensor(k, kname, w->device))) return st;
   if (!pod_tensor_present(k)) return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: the paged KV cache is missing", kname);
   if (!pod_tensor_present(v)) {
     int64_t shape5[5] = {-1, 2, inner[1], inner[2], inner[3]};
-    const char* form5 = nhd ? "[pages, 2, page_size, kv_heads, head_dim] (NHD, k/v axis)" : "[pages, 2, kv_heads, page_size, head_dim] (HND, k/v axis)";
+    const char* form5 = nhd ? "[pages, 2, page_size, num_kv_heads, head_dim] (NHD, k/v axis)" : "[pages, 2, num_kv_heads, page_size, head_dim] (HND, k/v axis)";
     if ((st = pod_check_shape(k, kname, 5, shape5, form5))) return st;
     *k_out = pod_tensor_select(k, 1, 0);
     *v_out = pod_tensor_select(k, 1, 1);
@@ -89,9 +89,12 @@ int32_t pod_run_check_mask(const pod_wrapper* w, pod_side* s, const pod_tensor* 
                            int64_t dense_elems, int64_t packed_bytes) {
   int32_t st;
   if (!pod_tensor_present(m)) return POD_OK;
-  if (packed != 0 && packed != 1) return pod_fail(POD_ERR_INVALID_ARGUMENT, "mask_p_packed: expected 0 or 1, got %d", packed);
+  if (packed != POD_MASK_DENSE && packed != POD_MASK_PACKED)
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "mask_p_packed: expected POD_MASK_DENSE (%d) or POD_MASK_PACKED (%d), got %d", POD_MASK_DENSE,
+                    POD_MASK_PACKED, packed);
+  /* The single wrapper takes causal in run(), the batch wrapper in plan(). */
   if (s->options.causal)
-    return pod_fail(POD_ERR_INVALID_ARGUMENT, "mask_p: a custom mask replaces causal masking; pass causal = 0 with a custom mask");
+    return pod_fail(POD_ERR_INVALID_ARGUMENT, "mask_p: a custom mask replaces causal masking, so %s must be off", single ? "options_p.causal" : "prefill_options.causal");
   if ((st = pod_check_tensor(m, "mask_p", w->device))) return st;
   if (packed) {
     const int32_t u8[] = {POD_UINT8};
@@ -111,7 +114,7 @@ int32_t pod_run_check_mask(const pod_wrapper* w, pod_side* s, const pod_tensor* 
     }
   }
   s->mask = *m;
-  s->mask_mode = packed ? 2 : 1;
+  s->mask_mode = packed == POD_MASK_PACKED ? 2 : 1;
   return POD_OK;
 }
 
@@ -227,7 +230,7 @@ int32_t pod_wrapper_run_impl(uint64_t handle, const pod_run_args* in) {
   }
 
   if (w->device != POD_DEVICE_CPU) {
-    if (w->kind->plans_prefill) attach_schedule(w, &prefill, &w->table_ws[POD_SIDE_PREFILL], POD_SIDE_PREFILL, a.mask_p_packed);
+    if (w->kind->plans_prefill) attach_schedule(w, &prefill, &w->table_ws[POD_SIDE_PREFILL], POD_SIDE_PREFILL, a.mask_p_packed == POD_MASK_PACKED);
     attach_schedule(w, &decode, &w->table_ws[POD_SIDE_DECODE], POD_SIDE_DECODE, 0);
     int previous = pod_cuda_set_pdl(pdl);
     w->last_launch = prefill.num_requests > 0 || decode.num_requests > 0 ? POD_LAUNCH_ONE_SIDE : POD_LAUNCH_NONE;
