@@ -51,7 +51,8 @@ typedef enum pod_status {
   POD_ERR_INVALID_HANDLE = 7,     /* a handle that was destroyed or never created */
   POD_ERR_NOT_IMPLEMENTED = 8,    /* valid input this build cannot execute yet */
   POD_ERR_WORKSPACE_TOO_SMALL = 9,
-  POD_ERR_INTERNAL = 10
+  POD_ERR_INTERNAL = 10,
+  POD_ERR_WORKSPACE_CORRUPT = 11  /* the plan in the workspace was overwritten after plan(): plan again */
 } pod_status;
 
 typedef enum pod_dtype {
@@ -424,6 +425,19 @@ typedef enum pod_launch {
   POD_LAUNCH_FUSED = 4     /* both sides in one fused launch */
 } pod_launch;
 POD_API int32_t pod_wrapper_last_launch(uint64_t wrapper, int32_t* launch);
+
+/* Whether the wrapper's plan is intact and its runs found nothing wrong in it. Waits for all work on
+ * the wrapper's device, then reports POD_ERR_WORKSPACE_CORRUPT when a kernel of an earlier run() found
+ * a value of the plan out of range (it skipped that work: outputs are incomplete) or when the plan's
+ * bytes in the workspace (or, in CUDA graph mode, its fixed buffers) differ from what plan() wrote;
+ * POD_ERR_NOT_PLANNED when another wrapper planned into the workspace since. POD_OK without a plan.
+ *
+ * Every plan carries a header in the workspace: which wrapper planned, its sizes and a checksum of the
+ * tables and work lists. On the CPU device run() verifies it before computing and fails with
+ * POD_ERR_WORKSPACE_CORRUPT; on CUDA devices the kernels bound every count and index they read from
+ * the workspace by the sizes of their launch, skip an item with a value out of range and record the
+ * fault, which the next plan() or run() of the wrapper returns (once) and this function reports. */
+POD_API int32_t pod_wrapper_check(uint64_t wrapper);
 
 #ifdef __cplusplus
 }

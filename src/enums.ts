@@ -17,6 +17,7 @@ export const STATUS = {
   NOT_IMPLEMENTED: 8,
   WORKSPACE_TOO_SMALL: 9,
   INTERNAL: 10,
+  WORKSPACE_CORRUPT: 11,
 } as const;
 
 /** pod_dtype. */

@@ -52,6 +52,7 @@ const symbols = {
   pod_wrapper_workspace_size: { args: [u64, pointer, pointer], returns: i32 },
   pod_wrapper_run: { args: [u64, pointer], returns: i32 },
   pod_wrapper_last_launch: { args: [u64, pointer], returns: i32 },
+  pod_wrapper_check: { args: [u64], returns: i32 },
 } as const;
 
 /** The package that carries the prebuilt library for this platform, e.g. "pod-attention-linux-x64". */

@@ -409,6 +409,17 @@ abstract class PodWrapperBase {
     this.implicitPlan = undefined;
   }
 
+  /**
+   * Throws a PodError (status WORKSPACE_CORRUPT) when the wrapper's plan is no longer intact: its bytes
+   * in the workspace (or, in CUDA graph mode, its fixed buffers) were overwritten after plan(), or a
+   * kernel of an earlier run() found a value of the plan out of range (it skipped that work, so that
+   * run()'s outputs are incomplete); NOT_PLANNED when another wrapper planned into the workspace
+   * since. Waits for all work on the wrapper's device first. Without a plan it only waits.
+   */
+  check(): void {
+    check(lib.pod_wrapper_check(this.handle), this.names());
+  }
+
   /** Releases the wrapper (idempotent; not the workspace, which the caller owns). */
   destroy(): void {
     if (this.handleValue === 0n) return;

@@ -186,6 +186,11 @@ export class BatchDecodeWithPagedKVCacheWrapper {
     return oneSide(this.pod[RUN_WITH](a, "paged"), "D") as AttentionOutputs<A>;
   }
 
+  /** Throws when the plan in the workspace was overwritten (see BatchPODWithPagedKVCacheWrapper.check); waits for the device. */
+  check(): void {
+    this.pod.check();
+  }
+
   /** Releases the wrapper (idempotent; not the workspace). */
   destroy(): void {
     this.pod.destroy();
@@ -249,6 +254,11 @@ export class BatchPrefillWithPagedKVCacheWrapper {
     const a = SIGNATURES.prefillRun.read(args);
     if (!a.has("qP")) throw invalid(`${a.name("qP")}: the prefill queries are required`);
     return oneSide(this.pod[RUN_WITH](a, "paged"), "P") as AttentionOutputs<A>;
+  }
+
+  /** Throws when the plan in the workspace was overwritten (see BatchPODWithPagedKVCacheWrapper.check); waits for the device. */
+  check(): void {
+    this.pod.check();
   }
 
   /** Releases the wrapper (idempotent; not the workspace). */

@@ -281,6 +281,34 @@ const rows: Row[] = [
     message: /^floatWorkspaceBuffer: another wrapper planned into this workspace/,
   },
   {
+    // A stray copy over the plan: run() on the CPU verifies the plan's header and checksum first.
+    name: "run after the workspace was overwritten behind the wrapper's back",
+    call: () =>
+      withSingle((w) => {
+        w.plan(plan);
+        const ws = (w as unknown as { workspace: Tensor }).workspace;
+        ws.copyFromHost(new Uint8Array(ws.nbytes).fill(7));
+        return w.run({ qP, kP, vP, qD, pagedKvCacheD: cacheD });
+      }),
+    status: "WORKSPACE_CORRUPT",
+    message: /^floatWorkspaceBuffer: holds no plan any more: its header was overwritten after plan\(\)/,
+  },
+  {
+    name: "check() after one byte of the page tables was overwritten",
+    call: () =>
+      withSingle((w) => {
+        w.plan(plan);
+        w.check(); // intact
+        const ws = (w as unknown as { workspace: Tensor }).workspace;
+        const bytes = ws.rawBytes();
+        bytes[256 + 4]! ^= 1; // the first table after the header
+        ws.copyFromHost(bytes);
+        return w.check();
+      }),
+    status: "WORKSPACE_CORRUPT",
+    message: /^floatWorkspaceBuffer: the plan's page tables or work lists were overwritten after plan\(\) \(their checksum differs\)/,
+  },
+  {
     name: "run before plan",
     call: () => withSingle((w) => w.run({ qP, kP, vP, qD, pagedKvCacheD: cacheD })),
     status: "NOT_PLANNED",

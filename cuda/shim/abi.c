@@ -83,3 +83,4 @@ POD_API int32_t pod_wrapper_workspace_size(uint64_t wrapper, const pod_plan_args
 POD_API int32_t pod_wrapper_plan(uint64_t wrapper, const pod_plan_args* args) { return pod_wrapper_plan_impl(wrapper, args); }
 POD_API int32_t pod_wrapper_run(uint64_t wrapper, const pod_run_args* args) { return pod_wrapper_run_impl(wrapper, args); }
 POD_API int32_t pod_wrapper_last_launch(uint64_t wrapper, int32_t* launch) { return pod_wrapper_last_launch_impl(wrapper, launch); }
+POD_API int32_t pod_wrapper_check(uint64_t wrapper) { return pod_wrapper_check_impl(wrapper); }

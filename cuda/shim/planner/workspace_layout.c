@@ -6,6 +6,7 @@
 #include "shim/planner/paged_table.h"
 #include "shim/planner/plan_state.h"
 #include "shim/planner/schedule.h"
+#include "shim/planner/workspace_header.h"
 #include "shim/planner/workspace_layout.h"
 #include "shim/runtime/error.h"
 #include "shim/runtime/memory.h"
@@ -40,7 +41,7 @@ static void graph_capacity(const pod_layout_input* in, const pod_plan_state* p, 
 }
 
 int32_t pod_plan_layout(const pod_layout_input* in, pod_plan_state* p) {
-  int64_t at = 0;
+  int64_t at = POD_WORKSPACE_HEADER_BYTES; /* the image starts with its header (workspace_header.h) */
   const pod_table* tables = p->table;
   for (int side = 0; side < 2; side++) {
     int64_t bytes = in->use_graph ? (int64_t)pod_table_fixed_bytes(tables[side].batch) : (int64_t)tables[side].storage_bytes;

@@ -62,6 +62,7 @@
   X(PointerGetAttribute, CUresult, (void*, CUpointer_attribute, CUdeviceptr))                   \
   X(MemHostAlloc, CUresult, (void**, size_t, unsigned int))                                     \
   X(MemFreeHost, CUresult, (void*))                                                             \
+  X(MemHostGetDevicePointer, CUresult, (CUdeviceptr*, void*, unsigned int))                     \
   X(TensorMapEncodeTiled, CUresult, (CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*, const cuuint64_t*, \
                                      const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,           \
                                      CUtensorMapL2promotion, CUtensorMapFloatOOBfill))

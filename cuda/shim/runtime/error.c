@@ -35,6 +35,7 @@ const char* pod_status_name_impl(int32_t status) {
     case POD_ERR_INVALID_HANDLE: return "POD_ERR_INVALID_HANDLE";
     case POD_ERR_NOT_IMPLEMENTED: return "POD_ERR_NOT_IMPLEMENTED";
     case POD_ERR_WORKSPACE_TOO_SMALL: return "POD_ERR_WORKSPACE_TOO_SMALL";
+    case POD_ERR_WORKSPACE_CORRUPT: return "POD_ERR_WORKSPACE_CORRUPT";
     case POD_ERR_INTERNAL: return "POD_ERR_INTERNAL";
     default: return "POD_ERR_UNKNOWN";
   }

@@ -21,6 +21,8 @@
 #include "shim/attention_problem.h"
 #include "shim/planner/paged_table.h"
 #include "shim/planner/plan_state.h"
+#include "shim/planner/workspace_header.h"
+#include "shim/runtime/fault_record.h"
 #include "shim/runtime/staging.h"
 
 /* A side's fixed page-table buffers in CUDA graph mode, as indices of pod_wrapper.buffers[side]. */
@@ -77,6 +79,12 @@ struct pod_wrapper {
    * last plan: the lookup costs microseconds, and plan() runs every step. */
   int32_t occupancy_key[3], occupancy[2];
   int32_t last_launch;        /* pod_launch of the last run() */
+  /* Integrity of the plan: the header plan() wrote at the workspace's start (run() on the CPU and
+   * check() compare the workspace with it), the plan count, and the record the kernels report faults
+   * into (CUDA; empty without page-locked memory: the header's own fault record serves). */
+  pod_workspace_header header;
+  uint64_t plan_serial;
+  pod_fault_slot fault;
   pod_staging staging;        /* host memory of plan()'s copies, reused */
   uint64_t handle;
 };
@@ -85,6 +93,16 @@ struct pod_wrapper {
 int32_t pod_wrapper_get(uint64_t handle, pod_wrapper** w);
 /* The programmatic-dependent-launch setting of a wrapper or a call: POD_UNSET follows `dflt`. */
 int32_t pod_wrapper_resolve_pdl(int32_t device, int32_t given, int dflt, const char* name, int* out);
+
+/* wrapper_check.c: the plan's integrity */
+/* The fault the kernels recorded since the last call, once (the record is cleared):
+ * POD_ERR_WORKSPACE_CORRUPT with what was found; POD_OK when none. */
+int32_t pod_wrapper_take_fault(pod_wrapper* w);
+/* Whether the plan's image in the workspace (and, in CUDA graph mode, its fixed buffers) is still what
+ * plan() wrote. CPU device only: its memory is the host's. */
+int32_t pod_wrapper_verify_host_plan(const pod_wrapper* w);
+/* The fault address the kernels of a side store to: the wrapper's record, else the header's. */
+uint64_t pod_wrapper_fault_address(const pod_wrapper* w);
 
 /* wrapper_run.c: the checks of run() both kinds share */
 /* Checks q, o and lse of a side: q [tokens, heads, head_dim] of dtype; o like q; lse float32 [tokens, heads]. */

@@ -13,5 +13,6 @@ int32_t pod_wrapper_workspace_size_impl(uint64_t wrapper, const pod_plan_args* a
 int32_t pod_wrapper_plan_impl(uint64_t wrapper, const pod_plan_args* args);
 int32_t pod_wrapper_last_launch_impl(uint64_t wrapper, int32_t* launch);
 int32_t pod_wrapper_run_impl(uint64_t wrapper, const pod_run_args* args);
+int32_t pod_wrapper_check_impl(uint64_t wrapper);
 
 #endif

@@ -9,6 +9,7 @@
 #include "shim/runtime/cuda_driver.h"
 #include "shim/runtime/device.h"
 #include "shim/runtime/error.h"
+#include "shim/runtime/fault_record.h"
 #include "shim/runtime/handles.h"
 #include "shim/runtime/staging.h"
 #include "shim/runtime/tensor_check.h"
@@ -130,10 +131,16 @@ int32_t pod_wrapper_create_impl(const pod_wrapper_create_args* in, uint64_t* han
     props.struct_size = sizeof props;
     st = pod_device_props_get_impl(device, &props);
     w->sm_count = props.sm_count;
+    /* The record its kernels report faults into (none without page-locked memory: the header's serves). */
+    if (st == POD_OK && (st = pod_cuda_use(device)) == POD_OK) st = pod_fault_slot_acquire(device, &w->fault);
   }
   if (st == POD_OK) st = pod_handle_new(POD_HANDLE_WRAPPER, w, handle);
-  if (st != POD_OK) free(w);
-  else w->handle = *handle;
+  if (st != POD_OK) {
+    pod_fault_slot_release(&w->fault);
+    free(w);
+  } else {
+    w->handle = *handle;
+  }
   return st;
 }
 
@@ -150,6 +157,7 @@ int32_t pod_wrapper_destroy_impl(uint64_t handle) {
   pod_wrapper* w = obj;
   drop_plan(w);
   pod_staging_destroy(&w->staging, w->device);
+  pod_fault_slot_release(&w->fault);
   free(w);
   return POD_OK;
 }

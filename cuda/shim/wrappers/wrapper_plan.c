@@ -12,6 +12,7 @@
 #include "shim/planner/plan_state.h"
 #include "shim/planner/schedule.h"
 #include "shim/planner/workspace_claims.h"
+#include "shim/planner/workspace_header.h"
 #include "shim/planner/workspace_layout.h"
 #include "shim/runtime/cuda_driver.h"
 #include "shim/runtime/dtype.h"
@@ -26,6 +27,7 @@
 typedef struct draft {
   pod_plan_args a;
   pod_plan_state plan;
+  pod_workspace_header header; /* the image's first bytes, sealed once the image is staged */
 } draft;
 
 /* Schedules both sides and lays out the workspace, with the kernels' occupancy on CUDA. */
@@ -189,6 +191,24 @@ static int32_t stage_image(const pod_wrapper* w, draft* d, unsigned char* image,
     for (int32_t i = sched[side].num_work; i < p->launch_work[side]; i++) work[i] = (pod_work_item){0, 0, past_end, 0, 0, -1, 1, 0};
     for (int32_t i = sched[side].num_merge; i < p->launch_merge[side]; i++) merge[i] = (pod_merge_item){0, 0, past_end, 0, 0, 1, 0, 1};
   }
+  /* The header: whose plan this is and checksums of the staged image and of graph mode's buffers. */
+  pod_workspace_header* h = &d->header;
+  memset(h, 0, sizeof *h);
+  h->magic = POD_WORKSPACE_MAGIC;
+  h->version = POD_WORKSPACE_VERSION;
+  h->owner = w->handle;
+  h->serial = w->plan_serial + 1;
+  h->image_bytes = (uint64_t)p->image_bytes;
+  h->workspace_bytes = (uint64_t)p->workspace_needed;
+  for (int side = 0; side < 2 && w->use_graph; side++) {
+    const pod_table* t = &tables[side];
+    if (w->fixed_batch[side] == 0) continue;
+    h->buffers_checksum = pod_buffers_checksum_add(h->buffers_checksum, t->kv_indptr, (const int32_t*)(image + indices_at[side]),
+                                                   side == POD_SIDE_PREFILL ? t->qo_indptr : NULL, t->batch, t->num_pages_used);
+  }
+  pod_workspace_header_seal(h, image);
+  memset(image, 0, POD_WORKSPACE_HEADER_BYTES);
+  memcpy(image, h, sizeof *h);
   return POD_OK;
 }
 
@@ -239,6 +259,8 @@ static void commit(pod_wrapper* w, draft* d) {
       w->shaped = 1;
     }
   }
+  w->header = d->header;
+  w->plan_serial = d->header.serial;
   w->planned = 1;
 }
 
@@ -247,6 +269,8 @@ int32_t pod_wrapper_plan_impl(uint64_t handle, const pod_plan_args* args) {
   draft d;
   memset(&d, 0, sizeof d);
   int32_t st = pod_wrapper_get(handle, &w);
+  /* A fault the kernels of an earlier run() recorded is this call's error (once). */
+  if (st == POD_OK) st = pod_wrapper_take_fault(w);
   if (st == POD_OK) st = build_draft(w, args, &d);
   if (st != POD_OK) {
     pod_plan_state_free(&d.plan);

@@ -188,6 +188,8 @@ int32_t pod_wrapper_run_impl(uint64_t handle, const pod_run_args* in) {
   pod_wrapper* w;
   int32_t st = pod_wrapper_get(handle, &w);
   if (st != POD_OK) return st;
+  /* A fault the kernels of an earlier run() recorded is this call's error (once). */
+  if ((st = pod_wrapper_take_fault(w))) return st;
   if (!w->planned) return pod_fail(POD_ERR_NOT_PLANNED, "wrapper: run() called before a successful plan()");
   if (!pod_workspace_holds(w->device, w->workspace.data, (uint64_t)w->plan.workspace_needed, w->handle))
     return pod_fail(POD_ERR_NOT_PLANNED,
@@ -242,6 +244,9 @@ int32_t pod_wrapper_run_impl(uint64_t handle, const pod_run_args* in) {
     pod_cuda_set_pdl(previous);
     return st;
   }
+  /* The CPU backend reads the plan's tables from the workspace, host memory: before it does, the plan
+   * there must still be the one plan() wrote (a replayed recording checks again). */
+  if ((st = pod_wrapper_verify_host_plan(w))) return st;
   w->last_launch = prefill.num_requests > 0 || decode.num_requests > 0 ? POD_LAUNCH_CPU : POD_LAUNCH_NONE;
   if (stream.recording) return pod_recording_add_run(stream.recording, handle, &a);
   if (prefill.num_requests > 0 && (st = pod_cpu_attention(&prefill))) return st;
