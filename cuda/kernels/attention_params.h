@@ -120,7 +120,16 @@ typedef struct pod_attn_params {
   int32_t num_work, num_merge;
   float v_scale;                      /* the output is multiplied by it (fp8 dequantization) */
   int32_t kv_e5m2;                    /* fp8 kernels: 1 for an e5m2 cache, 0 for e4m3 */
-  int32_t reserved;
+  /* Bounds of what the kernels read from the workspace (kernels/workspace_faults.h): a count or index
+   * of the plan outside them is a fault the CTA reports and skips, never an address. */
+  int32_t side;                       /* POD_FAULT_BY_DECODE or POD_FAULT_BY_PREFILL: who reports */
+  int32_t num_requests;               /* entries of kv_lens (of qo_indptr and kv_indptr: one more) */
+  int32_t num_tokens;                 /* rows of q, o and lse */
+  int32_t num_indices;                /* entries of kv_indices */
+  int32_t num_pages;                  /* pages of the paged caches */
+  int32_t num_partial;                /* partial-result slots */
+  int64_t mask_elems;                 /* custom mask: elements (dense) or bytes (packed) */
+  uint64_t fault;                     /* the pod_fault_record faults are stored to */
 } pod_attn_params;
 
 /* One POD launch: the prefill side (0) and the decode side (1) with their CTA counts and tile shapes. */

@@ -43,6 +43,10 @@ typedef struct pod_side {
     uint64_t qo_indptr, kv_lens, kv_indptr, kv_indices, mask_offsets;
     uint64_t work, merge, partial_o, partial_lse;
     int32_t num_work, num_merge, tile;
+    /* Bounds of the lists the kernels read (graph mode: the capacities), and the fault record they
+     * report to with the side's tag (kernels/workspace_faults.h). */
+    int32_t num_indices, num_partial, fault_by;
+    uint64_t fault;
   } dev;
 } pod_side;
 

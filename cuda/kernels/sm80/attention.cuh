@@ -125,10 +125,13 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   // q_pos: position of each row's query, kNoPosition for padding rows; kv_pos: positions for RoPE of
   // a key tile; sM, sL: the epilogue's per-warp row maxima and sums. A slot keeps them at the start of
   // its slice.
+  // tile: the CTA's checked work tile (work_tile.cuh); bad: a page index out of range was seen.
   struct Scratch {
     int q_pos[ROWS], kv_pos[KT];
     float sM[S::kWarpsN * ROWS], sL[S::kWarpsN * ROWS];
     int merges_here;
+    int tile_ok, bad;
+    WorkTile tile;
   };
   static_assert(!SLOTTED || sizeof(Scratch) <= POD_DECODE_SLOT_SCRATCH, "a slot's scratch");
   Scratch* scratch;
@@ -150,14 +153,21 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   const int tid = SLOTTED ? (int)threadIdx.x - 128 * slot : (int)threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = warp % S::kWarpsM, wn = warp / S::kWarpsM;
 
-  const WorkTile wt = work_tile(p, cta, ROWS);
-  const int request = wt.request, kv_head = wt.kv_head, row_start = wt.row_start, kv_begin = wt.kv_begin, kv_end = wt.kv_end;
+  // One thread reads and checks the work item; every thread takes the same tile (or skips it).
+  if (tid == 0) {
+    scratch->tile_ok = load_work_tile(p, cta, ROWS, &scratch->tile);
+    scratch->bad = 0;
+  }
+  body_sync();
+  if (!scratch->tile_ok) return -1;
+  const WorkTile wt = scratch->tile;
+  const int kv_head = wt.kv_head, row_start = wt.row_start, kv_begin = wt.kv_begin, kv_end = wt.kv_end;
   const int partial = wt.partial, merge = wt.merge, q_start = wt.q_start, qo_len = wt.qo_len, kv_len = wt.kv_len;
   const int group = p.group;
   using KV = std::conditional_t<KV8, uint8_t, T>;
   const KV* kbase = reinterpret_cast<const KV*>(p.k);
   const KV* vbase = reinterpret_cast<const KV*>(p.v);
-  const int* page_ids = p.page_size ? reinterpret_cast<const int*>(p.kv_indices) + reinterpret_cast<const int*>(p.kv_indptr)[request] : nullptr;
+  const int* page_ids = p.page_size ? reinterpret_cast<const int*>(p.kv_indices) + wt.page0 : nullptr;
 
   // Load the query rows (zero rows past the request's end).
   for (int c = tid; c < ROWS * S::kChunks; c += POD_CTA_THREADS) {
@@ -193,7 +203,12 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
       const KV *ks, *vs;
       if (page_ids) {
         const int pi = p.page_shift >= 0 ? jj >> p.page_shift : jj / p.page_size;
-        const int page = page_ids[pi], slot = jj - pi * p.page_size;
+        int page = page_ids[pi];
+        const int slot = jj - pi * p.page_size;
+        if ((unsigned)page >= (unsigned)p.num_pages) {  // the plan was overwritten: read page 0, write nothing
+          scratch->bad = 1;
+          page = 0;
+        }
         ks = k_src + ((int64_t)page * ks0 + slot * ks1);
         vs = v_src + ((int64_t)page * vs0 + slot * vs1);
       } else {
@@ -310,7 +325,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     }
     if (p.mask_mode != 0) {
       const uint8_t* mk = reinterpret_cast<const uint8_t*>(p.mask);
-      const int64_t base = p.mask_offsets ? reinterpret_cast<const int64_t*>(p.mask_offsets)[request] : 0;
+      const int64_t base = scratch->tile.mask_base;  // checked against the mask's size
 #pragma unroll
       for (int ms = 0; ms < RT; ms++)
 #pragma unroll
@@ -532,6 +547,10 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     l[x] += __shfl_xor_sync(0xffffffffu, l[x], 2);
   }
   body_sync();
+  if (page_ids && scratch->bad) {  // a page index out of range: nothing of this item is written
+    if (tid == 0) report_fault(p.fault, p.side, POD_FAULT_PAGE_ID, cta / p.num_kv_heads);
+    return -1;
+  }
   float* sO = reinterpret_cast<float*>(sK);  // [kWarpsN][ROWS][D], fits in the key/value buffers
 #pragma unroll
   for (int x = 0; x < 2 * MT; x++) {
@@ -583,7 +602,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     pod_merge_item* item = reinterpret_cast<pod_merge_item*>(p.merge) + merge;
     __threadfence();  // this part's results are visible before it counts as arrived
     body_sync();
-    if (tid == 0) scratch->merges_here = last_part_arrived(item);
+    if (tid == 0) scratch->merges_here = last_part_arrived(item, p);
     body_sync();
     if (scratch->merges_here) {
       __threadfence();
@@ -627,14 +646,17 @@ __device__ __noinline__ void claim_role(const pod_fused_params& f, int* claim) {
     seen = prev;
   }
   int item = atomicAdd(&c->next[side], 1);
-  if (item >= f.num_cta[side]) {
+  if (item < 0 || item >= f.num_cta[side]) {
     atomicAdd(running, side ? 1 - 0x10000 : 0x10000 - 1);
     side = 1 - side;
     item = atomicAdd(&c->next[side], 1);
   }
-  // Both queues empty can only mean launches of one plan overlapping on two streams (they share the
-  // counters); such a CTA does nothing rather than read past the work lists.
-  claim[0] = side, claim[1] = item < f.num_cta[side] ? item : -1;
+  // Both queues empty (or a queue head out of range) means counters that were not zero when the launch
+  // began: the plan in the workspace was overwritten, or launches of one plan overlap on two streams
+  // (they share the counters). Such a CTA reports it and does nothing rather than read past the lists.
+  const bool ok = item >= 0 && item < f.num_cta[side];
+  claim[0] = side, claim[1] = ok ? item : -1;
+  if (!ok) report_fault(f.side[0].fault, POD_FAULT_BY_LAUNCH, POD_FAULT_COUNTER, blockIdx.x);
 }
 
 // PER_SM order, thread 0 of a finished CTA: leaves the SM's count; the last CTA resets the queues.
@@ -642,9 +664,12 @@ __device__ __noinline__ void release_role(const pod_fused_params& f, const int s
   pod_fused_counters* c = reinterpret_cast<pod_fused_counters*>(f.counters);
   atomicSub(&c->running[sm_id() % POD_MAX_SMS], side ? 0x10000 : 1);
   __threadfence();
-  if (atomicAdd(&c->done, 1) == f.num_cta[0] + f.num_cta[1] - 1) {
+  const int done = atomicAdd(&c->done, 1), last = f.num_cta[0] + f.num_cta[1] - 1;
+  if (done == last) {
     c->next[0] = 0, c->next[1] = 0, c->done = 0;
     __threadfence();
+  } else if (done < 0 || done > last) {
+    report_fault(f.side[0].fault, POD_FAULT_BY_LAUNCH, POD_FAULT_COUNTER, blockIdx.x);
   }
 }
 

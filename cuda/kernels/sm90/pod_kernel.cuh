@@ -19,15 +19,22 @@ __device__ __noinline__ void claim_pod_task(const pod_sm90_pod_params& F, int* c
   const int claimed_d = *reinterpret_cast<volatile int*>(&c->next[1]);
   int side = (long long)claimed_p * tasks[1] <= (long long)claimed_d * tasks[0] ? 0 : 1;
   int task = atomicAdd(&c->next[side], 1);
-  if (task >= tasks[side]) {
+  if (task < 0 || task >= tasks[side]) {
     side ^= 1;
     task = atomicAdd(&c->next[side], 1);
   }
-  claim[0] = side, claim[1] = task < tasks[side] ? task : -1;
+  // No task left, or a queue head out of range: counters that were not zero when the launch began (the
+  // plan in the workspace was overwritten, or launches of one plan overlap). Reported; the CTA idles.
+  const bool ok = task >= 0 && task < tasks[side];
+  claim[0] = side, claim[1] = ok ? task : -1;
+  if (!ok) report_fault(F.decode.fault, POD_FAULT_BY_LAUNCH, POD_FAULT_COUNTER, blockIdx.x);
   __threadfence();
-  if (atomicAdd(&c->done, 1) == tasks[0] + tasks[1] - 1) {
+  const int done = atomicAdd(&c->done, 1), last = tasks[0] + tasks[1] - 1;
+  if (done == last) {
     c->next[0] = 0, c->next[1] = 0, c->done = 0;
     __threadfence();
+  } else if (done < 0 || done > last) {
+    report_fault(F.decode.fault, POD_FAULT_BY_LAUNCH, POD_FAULT_COUNTER, blockIdx.x);
   }
 }
 

@@ -20,9 +20,11 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P, co
   uint8_t* sV = sK + Tr::kStages * Tr::kTileBytes;
   __shared__ PrefillBarriers<Tr::kStages> bars;
 
-  const WorkTile w = work_tile(P.p, cta, Tr::kRows);
-  const TileRange tr = tile_range<Tr::kKeys>(P.p, w);
+  // Thread 0 reads and checks the work item (work_tile.cuh); every thread takes the same tile, so
+  // that producer and consumers agree on the tiles they pass through the barriers.
   if (threadIdx.x == 0) {
+    bars.tile_ok = load_work_tile(P.p, cta, Tr::kRows, &bars.tile);
+    bars.bad = 0;
     bar_init(&bars.q_full, 96);
 #pragma unroll
     for (int s = 0; s < Tr::kStages; s++) {
@@ -34,6 +36,9 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P, co
     bar_init_fence();
   }
   __syncthreads();
+  if (!bars.tile_ok) return;
+  const WorkTile w = bars.tile;
+  const TileRange tr = tile_range<Tr::kKeys>(P.p, w);
   if (threadIdx.x < 128) {
     regs_down<Tr::kProducerRegs>();
     produce<T, D>(P, w, tr, sQ, sK, sV, bars);
@@ -42,6 +47,12 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P, co
   regs_up<Tr::kConsumerRegs>();
   ConsumerResult<D, Tr::kKeys> res;
   consume<T, D, Score>(P, w, tr, sQ, sK, sV, bars, res);
+  // The producers set `bad` before the arrivals the consumers' last waits saw: every consumer reads
+  // the same value here.
+  if (*reinterpret_cast<volatile int*>(&bars.bad)) {
+    if (threadIdx.x == 128) report_fault(P.p.fault, P.p.side, POD_FAULT_PAGE_ID, cta / P.p.num_kv_heads);
+    return;
+  }
   store_output<T, D>(P.p, w, res, sQ);
   if (w.partial >= 0) {
     // The last part of a split row tile to finish merges them all (one launch, no merge kernel).
@@ -49,7 +60,7 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P, co
     pod_merge_item* item = reinterpret_cast<pod_merge_item*>(P.p.merge) + w.merge;
     __threadfence();  // this part's results are visible before it counts as arrived
     named_sync(3, Tr::kConsumerThreads);
-    if (ctid == 0) bars.merges_here = last_part_arrived(item);
+    if (ctid == 0) bars.merges_here = last_part_arrived(item, P.p);
     named_sync(3, Tr::kConsumerThreads);
     if (bars.merges_here) {
       __threadfence();

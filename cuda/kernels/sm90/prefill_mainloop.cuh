@@ -26,6 +26,9 @@ struct PrefillBarriers {
   uint64_t k_full[S], v_full[S];
   uint64_t k_empty[S], v_empty[S];
   int merges_here;
+  int tile_ok;  // the work item passed its checks (work_tile.cuh)
+  int bad;      // a producer met a page index out of range: the consumers write nothing
+  WorkTile tile;
 };
 
 // Keys of tile t start at tile0 + t * kKeys; paged tiles start on a multiple of kKeys (so on page
@@ -41,21 +44,27 @@ __device__ __forceinline__ TileRange tile_range(const pod_attn_params& p, const 
 }
 
 // Issues the TMA boxes of one K or V tile (keys key0 .. key0 + kKeys - 1) into `dst`, counted on `bar`.
+// A page index past the cache (the plan was overwritten) loads page 0 instead and sets *bad.
 template <typename T, int D>
 __device__ __forceinline__ void load_tile(const pod_tma_map* map, uint8_t* dst, const int key0, const int head, const bool ho,
-                                          const int* page_ids, const int num_pages, const pod_attn_params& p, uint64_t* bar) {
+                                          const int* page_ids, const int num_pages, const pod_attn_params& p, uint64_t* bar, volatile int* bad) {
   using Tr = PrefillTraits<T, D>;
   constexpr int KK = Tr::kKeys;
-  bar_expect(bar, Tr::kTileBytes);
   if (!page_ids) {
+    bar_expect(bar, Tr::kTileBytes);
 #pragma unroll
     for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128, map, cb * 64, ho ? key0 : head, ho ? head : key0, bar);
     return;
   }
-  // One box per page; pages past the request's last (keys past kv_len, masked) repeat it.
+  // One box per page; pages past the request's last (keys past kv_len, masked) repeat it. The page
+  // indices are checked before the arrival, which orders the mark before the consumers' waits.
   const int ps = p.page_size, first = key0 >> p.page_shift;
+  for (int pg = 0; pg < KK / ps; pg++)
+    if ((unsigned)page_ids[min(first + pg, num_pages - 1)] >= (unsigned)p.num_pages) *bad = 1;
+  bar_expect(bar, Tr::kTileBytes);
   for (int pg = 0; pg < KK / ps; pg++) {
-    const int page = page_ids[min(first + pg, num_pages - 1)];
+    int page = page_ids[min(first + pg, num_pages - 1)];
+    if ((unsigned)page >= (unsigned)p.num_pages) page = 0;
 #pragma unroll
     for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128 + pg * ps * 128, map, cb * 64, ho ? 0 : head, ho ? head : 0, page, bar);
   }
@@ -93,10 +102,9 @@ __device__ __forceinline__ void produce(const pod_sm90_prefill_params& P, const 
   const bool keys = tid == 0;
   const int* page_ids = nullptr;
   int num_pages = 0;
-  if (p.page_size) {
-    const int* kv_indptr = reinterpret_cast<const int*>(p.kv_indptr);
-    page_ids = reinterpret_cast<const int*>(p.kv_indices) + kv_indptr[w.request];
-    num_pages = kv_indptr[w.request + 1] - kv_indptr[w.request];
+  if (p.page_size) {  // the checked tile's pages (work_tile.cuh)
+    page_ids = reinterpret_cast<const int*>(p.kv_indices) + w.page0;
+    num_pages = w.pages;
   }
   const pod_tma_map* map = keys ? &P.k_map : &P.v_map;
   uint8_t* ring = keys ? sK : sV;
@@ -105,7 +113,7 @@ __device__ __forceinline__ void produce(const pod_sm90_prefill_params& P, const 
   for (int t = 0; t < tr.num_tiles; t++) {
     const int s = t % S;
     bar_wait(&empty[s], ((t / S) & 1) ^ 1);
-    load_tile<T, D>(map, ring + s * Tr::kTileBytes, tr.tile0 + t * KK, w.kv_head, P.heads_outer != 0, page_ids, num_pages, p, &full[s]);
+    load_tile<T, D>(map, ring + s * Tr::kTileBytes, tr.tile0 + t * KK, w.kv_head, P.heads_outer != 0, page_ids, num_pages, p, &full[s], &bars.bad);
   }
 }
 

@@ -102,6 +102,12 @@ static int32_t build_params(const pod_side* s, const char* side_name, pod_attn_p
   p.mask_offsets = s->dev.mask_offsets;
   p.work = s->dev.work, p.merge = s->dev.merge, p.partial_o = s->dev.partial_o, p.partial_lse = s->dev.partial_lse;
   p.num_work = s->dev.num_work, p.num_merge = s->dev.num_merge;
+  /* Bounds of what the kernels read from the workspace, and where they report a value out of them. */
+  p.side = s->dev.fault_by, p.fault = s->dev.fault;
+  p.num_requests = s->num_requests, p.num_indices = s->dev.num_indices, p.num_partial = s->dev.num_partial;
+  p.num_tokens = s->q.shape[0] > INT32_MAX ? INT32_MAX : (int32_t)s->q.shape[0];
+  p.num_pages = !s->paged ? 0 : s->k.shape[0] > INT32_MAX ? INT32_MAX : (int32_t)s->k.shape[0];
+  p.mask_elems = s->mask_mode == 0 ? 0 : s->mask.ndim == 2 ? s->mask.shape[0] * s->mask.shape[1] : s->mask.shape[0];
   p.num_qo_heads = s->num_qo_heads, p.num_kv_heads = s->num_kv_heads, p.group = s->num_qo_heads / s->num_kv_heads;
   p.head_dim = s->head_dim;
   p.implicit_qo_len = s->qo_indptr[1] - s->qo_indptr[0];

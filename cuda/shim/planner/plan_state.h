@@ -31,6 +31,7 @@ typedef struct pod_plan_state {
   int64_t off_counters;     /* the POD launch's device counters (zeroed by plan) */
   int64_t off_partial[4];   /* decode o, decode lse, prefill o, prefill lse */
   int32_t launch_work[2], launch_merge[2]; /* work items (CTAs / KV heads) and merge items per side (graph mode: the capacities) */
+  int32_t launch_partial[2];  /* partial-result slots per side (graph mode: the capacity) */
   int64_t image_bytes;      /* tables and schedules, copied at plan */
   int64_t workspace_needed; /* image and partial results: the bytes of the workspace this plan claims */
 } pod_plan_state;

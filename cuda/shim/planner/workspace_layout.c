@@ -99,6 +99,7 @@ int32_t pod_plan_layout(const pod_layout_input* in, pod_plan_state* p) {
       int64_t most = caps[side][0] * p->shape.num_kv_heads;
       slots = most < budget_slots ? most : budget_slots;
     }
+    p->launch_partial[side] = slots > INT32_MAX ? INT32_MAX : (int32_t)slots;
     p->off_partial[2 * side] = take(&at, slots * rows * p->shape.head_dim * 4);
     p->off_partial[2 * side + 1] = take(&at, slots * rows * 4);
   }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu/cpu_backend.h"
+#include "kernels/workspace_faults.h"
 #include "pod.h"
 #include "shim/attention_problem.h"
 #include "shim/backend/cuda_attention.h"
@@ -99,8 +100,10 @@ int32_t pod_run_check_mask(const pod_wrapper* w, pod_side* s, const pod_tensor* 
   if (packed) {
     const int32_t u8[] = {POD_UINT8};
     int64_t shape[1] = {packed_bytes};
+    /* Bits are read byte by byte from the start: the bytes must be contiguous. */
     if ((st = pod_check_dtype(m, "mask_p", u8, 1)) ||
-        (st = pod_check_shape(m, "mask_p", 1, shape, "bit-packed, ceil(qo_len * kv_len / 8) bytes per request")))
+        (st = pod_check_shape(m, "mask_p", 1, shape, "bit-packed, ceil(qo_len * kv_len / 8) bytes per request")) ||
+        (st = pod_check_inner_contiguous(m, "mask_p")))
       return st;
   } else {
     const int32_t dt[] = {POD_BOOL, POD_UINT8};
@@ -163,6 +166,17 @@ static void attach_schedule(const pod_wrapper* w, pod_side* s, const pod_table* 
   s->dev.num_work = p->launch_work[side];
   s->dev.num_merge = p->launch_merge[side];
   s->dev.tile = p->sched[side].tile;
+  /* What the kernels bound the plan's values by: graph mode's capacities, so that a captured launch
+   * holds them for every later plan. */
+  const int64_t indices = w->use_graph && w->fixed_batch[side] > 0 ? w->indices_capacity[side] : w->plan.table[side].num_pages_used;
+  s->dev.num_indices = indices > INT32_MAX ? INT32_MAX : (int32_t)indices;
+  s->dev.num_partial = p->launch_partial[side];
+}
+
+/* The side's tag in the faults its kernels report, and the record they report to. */
+static void attach_fault(const pod_wrapper* w, pod_side* s, int side) {
+  s->dev.fault_by = side == POD_SIDE_DECODE ? POD_FAULT_BY_DECODE : POD_FAULT_BY_PREFILL;
+  s->dev.fault = pod_wrapper_fault_address(w);
 }
 
 /* The dequantization scales of a side (NaN: 1): q_scale * k_scale joins sm_scale, v_scale the output. */
@@ -234,6 +248,8 @@ int32_t pod_wrapper_run_impl(uint64_t handle, const pod_run_args* in) {
   if (w->device != POD_DEVICE_CPU) {
     if (w->kind->plans_prefill) attach_schedule(w, &prefill, &w->table_ws[POD_SIDE_PREFILL], POD_SIDE_PREFILL, a.mask_p_packed == POD_MASK_PACKED);
     attach_schedule(w, &decode, &w->table_ws[POD_SIDE_DECODE], POD_SIDE_DECODE, 0);
+    attach_fault(w, &prefill, POD_SIDE_PREFILL);
+    attach_fault(w, &decode, POD_SIDE_DECODE);
     int previous = pod_cuda_set_pdl(pdl);
     w->last_launch = prefill.num_requests > 0 || decode.num_requests > 0 ? POD_LAUNCH_ONE_SIDE : POD_LAUNCH_NONE;
     if (prefill.num_requests > 0 && decode.num_requests > 0)
