@@ -152,6 +152,15 @@ POD_API int32_t pod_device_memory_stats(int32_t device, pod_memory_stats* stats)
  * `near`: the device the caller expects (its context answers the query). */
 POD_API int32_t pod_pointer_device(int32_t near, uint64_t ptr, int32_t* device);
 
+/* Whether `bytes` bytes from `ptr` are memory a tensor of `device` may view (a view of memory made
+ * elsewhere). CUDA devices: the driver must know the address (device memory of that device, managed
+ * or page-locked host memory) and the bytes must lie within its allocation
+ * (CU_POINTER_ATTRIBUTE_RANGE_START_ADDR / RANGE_SIZE); otherwise POD_ERR_INVALID_ARGUMENT naming ptr
+ * or shape. The CPU device: device memory is rejected, and pageable host memory only when a page of
+ * the bytes is not mapped in the process; whether the memory is still allocated, and large enough
+ * within a mapping, is the caller's responsibility. */
+POD_API int32_t pod_pointer_check(int32_t device, uint64_t ptr, uint64_t bytes);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Streams and events. CPU streams run every call synchronously; CPU events record the host clock. */
 

@@ -19,6 +19,7 @@ const symbols = {
   pod_device_synchronize: { args: [i32], returns: i32 },
   pod_device_memory_stats: { args: [i32, pointer], returns: i32 },
   pod_pointer_device: { args: [i32, u64, pointer], returns: i32 },
+  pod_pointer_check: { args: [i32, u64, u64], returns: i32 },
   pod_stream_create: { args: [i32, pointer], returns: i32 },
   pod_stream_wrap: { args: [i32, u64, pointer], returns: i32 },
   pod_stream_native: { args: [u64, pointer], returns: i32 },

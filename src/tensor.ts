@@ -181,7 +181,11 @@ export class Tensor implements TensorDesc {
 
   /**
    * A view of memory owned elsewhere (another library's device buffer, a host buffer for the CPU
-   * device). Nothing is copied or freed; the caller keeps the memory alive.
+   * device). Nothing is copied or freed; the caller keeps the memory alive. For a CUDA device the
+   * driver must know the address (device memory of that device, managed or page-locked memory) and
+   * the view must lie within its allocation; device memory is rejected for the CPU device, and so is a
+   * host view whose pages are not all mapped. Whether host memory is still allocated and as large as
+   * the view cannot be told: that is the caller's responsibility.
    */
   static fromPointer(
     ptr: number | bigint,
@@ -195,13 +199,16 @@ export class Tensor implements TensorDesc {
     const strides = options.strides ? checkShape("strides", options.strides) : contiguousStrides(dims);
     if (strides.length !== dims.length) throw invalid(`strides: expected ${dims.length} entries, got ${strides.length}`);
     const device = Device.parse(options.device ?? Device.best());
-    // Device memory the driver knows must belong to the device named (a tensor of another GPU, or a
-    // GPU tensor given to the CPU device, would fail later and less clearly).
-    const owner = new Int32Array(1);
-    check(lib.pod_pointer_device(device.id, address, owner));
-    if (owner[0]! >= 0 && owner[0] !== device.id)
-      throw invalid(`ptr: is memory of cuda:${owner[0]}, not of ${device}${device.isCpu ? " (the CPU device needs host memory)" : ""}`);
-    return new Tensor(address, dims, strides, checkDtype(dtype), device, null);
+    const dt = checkDtype(dtype);
+    // The bytes the view reaches (strides are not negative): from ptr to its last element's end.
+    const numel = dims.reduce((a, b) => a * b, 1);
+    const span = numel === 0 ? 0 : (dims.reduce((acc, n, i) => acc + (n - 1) * strides[i]!, 0) + 1) * dtypeSize(dt);
+    if (!Number.isSafeInteger(span)) throw invalid(`shape: the view spans more bytes than an address holds`);
+    // What the driver can tell: a CUDA device's memory must be known to it, of that device, and hold
+    // the whole view; device memory is not host memory; host pages must be mapped (pod.h,
+    // pod_pointer_check). Beyond that, host memory for the CPU device is the caller's responsibility.
+    check(lib.pod_pointer_check(device.id, address, span));
+    return new Tensor(address, dims, strides, dt, device, null);
   }
 
   /** The address of element 0; throws once the memory was freed. */

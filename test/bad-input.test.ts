@@ -436,6 +436,30 @@ const rows: Row[] = [
     message: /pagedKvCacheD: is on device cuda:0/,
   },
   { name: "Tensor.fromPointer(0, ...)", call: () => Tensor.fromPointer(0, [4], "float16", on), status: "INVALID_ARGUMENT", message: /ptr: expected a non-null address/ },
+  {
+    name: "Tensor.fromPointer: a view larger than the library allocation it points into",
+    call: () => {
+      using owner = Tensor.empty([1000], "float32", on); // 4096 bytes allocated (256-byte granules)
+      return Tensor.fromPointer(owner.ptr + 400, [1000], "float32", on);
+    },
+    status: "INVALID_ARGUMENT",
+    message: /^shape: the view spans 4000 bytes from ptr, but its allocation \(4096 bytes from 0x[0-9a-f]+\) ends 3696 bytes after ptr/,
+  },
+  {
+    name: "Tensor.fromPointer: strides that reach past the allocation",
+    call: () => {
+      using owner = Tensor.empty([100], "float32", on);
+      return Tensor.fromPointer(owner.ptr, [10, 10], "float32", { device: cpu, strides: [200, 1] });
+    },
+    status: "INVALID_ARGUMENT",
+    message: /^shape: the view spans 7240 bytes from ptr/,
+  },
+  {
+    name: "Tensor.fromPointer: an address not mapped in the process",
+    call: () => Tensor.fromPointer(0x1000, [4], "float16", on),
+    status: "INVALID_ARGUMENT",
+    message: /^ptr: \[0x1000, \+8 bytes\) is not mapped in this process/,
+  },
   { name: "null data pointer reaching C as k_p", call: () => run1({ kP: disguise(kP, { ptr: 0 }) }), status: "INVALID_ARGUMENT", message: /kP: null data pointer/ },
   { name: 'Device.parse("gpu")', call: () => Device.parse("gpu"), status: "INVALID_ARGUMENT", message: /device: expected "cpu", "cuda" or "cuda:N", got "gpu"/ },
 

@@ -6,6 +6,7 @@
 #include "shim/runtime/error.h"
 #include "shim/runtime/graph.h"
 #include "shim/runtime/memory.h"
+#include "shim/runtime/pointer_check.h"
 #include "shim/runtime/stream.h"
 #include "shim/wrappers/wrapper_api.h"
 
@@ -24,6 +25,7 @@ POD_API int32_t pod_device_memory_info(int32_t device, uint64_t* free_bytes, uin
 POD_API int32_t pod_device_synchronize(int32_t device) { return pod_device_synchronize_impl(device); }
 POD_API int32_t pod_device_memory_stats(int32_t device, pod_memory_stats* stats) { return pod_device_memory_stats_impl(device, stats); }
 POD_API int32_t pod_pointer_device(int32_t near, uint64_t ptr, int32_t* device) { return pod_pointer_device_impl(near, ptr, device); }
+POD_API int32_t pod_pointer_check(int32_t device, uint64_t ptr, uint64_t bytes) { return pod_pointer_check_impl(device, ptr, bytes); }
 
 /* Streams and events (runtime/stream.c) */
 POD_API int32_t pod_stream_create(int32_t device, uint64_t* stream) { return pod_stream_create_impl(device, stream); }

@@ -6,6 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { Device, PODWithPagedKVCacheWrapper, PodError, Stream, Tensor } from "../../src/index.ts";
+import { addressOf } from "../../src/ffi.ts";
 import { firstDifference, pageTable } from "../serving-fixture.ts";
 import { testGpu } from "./test-device.ts";
 
@@ -97,6 +98,12 @@ describe.skipIf(reason !== undefined)("CUDA streams", () => {
     // Device memory handed to the CPU device, or to another GPU, is refused when the view is made.
     expect(() => Tensor.fromPointer(onGpu.ptr, [16], "float32", { device: "cpu" })).toThrow(`ptr: is memory of ${dev}, not of cpu`);
     expect(() => Tensor.fromPointer(onGpu.ptr, [16], "float32", { device: dev })).not.toThrow();
+    // Addresses the driver does not know, and views past their allocation, are refused too.
+    expect(() => Tensor.fromPointer(0x1000, [16], "float32", { device: dev })).toThrow(/^ptr: 0x1000 is memory the CUDA driver does not know/);
+    const host = new Float32Array(16);
+    expect(() => Tensor.fromPointer(addressOf(host), [16], "float32", { device: dev })).toThrow(/^ptr: 0x[0-9a-f]+ is memory the CUDA driver does not know/);
+    expect(() => Tensor.fromPointer(onGpu.ptr, [2 ** 38], "float32", { device: dev })).toThrow(/^shape: the view spans 1099511627776 bytes from ptr, but its allocation/);
+    expect(() => Tensor.fromPointer(onGpu.ptr, [16, 2 ** 20], "float32", { device: dev, strides: [2 ** 30, 1] })).toThrow(/^shape: the view spans/);
     try {
       Stream.fromPointer(dev, 0n);
       throw new Error("expected a PodError");

@@ -1,5 +1,6 @@
 /* Device memory: stream-ordered allocation, memset, copies and fill, on the CPU backend or CUDA. */
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,66 @@ static uint64_t cpu_bytes_in_use;
 
 uint64_t pod_cpu_bytes_in_use(void) { return __atomic_load_n(&cpu_bytes_in_use, __ATOMIC_RELAXED); }
 
+/* The live CPU allocations, sorted by address, so that a view of one (Tensor.fromPointer) can be
+ * checked against its size the way the driver checks device memory. */
+typedef struct cpu_allocation {
+  uint64_t start, bytes;
+} cpu_allocation;
+static pthread_mutex_t cpu_lock = PTHREAD_MUTEX_INITIALIZER;
+static cpu_allocation* cpu_allocations;
+static size_t cpu_count, cpu_capacity;
+
+/* The index of the first allocation starting after `ptr` (lock held). */
+static size_t cpu_after(uint64_t ptr) {
+  size_t lo = 0, hi = cpu_count;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (cpu_allocations[mid].start <= ptr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static void cpu_remember(uint64_t start, uint64_t bytes) {
+  pthread_mutex_lock(&cpu_lock);
+  if (cpu_count == cpu_capacity) {
+    size_t cap = cpu_capacity ? 2 * cpu_capacity : 64;
+    cpu_allocation* grown = realloc(cpu_allocations, cap * sizeof *grown);
+    if (grown == NULL) { /* then this allocation is not checked: a view of it is the caller's responsibility */
+      pthread_mutex_unlock(&cpu_lock);
+      return;
+    }
+    cpu_allocations = grown, cpu_capacity = cap;
+  }
+  size_t at = cpu_after(start);
+  memmove(&cpu_allocations[at + 1], &cpu_allocations[at], (cpu_count - at) * sizeof *cpu_allocations);
+  cpu_allocations[at] = (cpu_allocation){start, bytes};
+  cpu_count++;
+  pthread_mutex_unlock(&cpu_lock);
+}
+
+static void cpu_forget(uint64_t start) {
+  pthread_mutex_lock(&cpu_lock);
+  size_t at = cpu_after(start);
+  if (at > 0 && cpu_allocations[at - 1].start == start) {
+    memmove(&cpu_allocations[at - 1], &cpu_allocations[at], (cpu_count - at) * sizeof *cpu_allocations);
+    cpu_count--;
+  }
+  pthread_mutex_unlock(&cpu_lock);
+}
+
+int pod_cpu_allocation_of(uint64_t ptr, uint64_t* start, uint64_t* bytes) {
+  int found = 0;
+  pthread_mutex_lock(&cpu_lock);
+  size_t at = cpu_after(ptr);
+  if (at > 0 && ptr < cpu_allocations[at - 1].start + cpu_allocations[at - 1].bytes) {
+    *start = cpu_allocations[at - 1].start, *bytes = cpu_allocations[at - 1].bytes;
+    found = 1;
+  }
+  pthread_mutex_unlock(&cpu_lock);
+  return found;
+}
+
 int32_t pod_malloc_impl(int32_t device, uint64_t bytes, uint64_t stream, uint64_t* ptr) {
   if (ptr == NULL) return pod_fail(POD_ERR_INVALID_ARGUMENT, "ptr: null pointer");
   *ptr = 0;
@@ -37,6 +98,7 @@ int32_t pod_malloc_impl(int32_t device, uint64_t bytes, uint64_t stream, uint64_
     void* p = aligned_alloc(256, size);
     if (p == NULL) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory allocating %llu bytes", (unsigned long long)bytes);
     __atomic_add_fetch(&cpu_bytes_in_use, (uint64_t)malloc_usable_size(p), __ATOMIC_RELAXED);
+    cpu_remember((uint64_t)(uintptr_t)p, size);
     *ptr = (uint64_t)(uintptr_t)p;
     return POD_OK;
   }
@@ -57,6 +119,7 @@ int32_t pod_free_impl(int32_t device, uint64_t ptr, uint64_t stream) {
   if (st != POD_OK) return st;
   if (device == POD_DEVICE_CPU) {
     __atomic_sub_fetch(&cpu_bytes_in_use, (uint64_t)malloc_usable_size((void*)(uintptr_t)ptr), __ATOMIC_RELAXED);
+    cpu_forget(ptr);
     free((void*)(uintptr_t)ptr);
     return POD_OK;
   }

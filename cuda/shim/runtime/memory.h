@@ -9,6 +9,8 @@
 static inline int64_t pod_align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 /* Bytes of live CPU allocations, the CPU device's "pool in use". */
 uint64_t pod_cpu_bytes_in_use(void);
+/* Whether `ptr` lies inside a live CPU allocation of the library; its start and bytes if so. */
+int pod_cpu_allocation_of(uint64_t ptr, uint64_t* start, uint64_t* bytes);
 
 /* The entry points of pod.h implemented here (abi.c exports them). */
 int32_t pod_malloc_impl(int32_t device, uint64_t bytes, uint64_t stream, uint64_t* ptr);
