@@ -214,7 +214,7 @@ const rows: Row[] = [
     name: "batch: qo_len > kv_len under causal in plan",
     call: () => planB({ qoIndptrP: [0, 5, 6], causalP: true }),
     status: "INVALID_ARGUMENT",
-    message: /prefill: request 0 has qo_len 5 > kv_len 3/,
+    message: /^qoIndptrP: request 0 has qo_len 5 > kv_len 3/,
   },
 
   // ---- custom masks

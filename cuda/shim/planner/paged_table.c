@@ -162,13 +162,15 @@ int32_t pod_table_build(const pod_paged_table* in, int32_t page_size, int decode
     int64_t kv_len = n > 0 ? (n - 1) * page_size + last : 0;
     if (kv_len > INT32_MAX) {
       pod_table_free(out);
-      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s: request %lld has %lld keys, more than supported", name, (long long)r, (long long)kv_len);
+      return pod_fail(POD_ERR_INVALID_ARGUMENT, "%s.kv_indptr: request %lld has %lld keys, more than supported", name, (long long)r,
+                      (long long)kv_len);
     }
     int64_t qo_len = out->qo_indptr[r + 1] - out->qo_indptr[r];
     if (causal && qo_len > kv_len) {
       pod_table_free(out);
       return pod_fail(POD_ERR_INVALID_ARGUMENT,
-                      "%s: request %lld has qo_len %lld > kv_len %lld, which causal attention (queries aligned to the end of the KV) does not allow",
+                      "%s.qo_indptr: request %lld has qo_len %lld > kv_len %lld, which causal attention (queries aligned to the end of the KV) does "
+                      "not allow",
                       name, (long long)r, (long long)qo_len, (long long)kv_len);
     }
     out->kv_lens[r] = (int32_t)kv_len;
