@@ -29,6 +29,11 @@ interface PrefillRow {
 }
 interface PrefillResults { device: string; date: string; version: string; runs: number; bounds: { copyTBs: number; mmaTflops: number }; rows: PrefillRow[] }
 interface PrefillPeer { device: string; torch: string; cudnn: number; date: string }
+interface DecodeRow {
+  batch: number; kv: number; dtype: string; kvDtype: string; page: number; layout: string; options: string;
+  oursMs: number; latencyMs: number; tbs: number; copyTbs: number; ofCopy: number; peerMs?: number; torchSdpaMs?: number | null;
+}
+interface DecodeResults { device: string; version: string; date: string; runs: number; copyTbs: number; peer: string; decode: DecodeRow[] }
 interface TpRow { launch: string; gpus: number; headsPerGpu: number; kvHeadsPerGpu: number; stepMs: number; slowestShardKernelMs: number; worstErrorVsOneGpu: number; speedup: number; efficiency: number }
 interface TpResults { device: string; devices: number; version: string; date: string; config: Record<string, number | string>; rows: TpRow[] }
 interface HostRow { call: string; shape: string; medianUs: number; p90Us: number; target?: number }
@@ -197,6 +202,31 @@ export function docsTp(): string {
   ].join("\n");
 }
 
+/** Batch decode (bench/kernels.ts). */
+export function docsDecode(): string {
+  const file = "NVIDIA-H200-kernels.json";
+  const r = read<DecodeResults>(file);
+  const KV: Record<string, string> = { ...SHORT, float8_e4m3fn: "e4m3", float8_e5m2: "e5m2" };
+  // KV bytes read per second; a window of w keys reads the last w + 1 keys of each request.
+  const tbs = (x: DecodeRow) => {
+    const w = /^window (\d+)$/.exec(x.options);
+    return w ? (x.tbs * Math.min(x.kv, Number(w[1]) + 1)) / x.kv : x.tbs;
+  };
+  const rows = r.decode.map((x) => [
+    `${KV[x.dtype] ?? x.dtype} / ${KV[x.kvDtype] ?? x.kvDtype}`, `${x.batch}@${x.kv}`, String(x.page), x.layout, x.options || "–", ms(x.oursMs), ms(x.latencyMs),
+    tbs(x).toFixed(2), `${(100 * tbs(x) / x.copyTbs).toFixed(0)}%`, x.peerMs ? ms(x.peerMs) : "", x.peerMs ? ratio(x.peerMs / x.oursMs) : "",
+    x.torchSdpaMs ? ms(x.torchSdpaMs) : "",
+  ]);
+  return [
+    `${r.device}, ${link("docs", file)} (\`bun bench/kernels.ts\`, ${day(r.date)}). 32 query / 8 KV heads, head_dim 128, shuffled pages. ` +
+      `GPU time (busy GPU ahead of each call, median of ${r.runs}) and latency from an idle GPU, ms; KV bytes read per second against the ` +
+      `device copy bandwidth of the same run (${r.copyTbs.toFixed(2)} TB/s). Peer: ${peerLabel(r.peer)} (fp16, page 16); ` +
+      `torch SDPA decode on a contiguous cache, same run.`,
+    "",
+    table(["q / KV", "batch@KV", "page", "layout", "options", "GPU ms", "latency ms", "KV TB/s", "of copy", "peer ms", "peer / ours", "torch SDPA ms"], rows),
+  ].join("\n");
+}
+
 /** Host time of run() and plan(): an H100 machine's host (history) and the CPU backend. */
 export function docsHost(): string {
   const gpuFile = "NVIDIA-H100-80GB-HBM3-host.json", cpuFile = "CPU-reference-backend-AMD-EPYC-host.json";
@@ -220,7 +250,7 @@ export function docsHost(): string {
 /** Each file's generated blocks, by marker name. */
 export const BLOCKS: Record<string, Record<string, () => string>> = {
   "README.md": { perf: readmePerf },
-  "docs/performance.md": { "perf-pod": docsPod, "perf-pod-batch": docsPodBatch, "perf-prefill": docsPrefill, "perf-tp": docsTp, "perf-host": docsHost },
+  "docs/performance.md": { "perf-pod": docsPod, "perf-pod-batch": docsPodBatch, "perf-prefill": docsPrefill, "perf-decode": docsDecode, "perf-tp": docsTp, "perf-host": docsHost },
 };
 
 const markers = (name: string) => [`<!-- ${name}:begin -->`, `<!-- ${name}:end -->`] as const;
