@@ -92,8 +92,11 @@ describe.skipIf(reason !== undefined)("CUDA smoke", () => {
     using ws = Tensor.zeros([1 << 16], "uint8", { device: dev });
     using w = new PODWithPagedKVCacheWrapper(ws, "NHD");
     w.plan({ indptr: [0, 2, 3], indices: [4, 1, 2], lastPageLen: [5, 16], numQoHeads: 8, numKvHeads: 2, headDim: 128, pageSize: 16 });
-    const words = new Int32Array(ws.rawBytes().buffer, 0, 12);
-    // Workspace image: qo_indptr [0,1,2] then kv_indptr [0,2,3], each array 16-byte aligned.
+    // Workspace image: a 256-byte header ("PODW" first), then qo_indptr [0,1,2] and kv_indptr [0,2,3],
+    // each array 16-byte aligned.
+    const bytes = ws.rawBytes();
+    expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe("PODW");
+    const words = new Int32Array(bytes.buffer, bytes.byteOffset + 256, 12);
     expect(Array.from(words.subarray(0, 3))).toEqual([0, 1, 2]);
     expect(Array.from(words.subarray(4, 7))).toEqual([0, 2, 3]);
     using qD = Tensor.zeros([2, 8, 128], "float16", { device: dev });
