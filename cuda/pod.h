@@ -364,9 +364,9 @@ typedef struct pod_plan_args {
   int32_t launch;           /* pod_launch_choice: how run() launches the two sides (0: POD_CHOOSE_AUTO) */
   uint64_t stream;          /* the page tables are copied into the workspace on this stream */
   pod_paged_table decode;
-  pod_attention_options decode_options;
+  const pod_attention_options* decode_options;  /* NULL: all defaults (the struct carries its own struct_size) */
   pod_paged_table prefill;             /* batch wrapper only; must be empty for the single wrapper */
-  pod_attention_options prefill_options; /* batch wrapper only; the single wrapper takes them in run */
+  const pod_attention_options* prefill_options; /* batch wrapper only; the single wrapper takes them in run; NULL: defaults */
 } pod_plan_args;
 
 /* How run() launches a plan whose two sides both have work (pod_plan_args.launch); run() reports
@@ -404,14 +404,14 @@ typedef struct pod_run_args {
   pod_tensor mask_p;        /* optional custom mask */
   int32_t mask_p_packed;    /* pod_mask_kind: POD_MASK_DENSE (bool/uint8) or POD_MASK_PACKED (bit-packed uint8) */
   int32_t reserved;         /* unread (lse_p present means it is written); keeps the layout */
-  pod_attention_options options_p; /* single wrapper: the prefill options; batch: must be unset */
+  const pod_attention_options* options_p; /* single wrapper: the prefill options; batch: unset fields only; NULL: defaults */
   pod_tensor o_p;
   pod_tensor lse_p;
   /* decode side */
   pod_tensor q_d;           /* [batch, num_qo_heads, head_dim] */
   pod_tensor paged_k_d;
   pod_tensor paged_v_d;
-  pod_attention_options options_d; /* each field unset or equal to the plan's, else rejected */
+  const pod_attention_options* options_d; /* each field unset or equal to the plan's, else rejected; NULL: all unset */
   pod_tensor o_d;
   pod_tensor lse_d;
   /* Later fields: older (smaller) structs get their defaults. */

@@ -12,7 +12,7 @@ const KIND_SIZE: Record<Kind, [size: number, align: number]> = {
   f32: [4, 4],
   u64: [8, 8],
   tensor: [120, 8],
-  options: [32, 4],
+  options: [8, 8], // a pointer to a pod_attention_options (OPTIONS), which carries its own struct_size
   host_i32: [16, 8],
   table: [64, 8],
   name256: [256, 1],
@@ -180,6 +180,8 @@ export type OptionsDesc = Readonly<Record<string, number>>;
 export class StructBuffer {
   readonly bytes: Uint8Array;
   readonly view: DataView;
+  /** The pod_attention_options structs its option pointers point at, by offset (kept as long as it is). */
+  private readonly optionStructs = new Map<number, Uint8Array>();
   constructor(size: number) {
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
@@ -225,14 +227,19 @@ export class StructBuffer {
     }
     this.i32(offset + TENSOR.at.device, t.deviceId);
   }
+  /** Packs `o` into this buffer's own pod_attention_options for `offset` and points the field at it. */
   options(offset: number, o: OptionsDesc): void {
-    this.view.setUint32(offset, OPTIONS.size, true);
+    let struct = this.optionStructs.get(offset);
+    if (!struct) this.optionStructs.set(offset, (struct = new Uint8Array(OPTIONS.size)));
+    const view = new DataView(struct.buffer);
+    view.setUint32(0, OPTIONS.size, true);
     const at = OPTIONS.at as Record<string, number>;
     for (const [field, kind] of ATTENTION_FIELDS) {
       const value = o[field];
-      if (kind === "f32") this.f32(offset + at[field]!, value ?? NaN);
-      else this.i32(offset + at[field]!, value ?? UNSET);
+      if (kind === "f32") view.setFloat32(at[field]!, value ?? NaN, true);
+      else view.setInt32(at[field]!, value ?? UNSET, true);
     }
+    this.u64(offset, addressOf(struct));
   }
   /** A host int32 array (pointer + length); the array must outlive the C call. */
   hostI32(offset: number, a: Int32Array | undefined): void {

@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "shim/planner/options.h"
@@ -65,4 +66,10 @@ int32_t pod_check_options_match(const pod_attention_options* g, const pod_resolv
 #undef POD_INT_FIELD
 #undef POD_FLOAT_FIELD
   return POD_OK;
+}
+
+int32_t pod_options_copy(pod_attention_options* dst, const pod_attention_options* src, const char* name) {
+  pod_attention_options_init_impl(dst);
+  if (src == NULL) return POD_OK;
+  return pod_copy_versioned(dst, sizeof *dst, src, offsetof(pod_attention_options, sm_scale), name);
 }

@@ -10,6 +10,8 @@ int32_t pod_resolve_options(const pod_attention_options* given, int32_t head_dim
 /* Each field of `given` must be unset or equal to `planned`; `name` prefixes the messages. */
 int32_t pod_check_options_match(const pod_attention_options* given, const pod_resolved_options* planned, const char* name,
                                 const char* where);
+/* The caller's options struct (versioned by its struct_size; NULL: every field unset) into `dst`. */
+int32_t pod_options_copy(pod_attention_options* dst, const pod_attention_options* src, const char* name);
 /* Whether any field of `given` is set. */
 int pod_options_any_set(const pod_attention_options* given);
 

@@ -14,11 +14,28 @@
 #include "shim/runtime/handles.h"
 #include "shim/runtime/stream.h"
 
+/* A recorded run(): its arguments and copies of the options they point to (the caller's structs do
+ * not outlive the call); replays point the arguments at the copies. */
+typedef struct recorded_run {
+  pod_run_args args;
+  pod_attention_options options[2]; /* prefill, decode */
+  int has_options[2];
+} recorded_run;
+
 struct pod_recording {
   size_t count, capacity;
   uint64_t* wrappers;
-  pod_run_args* args;
+  recorded_run* runs;
 };
+
+/* The arguments of recorded run i, pointing at the recording's copies of its options. */
+static pod_run_args recorded_args(const pod_recording* r, size_t i) {
+  const recorded_run* run = &r->runs[i];
+  pod_run_args a = run->args;
+  a.options_p = run->has_options[0] ? &run->options[0] : NULL;
+  a.options_d = run->has_options[1] ? &run->options[1] : NULL;
+  return a;
+}
 
 typedef struct graph_obj {
   int32_t device;
@@ -36,7 +53,7 @@ typedef struct exec_obj {
 void pod_recording_free(pod_recording* r) {
   if (r == NULL) return;
   free(r->wrappers);
-  free(r->args);
+  free(r->runs);
   free(r);
 }
 
@@ -45,13 +62,21 @@ int32_t pod_recording_add_run(pod_recording* r, uint64_t wrapper, const pod_run_
     size_t cap = r->capacity ? 2 * r->capacity : 16;
     uint64_t* w = realloc(r->wrappers, cap * sizeof *w);
     if (w) r->wrappers = w;
-    pod_run_args* a = w ? realloc(r->args, cap * sizeof *a) : NULL;
+    recorded_run* a = w ? realloc(r->runs, cap * sizeof *a) : NULL;
     if (!w || !a) return pod_fail(POD_ERR_OUT_OF_MEMORY, "out of host memory recording a graph");
-    r->args = a;
+    r->runs = a;
     r->capacity = cap;
   }
   r->wrappers[r->count] = wrapper;
-  r->args[r->count] = *args;
+  recorded_run* run = &r->runs[r->count];
+  memset(run, 0, sizeof *run);
+  run->args = *args;
+  const pod_attention_options* given[2] = {args->options_p, args->options_d};
+  for (int s = 0; s < 2; s++) {
+    run->has_options[s] = given[s] != NULL;
+    if (given[s]) run->options[s] = *given[s]; /* run() hands in its own full-size, validated copies */
+    run->args.options_p = NULL, run->args.options_d = NULL;
+  }
   r->count++;
   return POD_OK;
 }
@@ -60,7 +85,8 @@ static pod_recording* recording_copy(const pod_recording* r) {
   pod_recording* c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   for (size_t i = 0; i < r->count; i++) {
-    if (pod_recording_add_run(c, r->wrappers[i], &r->args[i]) != POD_OK) {
+    const pod_run_args a = recorded_args(r, i);
+    if (pod_recording_add_run(c, r->wrappers[i], &a) != POD_OK) {
       pod_recording_free(c);
       return NULL;
     }
@@ -166,7 +192,7 @@ int32_t pod_graph_instantiate_impl(uint64_t graph, uint64_t* exec) {
  * public pod_wrapper_run, as the caller made them: the runtime does not depend on the wrappers. */
 static int32_t replay_cpu(const pod_recording* r, uint64_t stream, const pod_stream_obj* s) {
   for (size_t i = 0; i < r->count; i++) {
-    pod_run_args a = r->args[i];
+    pod_run_args a = recorded_args(r, i);
     a.stream = stream;
     int32_t st = s->recording ? pod_recording_add_run(s->recording, r->wrappers[i], &a) : pod_wrapper_run(r->wrappers[i], &a);
     if (st != POD_OK) {
@@ -217,7 +243,7 @@ int32_t pod_graph_update_impl(uint64_t exec, uint64_t graph) {
     for (size_t i = 0; same && i < from->count; i++) same = from->wrappers[i] == to->wrappers[i];
     if (!same)
       return pod_fail(POD_ERR_INVALID_ARGUMENT, "graph: cannot update the executable graph: the topology changed (other calls or another order)");
-    memcpy(to->args, from->args, from->count * sizeof *from->args);
+    memcpy(to->runs, from->runs, from->count * sizeof *from->runs);
     return POD_OK;
   }
   if ((st = pod_cuda_use(e->device))) return st;

@@ -11,7 +11,7 @@
 #include "shim/wrappers/wrapper.h"
 
 static int32_t plan_prefill_options(const pod_plan_args* a, pod_plan_state* plan) {
-  return pod_resolve_options(&a->prefill_options, a->head_dim, "prefill_options", &plan->shape.options[POD_SIDE_PREFILL]);
+  return pod_resolve_options(a->prefill_options, a->head_dim, "prefill_options", &plan->shape.options[POD_SIDE_PREFILL]);
 }
 
 static int32_t plan_prefill_table(const pod_plan_args* a, pod_plan_state* plan) {
@@ -26,7 +26,7 @@ static int32_t run_prefill(const pod_wrapper* w, const pod_run_args* a, pod_side
                     layout_name(a->kv_layout_p), layout_name(w->kv_layout));
   const pod_table* table = pod_run_table(w, POD_SIDE_PREFILL);
   const pod_table* planned = &w->plan.table[POD_SIDE_PREFILL];
-  int32_t st = pod_run_paged_side(w, table, &w->plan.shape.options[POD_SIDE_PREFILL], &a->options_p, &a->q_p, &a->k_p, &a->v_p, &a->o_p,
+  int32_t st = pod_run_paged_side(w, table, &w->plan.shape.options[POD_SIDE_PREFILL], a->options_p, &a->q_p, &a->k_p, &a->v_p, &a->o_p,
                                   &a->lse_p, 1, prefill);
   if (st == POD_OK && w->use_graph && pod_tensor_present(&a->mask_p)) {
     st = pod_fail(POD_ERR_NOT_IMPLEMENTED,

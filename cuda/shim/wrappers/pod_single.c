@@ -13,7 +13,7 @@ static int32_t plan_prefill_options(const pod_plan_args* a, pod_plan_state* plan
   const pod_paged_table* p = &a->prefill;
   if (p->qo_indptr.len || p->kv_indptr.len || p->kv_indices.len || p->kv_last_page_len.len)
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "prefill: the single-prefill wrapper takes its prefill request in run() (q_p, k_p, v_p); pass no prefill table");
-  if (pod_options_any_set(&a->prefill_options))
+  if (pod_options_any_set(a->prefill_options))
     return pod_fail(POD_ERR_INVALID_ARGUMENT, "prefill_options: the single-prefill wrapper takes prefill options in run() (options_p)");
   return POD_OK;
 }
@@ -68,7 +68,7 @@ static int32_t run_prefill(const pod_wrapper* w, const pod_run_args* a, pod_side
       (st = pod_check_dtype(k, "k_p", dt, 3)) || (st = pod_check_dtype(v, "v_p", k_dt, 1)) || (st = pod_check_inner_contiguous(k, "k_p")) ||
       (st = pod_check_inner_contiguous(v, "v_p")))
     return st;
-  if ((st = pod_resolve_options(&a->options_p, head_dim, "options_p", &s->options))) return st;
+  if ((st = pod_resolve_options(a->options_p, head_dim, "options_p", &s->options))) return st;
   if (s->options.causal && qo > kv)
     return pod_fail(POD_ERR_INVALID_ARGUMENT,
                     "q_p: qo_len %lld > kv_len %lld, which causal attention (queries aligned to the end of the KV) does not allow", (long long)qo,

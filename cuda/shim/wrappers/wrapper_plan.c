@@ -25,7 +25,8 @@
 
 /* A plan under construction: validated but not yet committed to the wrapper. */
 typedef struct draft {
-  pod_plan_args a;
+  pod_plan_args a;                   /* its options point at `options` */
+  pod_attention_options options[2];  /* [side]: copies of the caller's */
   pod_plan_state plan;
   pod_workspace_header header; /* the image's first bytes, sealed once the image is staged */
 } draft;
@@ -98,11 +99,14 @@ static int32_t check_graph_plan(const pod_wrapper* w, const draft* d) {
 
 static int32_t build_draft(pod_wrapper* w, const pod_plan_args* in, draft* d) {
   memset(d, 0, sizeof *d);
-  pod_attention_options_init_impl(&d->a.decode_options);
-  pod_attention_options_init_impl(&d->a.prefill_options);
   d->a.kv_dtype = POD_UNSET;
   int32_t st = pod_copy_versioned(&d->a, sizeof d->a, in, sizeof d->a, "args");
   if (st != POD_OK) return st;
+  if ((st = pod_options_copy(&d->options[POD_SIDE_DECODE], d->a.decode_options, "decode_options")) ||
+      (st = pod_options_copy(&d->options[POD_SIDE_PREFILL], d->a.prefill_options, "prefill_options")))
+    return st;
+  d->a.decode_options = &d->options[POD_SIDE_DECODE];
+  d->a.prefill_options = &d->options[POD_SIDE_PREFILL];
   /* The occupancy queries of the planner answer for the current context's device. */
   if (w->device != POD_DEVICE_CPU && (st = pod_cuda_use(w->device))) return st;
   const pod_plan_args* a = &d->a;
@@ -127,7 +131,7 @@ static int32_t build_draft(pod_wrapper* w, const pod_plan_args* in, draft* d) {
   shape->launch = a->launch;
   shape->num_qo_heads = a->num_qo_heads, shape->num_kv_heads = a->num_kv_heads, shape->head_dim = a->head_dim;
   shape->page_size = a->page_size, shape->q_dtype = a->q_dtype, shape->kv_dtype = a->kv_dtype;
-  if ((st = pod_resolve_options(&a->decode_options, a->head_dim, "decode_options", &shape->options[POD_SIDE_DECODE]))) return st;
+  if ((st = pod_resolve_options(a->decode_options, a->head_dim, "decode_options", &shape->options[POD_SIDE_DECODE]))) return st;
   if ((st = w->kind->plan_prefill_options(a, &d->plan))) return st;
   if ((st = pod_table_build(&a->decode, a->page_size, 1, 0, "decode", &d->plan.table[POD_SIDE_DECODE]))) return st;
   if ((st = w->kind->plan_prefill_table(a, &d->plan))) return st;

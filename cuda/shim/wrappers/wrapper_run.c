@@ -214,9 +214,10 @@ int32_t pod_wrapper_run_impl(uint64_t handle, const pod_run_args* in) {
   a.kv_layout_p = POD_UNSET;
   a.enable_pdl = POD_UNSET;
   a.q_scale_p = a.k_scale_p = a.v_scale_p = a.q_scale_d = a.k_scale_d = a.v_scale_d = NAN;
-  pod_attention_options_init_impl(&a.options_p);
-  pod_attention_options_init_impl(&a.options_d);
   if ((st = pod_copy_versioned(&a, sizeof a, in, offsetof(pod_run_args, enable_pdl), "args"))) return st;
+  pod_attention_options options_p, options_d; /* copies of the caller's, which the rest of run() reads */
+  if ((st = pod_options_copy(&options_p, a.options_p, "options_p")) || (st = pod_options_copy(&options_d, a.options_d, "options_d"))) return st;
+  a.options_p = &options_p, a.options_d = &options_d;
   pod_stream_obj stream;
   if ((st = pod_stream_resolve(w->device, a.stream, &stream))) return st;
   int pdl;
@@ -227,7 +228,7 @@ int32_t pod_wrapper_run_impl(uint64_t handle, const pod_run_args* in) {
   memset(&decode, 0, sizeof decode);
   pod_run_request request;
   if ((st = w->kind->run_prefill(w, &a, &prefill, &request))) return st;
-  st = pod_run_paged_side(w, pod_run_table(w, POD_SIDE_DECODE), &w->plan.shape.options[POD_SIDE_DECODE], &a.options_d, &a.q_d, &a.paged_k_d,
+  st = pod_run_paged_side(w, pod_run_table(w, POD_SIDE_DECODE), &w->plan.shape.options[POD_SIDE_DECODE], a.options_d, &a.q_d, &a.paged_k_d,
                           &a.paged_v_d, &a.o_d, &a.lse_d, 0, &decode);
   if (st != POD_OK) return st;
   if ((st = apply_scales(&prefill, a.q_scale_p, a.k_scale_p, a.v_scale_p, "p")) || (st = apply_scales(&decode, a.q_scale_d, a.k_scale_d, a.v_scale_d, "d")))
