@@ -7,7 +7,6 @@ reported. A benchmark tool only: the library never depends on torch.
 Usage: python3 bench/decode_peer.py OUT.json
 """
 import json
-import statistics
 import sys
 import time
 
@@ -15,39 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from torch_timing import gpu_ms, latency_ms
+
 H, KH, D = 32, 8, 128
 SHAPES = [(16, 2048), (64, 4096), (128, 4096), (128, 8192), (256, 2048)]
 BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
-busy_src = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
-busy_dst = torch.empty_like(busy_src)
-
-
-def gpu_ms(fn, runs=30, warmup=5):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(runs):
-        busy_dst.copy_(busy_src)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
-def latency_ms(fn, runs=20):
-    fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def main():

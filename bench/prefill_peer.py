@@ -8,47 +8,18 @@ Usage: python3 bench/prefill_peer.py OUT.json
 """
 import json
 import os
-import statistics
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from torch_timing import gpu_ms, latency_ms
 from torch.nn.attention.bias import causal_lower_right
 
 H, KH = 32, 8
 BACKENDS = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION}
-busy_src = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
-busy_dst = torch.empty_like(busy_src)
-
-
-def gpu_ms(fn, runs=30, warmup=5):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(runs):
-        busy_dst.copy_(busy_src)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
-def latency_ms(fn, runs=20):
-    fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def main():
