@@ -207,14 +207,9 @@ export function docsDecode(): string {
   const file = "NVIDIA-H200-kernels.json";
   const r = read<DecodeResults>(file);
   const KV: Record<string, string> = { ...SHORT, float8_e4m3fn: "e4m3", float8_e5m2: "e5m2" };
-  // KV bytes read per second; a window of w keys reads the last w + 1 keys of each request.
-  const tbs = (x: DecodeRow) => {
-    const w = /^window (\d+)$/.exec(x.options);
-    return w ? (x.tbs * Math.min(x.kv, Number(w[1]) + 1)) / x.kv : x.tbs;
-  };
   const rows = r.decode.map((x) => [
     `${KV[x.dtype] ?? x.dtype} / ${KV[x.kvDtype] ?? x.kvDtype}`, `${x.batch}@${x.kv}`, String(x.page), x.layout, x.options || "–", ms(x.oursMs), ms(x.latencyMs),
-    tbs(x).toFixed(2), `${(100 * tbs(x) / x.copyTbs).toFixed(0)}%`, x.peerMs ? ms(x.peerMs) : "", x.peerMs ? ratio(x.peerMs / x.oursMs) : "",
+    x.tbs.toFixed(2), `${(100 * x.ofCopy).toFixed(0)}%`, x.peerMs ? ms(x.peerMs) : "", x.peerMs ? ratio(x.peerMs / x.oursMs) : "",
     x.torchSdpaMs ? ms(x.torchSdpaMs) : "",
   ]);
   return [

@@ -75,8 +75,8 @@ int32_t pod_recording_add_run(pod_recording* r, uint64_t wrapper, const pod_run_
   for (int s = 0; s < 2; s++) {
     run->has_options[s] = given[s] != NULL;
     if (given[s]) run->options[s] = *given[s]; /* run() hands in its own full-size, validated copies */
-    run->args.options_p = NULL, run->args.options_d = NULL;
   }
+  run->args.options_p = NULL, run->args.options_d = NULL; /* recorded_args() points them at the copies */
   r->count++;
   return POD_OK;
 }
