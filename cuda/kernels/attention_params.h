@@ -130,6 +130,11 @@ typedef struct pod_attn_params {
   int32_t num_partial;                /* partial-result slots */
   int64_t mask_elems;                 /* custom mask: elements (dense) or bytes (packed) */
   uint64_t fault;                     /* the pod_fault_record faults are stored to */
+  /* Packed rows of a work item (and of a tile of the implicit grid): the kernel's tile rows, or 128 for
+   * head_dim 256 prefill on devices the sm_90a kernel serves (the portable kernel then runs an item's
+   * two 64-row tiles one after the other). */
+  int32_t item_rows;
+  int32_t reserved_end;
 } pod_attn_params;
 
 /* One POD launch: the prefill side (0) and the decode side (1) with their CTA counts and tile shapes. */

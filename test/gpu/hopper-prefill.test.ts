@@ -1,7 +1,8 @@
 /**
  * The sm_90a prefill kernel (warp-specialized, TMA + wgmma) against the CPU backend on shapes that
  * reach its paths: several 128-key tiles, causal and window boundary tiles, split key ranges, GQA
- * packing with padding rows, both layouts, page sizes 8..128 (TMA per page) and soft cap. On other
+ * packing with padding rows, both layouts, page sizes 8..256 (TMA per page, or per tile where a page
+ * holds more than a tile), head_dim 64, 128 and 256 (64-key tiles) and soft cap. On other
  * devices (and for options it does not take) the same cases check the portable kernel. Skips without
  * a CUDA device.
  */
@@ -39,7 +40,15 @@ const CASES: [string, PodConfig][] = [
   ["batch page 128 causal", config({ wrapper: "batch", prefill: [[160, 1000], [1, 1]], pageSize: 128 }, { causal: true })],
   ["batch one long request (split key range)", config({ wrapper: "batch", prefill: [[16, 2000]], numKvHeads: 1, group: 8 }, { causal: true })],
   ["batch empty request beside others", config({ wrapper: "batch", prefill: [[0, 100], [50, 300], [0, 0]], pageSize: 16 }, { causal: true })],
+  ["single causal 200/900 d256", config({ prefill: [[200, 900]], headDim: 256 }, { causal: true })],
+  ["single full 130/700 d256 bf16 HND", config({ prefill: [[130, 700]], headDim: 256, dtype: "bfloat16", layout: "HND" })],
+  ["single soft cap 25 window 90 d256", config({ prefill: [[150, 600]], headDim: 256 }, { causal: true, windowLeft: 90, logitsSoftCap: 25 })],
+  ["batch page 16 ragged d256 group 1", config({ wrapper: "batch", prefill: [[100, 700], [3, 129]], headDim: 256, group: 1 }, { causal: true })],
+  ["batch page 128 d256 HND (tile inside a page)", config({ wrapper: "batch", prefill: [[160, 1000], [40, 70]], headDim: 256, pageSize: 128, layout: "HND" }, { causal: true })],
+  ["batch page 256 d128 (tile inside a page)", config({ wrapper: "batch", prefill: [[120, 1300], [9, 300]], pageSize: 256 }, { causal: true })],
+  ["batch one long request d256 (split key range)", config({ wrapper: "batch", prefill: [[16, 2000]], numKvHeads: 1, group: 8, headDim: 256 }, { causal: true })],
   ["batch decode side beside prefill", config({ wrapper: "batch", prefill: [[128, 512]], decodeKvLens: [300, 17] }, { causal: true })],
+  ["batch decode side beside prefill d256", config({ wrapper: "batch", prefill: [[128, 512]], decodeKvLens: [300, 17], headDim: 256 }, { causal: true })],
 ];
 
 describe.skipIf(reason !== undefined)("sm_90a prefill vs the CPU backend", () => {

@@ -1,5 +1,5 @@
 // Hopper warpgroup MMA shapes: m64nNk16 with N = 64 or 128, for Q K^T (both operands in shared
-// memory) and P V (P from registers, V MN-major in shared memory).
+// memory) and P V (P from registers, V MN-major in shared memory), and N = 256 for P V at head_dim 256.
 // Accumulator fragment d[j][0..3] covers columns 8j + 2 * (lane % 4) + {0, 1} of rows
 // 16 * (warp % 4) + lane / 4 (+ 8 for [2], [3]), as mma.sync's. Descriptors: kernels/common/wgmma.cuh.
 #pragma once
@@ -93,4 +93,35 @@ __device__ __forceinline__ void mma_rs<__nv_bfloat16, 128>(float (&d)[16][4], co
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
 #endif
 }
+
+// m64n256k16 (head_dim 256: P V). The 128 accumulator operands, eight fragments at a time.
+#define POD_WG_ACC1(j) "+f"(d[j][0]), "+f"(d[j][1]), "+f"(d[j][2]), "+f"(d[j][3])
+#define POD_WG_ACC8(j) POD_WG_ACC1((j) + 0), POD_WG_ACC1((j) + 1), POD_WG_ACC1((j) + 2), POD_WG_ACC1((j) + 3), \
+                       POD_WG_ACC1((j) + 4), POD_WG_ACC1((j) + 5), POD_WG_ACC1((j) + 6), POD_WG_ACC1((j) + 7)
+#define POD_WG_ACC32 POD_WG_ACC8(0), POD_WG_ACC8(8), POD_WG_ACC8(16), POD_WG_ACC8(24)
+#define POD_WG_D256 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
+template <>
+__device__ __forceinline__ void mma_rs<__half, 256>(float (&d)[32][4], const uint32_t (&a)[4], uint64_t b) {
+#if POD_HAS_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 " POD_WG_D256 ", {%128, %129, %130, %131}, %132, p, 1, 1, 1;\n}\n"
+      : POD_WG_ACC32
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+#endif
+}
+template <>
+__device__ __forceinline__ void mma_rs<__nv_bfloat16, 256>(float (&d)[32][4], const uint32_t (&a)[4], uint64_t b) {
+#if POD_HAS_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " POD_WG_D256 ", {%128, %129, %130, %131}, %132, p, 1, 1, 1;\n}\n"
+      : POD_WG_ACC32
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+#endif
+}
+#undef POD_WG_ACC1
+#undef POD_WG_ACC8
+#undef POD_WG_ACC32
+#undef POD_WG_D256
 }  // namespace pod

@@ -100,10 +100,14 @@ struct AttentionShape {
 // SLOTTED: false, the body is the whole CTA (128 threads, all of its shared memory). true: the body is
 // warpgroup `slot` of a larger CTA and keeps to slice `slot` of its dynamic shared memory (sm_90a POD
 // launches run decode bodies side by side in one CTA), synchronizing on named barrier slot + 1.
+// SUB: the body's row tile within a work item of p.item_rows rows, when those are more than the
+// body's tile holds (head_dim 256 prefill planned for the sm_90a kernel's 128-row items; see
+// attention_item). Partial results go to rows SUB * kRows.. of the item's slot, and only the last
+// row tile counts the part as arrived.
 // Returns the index of the merge item this body must merge (it finished a split row tile's last
 // part), or -1.
 template <typename T, int D, int TILE, int STAGES = 2, bool KV8 = false, bool SLOTTED = false>
-__device__ __forceinline__ int attention_body(const pod_attn_params& p, const int cta, const int slot = 0) {
+__device__ __forceinline__ int attention_body(const pod_attn_params& p, const int cta, const int slot = 0, const int sub = 0) {
   using S = AttentionShape<T, D, TILE>;
   constexpr int KT = POD_KV_TILE, ROWS = S::kRows, MT = S::kMTiles, NB = S::kKeysPerWarp / 8, DB = D / 8;
   constexpr int SB = (MT == 2 && D == 128) || (TILE == POD_TILE_PREFILL && D == 256) ? 2 : 1, NBS = NB / SB;
@@ -155,7 +159,8 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
 
   // One thread reads and checks the work item; every thread takes the same tile (or skips it).
   if (tid == 0) {
-    scratch->tile_ok = load_work_tile(p, cta, ROWS, &scratch->tile);
+    scratch->tile_ok = load_work_tile(p, cta, max(p.item_rows, ROWS), &scratch->tile);
+    scratch->tile.row_start += sub * ROWS;
     scratch->bad = 0;
   }
   body_sync();
@@ -582,10 +587,11 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
     const float inv = sum > 0.0f ? 1.0f / sum * p.v_scale : 0.0f;  // a reciprocal, not a division
     const float lse2 = sum > 0.0f ? m_use + log2f(sum) : -INFINITY;
     if (partial >= 0) {
-      float* po = reinterpret_cast<float*>(p.partial_o) + ((int64_t)partial * ROWS + r) * D + c * 8;
+      const int64_t slot_row = (int64_t)partial * max(p.item_rows, ROWS) + sub * ROWS + r;
+      float* po = reinterpret_cast<float*>(p.partial_o) + slot_row * D + c * 8;
       *reinterpret_cast<float4*>(po) = make_float4(acc[0] * inv, acc[1] * inv, acc[2] * inv, acc[3] * inv);
       *reinterpret_cast<float4*>(po + 4) = make_float4(acc[4] * inv, acc[5] * inv, acc[6] * inv, acc[7] * inv);
-      if (c == 0) reinterpret_cast<float*>(p.partial_lse)[(int64_t)partial * ROWS + r] = lse2;
+      if (c == 0) reinterpret_cast<float*>(p.partial_lse)[slot_row] = lse2;
     } else {
       uint4 packed = make_uint4(pack2<T>(acc[0] * inv, acc[1] * inv), pack2<T>(acc[2] * inv, acc[3] * inv),
                                 pack2<T>(acc[4] * inv, acc[5] * inv), pack2<T>(acc[6] * inv, acc[7] * inv));
@@ -598,7 +604,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
 
   // A split row tile: the last of its parts to finish merges them all (one launch, no merge kernel);
   // the caller merges when this returns the merge item's index.
-  if (partial >= 0) {
+  if (partial >= 0 && (sub + 1) * ROWS >= p.item_rows) {
     pod_merge_item* item = reinterpret_cast<pod_merge_item*>(p.merge) + merge;
     __threadfence();  // this part's results are visible before it counts as arrived
     body_sync();
@@ -612,6 +618,29 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
   return -1;
 }
 
+// A work item: one body, or, where the item has more rows than the body's tile (head_dim 256
+// prefill planned for the sm_90a kernel and run by this one), its row tiles one after the other.
+// Returns what the last body returns.
+template <typename T, int D, int TILE, int STAGES, bool KV8>
+__device__ __forceinline__ int attention_item(const pod_attn_params& p, const int cta) {
+  if constexpr (TILE == POD_TILE_PREFILL && D > 128) {
+    constexpr int ROWS = AttentionShape<T, D, TILE>::kRows;
+    const int subs = p.item_rows > ROWS ? p.item_rows / ROWS : 1;
+    int merge = -1;
+    for (int sub = 0; sub < subs; sub++) {
+      if (sub > 0) __syncthreads();  // the previous body is done with shared memory
+      merge = attention_body<T, D, TILE, STAGES, KV8>(p, cta, 0, sub);
+    }
+    return merge;
+  } else {
+    return attention_body<T, D, TILE, STAGES, KV8>(p, cta);
+  }
+}
+
+// Rows of the merge of a split work item: the item's rows.
+template <typename T, int D, int TILE>
+__device__ __forceinline__ int item_rows(const pod_attn_params& p) { return max(p.item_rows, AttentionShape<T, D, TILE>::kRows); }
+
 }  // namespace pod
 
 // One translation unit per dtype and head_dim defines both tile shapes under the C names the shim
@@ -622,8 +651,8 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
       pod_attention_##NAME##_##D##_##TILE_NAME(const __grid_constant__ pod_attn_params p) {                     \
     pod_pdl_enter();                                                                                             \
     if (p.work && reinterpret_cast<const pod_work_item*>(p.work)[blockIdx.x / p.num_kv_heads].skip) return;      \
-    const int merge = pod::attention_body<T, D, TILE, pod_kv_stages(TILE, D, 0), KV8>(p, blockIdx.x);            \
-    if (merge >= 0) pod::merge_rows<T, D, POD_CTA_THREADS>(pod::merge_args(p, pod::AttentionShape<T, D, TILE>::kRows), merge, threadIdx.x);   \
+    const int merge = pod::attention_item<T, D, TILE, pod_kv_stages(TILE, D, 0), KV8>(p, blockIdx.x);            \
+    if (merge >= 0) pod::merge_rows<T, D, POD_CTA_THREADS>(pod::merge_args(p, pod::item_rows<T, D, TILE>(p)), merge, threadIdx.x);   \
   }
 namespace pod {
 __device__ __forceinline__ int sm_id() {
@@ -675,14 +704,14 @@ __device__ __noinline__ void release_role(const pod_fused_params& f, const int s
 
 template <typename T, int D, bool KV8>
 __device__ __forceinline__ int pod_fused_role(const pod_attn_params& p, const int tile, const int cta) {
-  if (tile == POD_TILE_PREFILL) return attention_body<T, D, POD_TILE_PREFILL, 2, KV8>(p, cta);
+  if (tile == POD_TILE_PREFILL) return attention_item<T, D, POD_TILE_PREFILL, 2, KV8>(p, cta);
   return attention_body<T, D, POD_TILE_DECODE, pod_kv_stages(POD_TILE_DECODE, D, 1), KV8>(p, cta);
 }
 
 // The merge a CTA of a POD launch owes (merge >= 0), after the role bodies.
 template <typename T, int D>
 __device__ __forceinline__ void pod_fused_merge(const pod_attn_params& p, const int tile, const int merge) {
-  merge_rows<T, D, POD_CTA_THREADS>(merge_args(p, tile == POD_TILE_PREFILL ? AttentionShape<T, D, POD_TILE_PREFILL>::kRows : AttentionShape<T, D, POD_TILE_DECODE>::kRows), merge, threadIdx.x);
+  merge_rows<T, D, POD_CTA_THREADS>(merge_args(p, tile == POD_TILE_PREFILL ? item_rows<T, D, POD_TILE_PREFILL>(p) : item_rows<T, D, POD_TILE_DECODE>(p)), merge, threadIdx.x);
 }
 }  // namespace pod
 

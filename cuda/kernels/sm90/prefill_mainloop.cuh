@@ -56,17 +56,20 @@ __device__ __forceinline__ void load_tile(const pod_tma_map* map, uint8_t* dst, 
     for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128, map, cb * 64, ho ? key0 : head, ho ? head : key0, bar);
     return;
   }
-  // One box per page; pages past the request's last (keys past kv_len, masked) repeat it. The page
-  // indices are checked before the arrival, which orders the mark before the consumers' waits.
-  const int ps = p.page_size, first = key0 >> p.page_shift;
-  for (int pg = 0; pg < KK / ps; pg++)
-    if ((unsigned)page_ids[min(first + pg, num_pages - 1)] >= (unsigned)p.num_pages) *bad = 1;
+  // One box per page, or per tile where a page holds more than a tile (box = min(page, tile) slots);
+  // boxes past the request's last page (keys past kv_len, masked) repeat it. The page indices are
+  // checked before the arrival, which orders the mark before the consumers' waits.
+  const int ps = p.page_size, box = min(ps, KK);
+  for (int b = 0; b < KK / box; b++)
+    if ((unsigned)page_ids[min((key0 + b * box) >> p.page_shift, num_pages - 1)] >= (unsigned)p.num_pages) *bad = 1;
   bar_expect(bar, Tr::kTileBytes);
-  for (int pg = 0; pg < KK / ps; pg++) {
-    int page = page_ids[min(first + pg, num_pages - 1)];
+  for (int b = 0; b < KK / box; b++) {
+    const int key = key0 + b * box, slot = key & (ps - 1);
+    int page = page_ids[min(key >> p.page_shift, num_pages - 1)];
     if ((unsigned)page >= (unsigned)p.num_pages) page = 0;
 #pragma unroll
-    for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128 + pg * ps * 128, map, cb * 64, ho ? 0 : head, ho ? head : 0, page, bar);
+    for (int cb = 0; cb < Tr::kBlocks; cb++)
+      tma_load(dst + cb * KK * 128 + b * box * 128, map, cb * 64, ho ? slot : head, ho ? head : slot, page, bar);
   }
 }
 

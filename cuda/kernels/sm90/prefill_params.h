@@ -17,18 +17,19 @@ typedef struct pod_tma_map {
   POD_ALIGN64 uint64_t opaque[16];
 } pod_tma_map;
 
-/* Tile geometry the shim needs: 128 packed query rows (the planner's prefill row tile), 128 keys per
- * K/V tile, a producer warpgroup and two consumer warpgroups. */
+/* Tile geometry the shim needs: 128 packed query rows (the planner's prefill row tile), a producer
+ * warpgroup and two consumer warpgroups. */
 #define POD_SM90_ROWS 128
-#define POD_SM90_KEYS 128
 #define POD_SM90_THREADS 384
-/* K/V tiles in flight (at head_dim 128, Q and three K/V pairs fill one SM's 227 KiB; four measured
- * slower than three at 64). */
-#define POD_SM90_STAGES 3
+/* Keys of a K/V tile: 128, or 64 at head_dim 256, where a tile of 128 keys would take 64 KiB. */
+POD_HD int pod_sm90_keys(int head_dim) { return head_dim > 128 ? 64 : 128; }
+/* K/V tiles in flight: at head_dim 128, Q and three K/V pairs fill one SM's 227 KiB (four measured
+ * slower than three at 64); at 256, Q (64 KiB) leaves room for two. */
+POD_HD int pod_sm90_stages(int head_dim) { return head_dim > 128 ? 2 : 3; }
 /* Dynamic shared memory: Q, the K and V ring, and the slack that puts wgmma's swizzle patterns on
  * 1024-byte boundaries. */
 POD_HD int pod_sm90_prefill_smem(int head_dim) {
-  return POD_SM90_ROWS * head_dim * 2 + 2 * POD_SM90_STAGES * POD_SM90_KEYS * head_dim * 2 + 1024;
+  return POD_SM90_ROWS * head_dim * 2 + 2 * pod_sm90_stages(head_dim) * pod_sm90_keys(head_dim) * head_dim * 2 + 1024;
 }
 
 typedef struct pod_sm90_prefill_params {

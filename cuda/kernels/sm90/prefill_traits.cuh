@@ -6,11 +6,11 @@ namespace pod::sm90 {
 
 template <typename T, int D>
 struct PrefillTraits {
-  static_assert(D == 64 || D == 128, "the sm_90a prefill covers head_dim 64 and 128");
+  static_assert(D == 64 || D == 128 || D == 256, "the sm_90a prefill covers head_dim 64, 128 and 256");
   static_assert(sizeof(T) == 2, "16-bit queries, keys and values");
   static constexpr int kRows = POD_SM90_ROWS;       // packed query rows of a CTA: two consumers of 64
-  static constexpr int kKeys = POD_SM90_KEYS;       // keys of a K/V tile
-  static constexpr int kStages = POD_SM90_STAGES;
+  static constexpr int kKeys = pod_sm90_keys(D);    // keys of a K/V tile
+  static constexpr int kStages = pod_sm90_stages(D);
   static constexpr int kBlocks = D / 64;            // 128-byte column blocks of a row (swizzle atoms)
   static constexpr int kQBytes = kRows * D * 2;
   static constexpr int kTileBytes = kKeys * D * 2;  // one K (or V) tile

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "shim/backend/cuda_attention.h"
+#include "shim/backend/sm90_decode.h"
 #include "shim/backend/sm90_pod.h"
 #include "shim/backend/sm90_prefill.h"
 #include "shim/planner/schedule.h"
@@ -53,8 +54,14 @@ static const char* kernel_dtype(int32_t q_dtype, int32_t kv_dtype) {
   return q_dtype == POD_BFLOAT16 ? "bf16" : "f16";
 }
 
+int32_t pod_attention_tile_rows(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim, int32_t tile) {
+  if (tile == POD_TILE_PREFILL && pod_sm90_prefill_serves(device, q_dtype, kv_dtype, head_dim)) return POD_SM90_ROWS;
+  return pod_tile_rows(tile, head_dim);
+}
+
 int32_t pod_attention_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim, int32_t tile, int32_t* ctas) {
   if (tile == POD_TILE_PREFILL && pod_sm90_prefill_serves(device, q_dtype, kv_dtype, head_dim)) return pod_sm90_prefill_ctas_per_sm(device, q_dtype, head_dim, ctas);
+  if (tile == POD_TILE_DECODE && pod_sm90_decode_serves(device, q_dtype, kv_dtype, head_dim)) return pod_sm90_decode_ctas_per_sm(device, q_dtype, head_dim, ctas);
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(q_dtype, kv_dtype), head_dim, tile == POD_TILE_PREFILL ? "prefill" : "decode");
   CUfunction fn;
@@ -62,7 +69,7 @@ int32_t pod_attention_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dt
 }
 
 /* The kernel parameters of one side, its tile shape and its CTA count. */
-static int32_t build_params(const pod_side* s, const char* side_name, pod_attn_params* out, int32_t* tile_out, int64_t* ctas) {
+static int32_t build_params(int32_t device, const pod_side* s, const char* side_name, pod_attn_params* out, int32_t* tile_out, int64_t* ctas) {
   char what[64];
   int32_t st;
   const pod_tensor* checked[4] = {&s->q, &s->o, &s->k, &s->v};
@@ -121,10 +128,11 @@ static int32_t build_params(const pod_side* s, const char* side_name, pod_attn_p
   p.rope_rcp_scale = 1.0f / s->options.rope_scale;
   p.rope_theta = s->options.rope_theta;
   const int32_t tile = s->dev.work ? s->dev.tile : pod_schedule_tile(p.implicit_qo_len * p.group);
+  p.item_rows = pod_attention_tile_rows(device, s->q.dtype, s->k.dtype, s->head_dim, tile); /* as planned */
   if (s->dev.work) {
     *ctas = (int64_t)s->dev.num_work * s->num_kv_heads; /* one CTA per work item and KV head */
   } else {
-    const int32_t rows = pod_tile_rows(tile, s->head_dim);
+    const int32_t rows = p.item_rows;
     p.implicit_row_tiles = (p.implicit_qo_len * p.group + rows - 1) / rows;
     *ctas = (int64_t)p.implicit_row_tiles * s->num_kv_heads;
     if (*ctas > INT32_MAX)
@@ -140,9 +148,10 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   pod_attn_params p;
   int32_t tile, st;
   int64_t ctas;
-  if ((st = build_params(s, side_name, &p, &tile, &ctas))) return st;
+  if ((st = build_params(device, s, side_name, &p, &tile, &ctas))) return st;
   if (ctas == 0) return POD_OK;
   if (tile == POD_TILE_PREFILL && pod_sm90_prefill_takes(device, s, &p)) return pod_sm90_prefill_launch(device, s, &p, ctas, side_name, stream);
+  if (tile == POD_TILE_DECODE && pod_sm90_decode_takes(device, s, &p)) return pod_sm90_decode_launch(device, s, &p, ctas, side_name, stream);
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(s->q.dtype, s->k.dtype), s->head_dim,
            tile == POD_TILE_PREFILL ? "prefill" : "decode");
@@ -198,7 +207,8 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
   memset(&f, 0, sizeof f);
   int64_t ctas[2];
   int32_t st;
-  if ((st = build_params(prefill, "p", &f.side[0], &f.tile[0], &ctas[0])) || (st = build_params(decode, "d", &f.side[1], &f.tile[1], &ctas[1])))
+  if ((st = build_params(device, prefill, "p", &f.side[0], &f.tile[0], &ctas[0])) ||
+      (st = build_params(device, decode, "d", &f.side[1], &f.tile[1], &ctas[1])))
     return st;
   /* A side without CTAs leaves the other to its own kernel. */
   if (ctas[0] == 0 || ctas[1] == 0) {

@@ -11,7 +11,7 @@ int pod_sm90_pod_takes(int32_t device, const pod_side* prefill, const pod_attn_p
                        int32_t tile_d) {
   if (tile_p != POD_TILE_PREFILL || tile_d != POD_TILE_DECODE) return 0;
   if (decode->q.dtype != prefill->q.dtype || decode->k.dtype != decode->q.dtype || decode->v.dtype != decode->q.dtype) return 0;
-  if (decode->head_dim != prefill->head_dim) return 0;
+  if (decode->head_dim != prefill->head_dim || !pod_sm90_pod_built(prefill->q.dtype, prefill->head_dim)) return 0;
   return pod_sm90_prefill_takes(device, prefill, pp);
 }
 
@@ -22,7 +22,7 @@ int32_t pod_sm90_pod_launch(int32_t device, const pod_side* prefill, const pod_a
   pod_sm90_pod_params F;
   memset(&F, 0, sizeof F);
   int32_t st;
-  if ((st = pod_sm90_prefill_prepare(prefill, pp, "p", &F.prefill))) return st;
+  if ((st = pod_sm90_prefill_prepare(prefill, pp, "p", pod_sm90_keys(prefill->head_dim), &F.prefill))) return st;
   F.decode = *pd;
   F.prefill_tasks = (int32_t)ctas_p;
   F.decode_ctas = (int32_t)ctas_d;

@@ -30,6 +30,11 @@ static const sm90_variant variants[] = {
     {POD_BFLOAT16, 64, 1, "prefill_bf16", "pod_sm90_prefill_bf16_64_softcap", "pod_bf16", "pod_sm90_pod_bf16_64_softcap"},
     {POD_BFLOAT16, 128, 0, "prefill_bf16", "pod_sm90_prefill_bf16_128", "pod_bf16", "pod_sm90_pod_bf16_128"},
     {POD_BFLOAT16, 128, 1, "prefill_bf16", "pod_sm90_prefill_bf16_128_softcap", "pod_bf16", "pod_sm90_pod_bf16_128_softcap"},
+    /* head_dim 256: the prefill only (a POD launch of it is not built: its decode runs beside it serially). */
+    {POD_FLOAT16, 256, 0, "prefill_f16", "pod_sm90_prefill_f16_256", NULL, NULL},
+    {POD_FLOAT16, 256, 1, "prefill_f16", "pod_sm90_prefill_f16_256_softcap", NULL, NULL},
+    {POD_BFLOAT16, 256, 0, "prefill_bf16", "pod_sm90_prefill_bf16_256", NULL, NULL},
+    {POD_BFLOAT16, 256, 1, "prefill_bf16", "pod_sm90_prefill_bf16_256_softcap", NULL, NULL},
 };
 
 static const sm90_variant* find_variant(int32_t dtype, int32_t head_dim, int32_t soft_cap) {
@@ -66,9 +71,10 @@ static int built_for_sm90a(int32_t device) {
   return known[device] > 0;
 }
 
+int pod_sm90_available(int32_t device) { return !portable_only() && pod_cuda_cc(device) == 90 && built_for_sm90a(device); }
+
 int pod_sm90_prefill_serves(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim) {
-  return !portable_only() && pod_cuda_cc(device) == 90 && kv_dtype == q_dtype && find_variant(q_dtype, head_dim, 0) != NULL &&
-         built_for_sm90a(device);
+  return kv_dtype == q_dtype && find_variant(q_dtype, head_dim, 0) != NULL && pod_sm90_available(device);
 }
 
 int32_t pod_sm90_prefill_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t head_dim, int32_t* ctas) {
@@ -104,20 +110,24 @@ static int layout_fits(const pod_side* s, const pod_tensor* t, const kv_strides*
   return 1;
 }
 
-int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_params* p) {
-  if (!pod_sm90_prefill_serves(device, s->q.dtype, s->k.dtype, s->head_dim) || s->v.dtype != s->k.dtype) return 0;
-  if (s->mask_mode != 0 || s->options.pos_encoding != 0) return 0;
-  if (s->paged && (s->page_size < 8 || s->page_size > POD_SM90_KEYS || (s->page_size & (s->page_size - 1)) != 0)) return 0;
+int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p) {
+  if (s->v.dtype != s->k.dtype || s->mask_mode != 0 || s->options.pos_encoding != 0) return 0;
+  if (s->paged && (s->page_size < 8 || (s->page_size & (s->page_size - 1)) != 0)) return 0;
   const kv_strides k = strides_of(s, p, 0), v = strides_of(s, p, 1);
   return layout_fits(s, &s->k, &k) && layout_fits(s, &s->v, &v) && heads_outer(&k) == heads_outer(&v);
 }
 
-static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor* t, const kv_strides* k, const char* what) {
+int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_params* p) {
+  return pod_sm90_prefill_serves(device, s->q.dtype, s->k.dtype, s->head_dim) && pod_sm90_kv_fits(s, p);
+}
+
+static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor* t, const kv_strides* k, int32_t tile_keys, const char* what) {
   const int ho = heads_outer(k);
   const int nhd = s->kv_layout == POD_NHD;
   const cuuint64_t heads = (cuuint64_t)s->num_kv_heads;
   const cuuint64_t keys = (cuuint64_t)(s->paged ? s->page_size : t->shape[nhd ? 0 : 1]);
-  const cuuint32_t key_box = (cuuint32_t)(s->paged ? s->page_size : POD_SM90_KEYS);
+  /* A box is one K/V tile, or one page where pages are smaller (the kernels' loads). */
+  const cuuint32_t key_box = (cuuint32_t)(s->paged && s->page_size < tile_keys ? s->page_size : tile_keys);
   cuuint64_t dims[4] = {(cuuint64_t)s->head_dim, ho ? keys : heads, ho ? heads : keys, (cuuint64_t)t->shape[0]};
   cuuint64_t strides[3] = {(cuuint64_t)(ho ? k->key : k->head) * 2, (cuuint64_t)(ho ? k->head : k->key) * 2, (cuuint64_t)k->page * 2};
   cuuint32_t box[4] = {64, ho ? key_box : 1, ho ? 1 : key_box, 1};
@@ -133,7 +143,8 @@ static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor*
                         label);
 }
 
-int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, pod_sm90_prefill_params* out) {
+int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, int32_t tile_keys,
+                                 pod_sm90_prefill_params* out) {
   pod_sm90_prefill_params P;
   memset(&P, 0, sizeof P);
   P.p = *p;
@@ -142,9 +153,9 @@ int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, co
   char what[16];
   int32_t st;
   snprintf(what, sizeof what, "k_%s", side_name);
-  if ((st = encode_map(&P.k_map, s, &s->k, &k, what))) return st;
+  if ((st = encode_map(&P.k_map, s, &s->k, &k, tile_keys, what))) return st;
   snprintf(what, sizeof what, "v_%s", side_name);
-  if ((st = encode_map(&P.v_map, s, &s->v, &v, what))) return st;
+  if ((st = encode_map(&P.v_map, s, &s->v, &v, tile_keys, what))) return st;
   *out = P;
   return POD_OK;
 }
@@ -154,13 +165,18 @@ int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_att
   if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
   pod_sm90_prefill_params P;
   int32_t st;
-  if ((st = pod_sm90_prefill_prepare(s, p, side_name, &P))) return st;
+  if ((st = pod_sm90_prefill_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), &P))) return st;
   const sm90_variant* var = find_variant(s->q.dtype, s->head_dim, p->soft_cap > 0.0f);
   const int32_t smem = pod_sm90_prefill_smem(s->head_dim);
   CUfunction fn;
   if ((st = pod_kernel_get(device, var->module, var->name, smem, POD_SM90_THREADS, &fn, NULL))) return st;
   void* params[] = {&P};
   return pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_SM90_THREADS, (unsigned)smem, (CUstream)stream, params, var->name);
+}
+
+int pod_sm90_pod_built(int32_t dtype, int32_t head_dim) {
+  const sm90_variant* var = find_variant(dtype, head_dim, 0);
+  return var != NULL && var->pod_name != NULL;
 }
 
 int32_t pod_sm90_pod_kernel(int32_t device, int32_t dtype, int32_t head_dim, int32_t soft_cap, CUfunction* fn, const char** name) {

@@ -7,15 +7,24 @@
 #include "shim/attention_problem.h"
 #include "shim/runtime/cuda_driver.h"
 
+/* Whether the device is sm_90 and the library has its sm_90a kernels (POD_PORTABLE_KERNELS=1: never). */
+int pod_sm90_available(int32_t device);
+/* Whether a side's K/V caches and options suit the sm_90a kernels: no custom mask, RoPE or ALiBi, 16-bit
+ * K and V of one dtype, layouts TMA can describe, page sizes of 8 or more (powers of two). */
+int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p);
 /* Whether the device and the (q dtype, K/V dtype, head_dim) have the sm_90a kernel at all: the
  * planner sizes prefill schedules for its occupancy then. */
 int pod_sm90_prefill_serves(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim);
 int32_t pod_sm90_prefill_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t head_dim, int32_t* ctas);
 /* Whether it takes this side, with the parameters run() built for it: options (no custom mask, RoPE
- * or ALiBi), layouts TMA can describe, page sizes 8 to 128 (powers of two). */
+ * or ALiBi), layouts TMA can describe, page sizes of 8 or more (powers of two). */
 int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_params* p);
-/* The kernel parameters of a side it takes: `p` and TMA descriptors of the side's K/V tensors. */
-int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, pod_sm90_prefill_params* out);
+/* The kernel parameters of a side an sm_90a kernel takes: `p` and TMA descriptors of the side's K/V
+ * tensors, with boxes of `tile_keys` slots (or one page, where pages are smaller). */
+int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, int32_t tile_keys,
+                                 pod_sm90_prefill_params* out);
+/* Whether a POD kernel is built for (dtype, head_dim): head_dim 64 and 128. */
+int pod_sm90_pod_built(int32_t dtype, int32_t head_dim);
 /* The POD kernel (kernels/sm90/pod_kernel.cuh) whose prefill side matches (dtype, head_dim, soft cap). */
 int32_t pod_sm90_pod_kernel(int32_t device, int32_t dtype, int32_t head_dim, int32_t soft_cap, CUfunction* fn, const char** name);
 /* Launches the side with its built parameters `p` over `ctas` CTAs. */

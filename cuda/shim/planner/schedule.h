@@ -29,6 +29,7 @@ typedef struct pod_schedule_input {
   int32_t causal, window_left;
   int32_t sm_count;
   int32_t ctas_per_sm[2]; /* resident CTAs per SM of the prefill and the decode tile shape */
+  int32_t tile_rows[2];   /* packed rows of a work item of each tile shape */
   int64_t partial_budget; /* workspace bytes the partial results of split key ranges may take */
   /* CUDA graph mode: a launch shape that stays fixed across plans. */
   int32_t fixed_tile;     /* POD_SCHEDULE_ANY_TILE: chosen from the longest request */

@@ -24,7 +24,7 @@ static int64_t take(int64_t* at, int64_t bytes) {
 static void graph_capacity(const pod_layout_input* in, const pod_plan_state* p, int side, int32_t tile, int64_t* work, int64_t* merge) {
   const pod_table* t = &p->table[side];
   const int64_t heads = p->shape.num_kv_heads;
-  int64_t rows_per_tile = pod_tile_rows(tile, p->shape.head_dim), group = p->shape.num_qo_heads / heads;
+  int64_t rows_per_tile = in->tile_rows[tile], group = p->shape.num_qo_heads / heads;
   int64_t base_max, base_min;
   if (side == POD_SIDE_DECODE) { /* one query per request: exact */
     base_max = base_min = (int64_t)t->batch * ((group + rows_per_tile - 1) / rows_per_tile);
@@ -57,6 +57,7 @@ int32_t pod_plan_layout(const pod_layout_input* in, pod_plan_state* p) {
     s.partial_budget = in->workspace_bytes / 4; /* each side may fill a quarter of the workspace with partial results */
     int32_t st = POD_OK;
     s.ctas_per_sm[0] = in->ctas_per_sm[0], s.ctas_per_sm[1] = in->ctas_per_sm[1];
+    s.tile_rows[0] = in->tile_rows[0], s.tile_rows[1] = in->tile_rows[1];
     const pod_resolved_options* opts = p->shape.options;
     for (int side = 0; side < 2 && st == POD_OK; side++) {
       if (side == POD_SIDE_PREFILL && !in->schedules_prefill) break;
@@ -92,7 +93,7 @@ int32_t pod_plan_layout(const pod_layout_input* in, pod_plan_state* p) {
   p->off_counters = take(&at, (int64_t)sizeof(pod_fused_counters)); /* zeros in the image */
   p->image_bytes = at;
   for (int side = 0; side < 2; side++) {
-    int64_t rows = pod_tile_rows(sched[side].tile, p->shape.head_dim);
+    int64_t rows = in->tile_rows[sched[side].tile];
     int64_t slots = sched[side].num_partial;
     if (in->use_graph) { /* room for the most partial slots any plan of this shape may use */
       int64_t budget_slots = (in->workspace_bytes / 4) / (rows * (p->shape.head_dim + 1) * 4);

@@ -18,6 +18,7 @@ typedef struct pod_layout_input {
   int use_graph;             /* CUDA graph mode */
   const int32_t* fixed_tile; /* CUDA graph mode after the first plan: its tile shape per side; NULL: chosen here */
   int32_t ctas_per_sm[2];    /* resident CTAs per SM of the prefill and the decode kernel (CUDA) */
+  int32_t tile_rows[2];      /* packed rows of a work item of the prefill and the decode tile shape */
 } pod_layout_input;
 
 /* Schedules the sides of `plan` (shape and tables set) and fills its sched, offsets, launch sizes,

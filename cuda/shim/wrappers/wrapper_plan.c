@@ -51,6 +51,9 @@ static int32_t layout_draft(pod_wrapper* w, draft* d) {
     }
     in.ctas_per_sm[0] = w->occupancy[0], in.ctas_per_sm[1] = w->occupancy[1];
   }
+  for (int tile = 0; tile < 2; tile++)
+    in.tile_rows[tile] = w->device != POD_DEVICE_CPU ? pod_attention_tile_rows(w->device, d->a.q_dtype, d->a.kv_dtype, d->a.head_dim, tile)
+                                                     : pod_tile_rows(tile, d->a.head_dim);
   return pod_plan_layout(&in, &d->plan);
 }
 

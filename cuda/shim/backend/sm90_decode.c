@@ -1,0 +1,58 @@
+/* The sm_90a decode kernel: eligibility, launch (TMA descriptors as for the sm_90a prefill). */
+#include <stddef.h>
+
+#include "shim/backend/sm90_decode.h"
+#include "shim/backend/sm90_prefill.h"
+#include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/error.h"
+#include "shim/runtime/kernel_cache.h"
+
+typedef struct decode_variant {
+  int32_t dtype, head_dim, soft_cap;
+  const char* module;
+  const char* name;
+} decode_variant;
+
+static const decode_variant variants[] = {
+    {POD_FLOAT16, 64, 0, "decode_f16", "pod_sm90_decode_f16_64"},
+    {POD_FLOAT16, 64, 1, "decode_f16", "pod_sm90_decode_f16_64_softcap"},
+    {POD_FLOAT16, 128, 0, "decode_f16", "pod_sm90_decode_f16_128"},
+    {POD_FLOAT16, 128, 1, "decode_f16", "pod_sm90_decode_f16_128_softcap"},
+    {POD_BFLOAT16, 64, 0, "decode_bf16", "pod_sm90_decode_bf16_64"},
+    {POD_BFLOAT16, 64, 1, "decode_bf16", "pod_sm90_decode_bf16_64_softcap"},
+    {POD_BFLOAT16, 128, 0, "decode_bf16", "pod_sm90_decode_bf16_128"},
+    {POD_BFLOAT16, 128, 1, "decode_bf16", "pod_sm90_decode_bf16_128_softcap"},
+};
+
+static const decode_variant* find_variant(int32_t dtype, int32_t head_dim, int32_t soft_cap) {
+  for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
+    if (variants[i].dtype == dtype && variants[i].head_dim == head_dim && variants[i].soft_cap == soft_cap) return &variants[i];
+  return NULL;
+}
+
+int pod_sm90_decode_serves(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim) {
+  return kv_dtype == q_dtype && find_variant(q_dtype, head_dim, 0) != NULL && pod_sm90_available(device);
+}
+
+int32_t pod_sm90_decode_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t head_dim, int32_t* ctas) {
+  const decode_variant* v = find_variant(q_dtype, head_dim, 0);
+  CUfunction fn;
+  return pod_kernel_get(device, v->module, v->name, pod_sm90_decode_smem(head_dim), POD_SM90_DECODE_THREADS, &fn, ctas);
+}
+
+int pod_sm90_decode_takes(int32_t device, const pod_side* s, const pod_attn_params* p) {
+  return pod_sm90_decode_serves(device, s->q.dtype, s->k.dtype, s->head_dim) && pod_sm90_kv_fits(s, p);
+}
+
+int32_t pod_sm90_decode_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name, void* stream) {
+  if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
+  pod_sm90_prefill_params P;
+  int32_t st;
+  if ((st = pod_sm90_prefill_prepare(s, p, side_name, POD_SM90_DECODE_KEYS, &P))) return st;
+  const decode_variant* var = find_variant(s->q.dtype, s->head_dim, p->soft_cap > 0.0f);
+  const int32_t smem = pod_sm90_decode_smem(s->head_dim);
+  CUfunction fn;
+  if ((st = pod_kernel_get(device, var->module, var->name, smem, POD_SM90_DECODE_THREADS, &fn, NULL))) return st;
+  void* params[] = {&P};
+  return pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_SM90_DECODE_THREADS, (unsigned)smem, (CUstream)stream, params, var->name);
+}

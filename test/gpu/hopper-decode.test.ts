@@ -1,0 +1,48 @@
+/**
+ * The sm_90a decode kernel (TMA ring, producer warp, four consumer warps) against the CPU backend
+ * through BatchDecodeWithPagedKVCacheWrapper: page sizes 8..128 (TMA per page) and 256 (a tile inside
+ * a page), both layouts, GQA groups 1..16, head_dim 64 and 128, empty and one-key requests, last pages
+ * partly filled, long requests whose key range the planner splits, window and soft cap. Page sizes
+ * below 8, fp8 caches, RoPE and ALiBi run the portable kernel: a few cases check that too. On other
+ * devices the same cases check the portable kernel. Skips without a CUDA device.
+ */
+import { describe, test } from "bun:test";
+import { Device } from "../../src/index.ts";
+import { checkGpuAgainstCpu, type PodConfig, type SideConfig } from "../attention-fixture.ts";
+import { testGpu } from "./test-device.ts";
+
+const reason = Device.cudaUnavailableReason();
+const plain: SideConfig = { causal: false, mask: "none", windowLeft: -1, posEncoding: "NONE", logitsSoftCap: 0 };
+
+function config(over: Partial<PodConfig> & { decodeKvLens: number[] }, options: Partial<SideConfig> = {}): PodConfig {
+  return {
+    seed: 23, wrapper: "batch", dtype: "float16", headDim: 128, numKvHeads: 2, group: 4, layout: "NHD", pageSize: 16,
+    prefill: [], prefillOptions: plain, decodeOptions: { ...plain, ...options }, returnLse: true, fusedQkv: false,
+    cachePair: false, preallocate: false, ...over,
+  };
+}
+
+const CASES: [string, PodConfig][] = [
+  ["page 16 NHD f16 mixed lengths", config({ decodeKvLens: [1, 15, 16, 17, 300, 1000] })],
+  ["page 16 HND bf16", config({ decodeKvLens: [64, 65, 700], layout: "HND", dtype: "bfloat16" })],
+  ["page 8 group 1", config({ decodeKvLens: [9, 130, 511], pageSize: 8, group: 1 })],
+  ["page 32 group 8 d64", config({ decodeKvLens: [33, 250, 900], pageSize: 32, group: 8, headDim: 64 })],
+  ["page 64 group 16 HND", config({ decodeKvLens: [100, 640], pageSize: 64, group: 16, layout: "HND", numKvHeads: 1 })],
+  ["page 128 bf16 d64", config({ decodeKvLens: [129, 1500], pageSize: 128, dtype: "bfloat16", headDim: 64 })],
+  ["page 256 (a tile inside a page)", config({ decodeKvLens: [257, 800], pageSize: 256 })],
+  ["empty requests beside others", config({ decodeKvLens: [0, 40, 0, 3] })],
+  ["one long request (split key range)", config({ decodeKvLens: [6000], numKvHeads: 1, group: 8 })],
+  ["many requests", config({ decodeKvLens: Array.from({ length: 40 }, (_, i) => 1 + ((i * 137) % 900)) })],
+  ["soft cap 30", config({ decodeKvLens: [200, 999] }, { logitsSoftCap: 30 })],
+  ["window 100", config({ decodeKvLens: [50, 101, 1200] }, { windowLeft: 100 })],
+  ["custom scale 0.03, d64 bf16", config({ decodeKvLens: [77, 450], headDim: 64, dtype: "bfloat16" }, { smScale: 0.03 })],
+  ["page 1 (portable kernel)", config({ decodeKvLens: [5, 300], pageSize: 1 })],
+  ["ALiBi (portable kernel)", config({ decodeKvLens: [5, 300] }, { posEncoding: "ALIBI" })],
+  ["e4m3 cache (portable kernel)", config({ decodeKvLens: [70, 300], kvDtype: "float8_e4m3fn" })],
+];
+
+describe.skipIf(reason !== undefined)("sm_90a decode vs the CPU backend", () => {
+  for (const [name, cfg] of CASES) {
+    test(name, () => checkGpuAgainstCpu(cfg, testGpu(), "standalone"), 60_000);
+  }
+});
