@@ -1,6 +1,7 @@
 /**
- * The packages as users get them. scripts/pack.ts makes both tarballs; npm installs them, offline,
- * into a new project outside the repository; a POD call runs there on the CPU backend with the
+ * The packages as users get them. scripts/pack.ts makes both tarballs; npm installs them (from its
+ * cache where it can: the registry is asked only for what the cache lacks, such as the metadata of
+ * the packages' own dependencies on a fresh machine) into a new project outside the repository; a POD call runs there on the CPU backend with the
  * library from the platform package; `bun build --compile` of the same script gives an executable
  * that carries libpod.so and runs on its own. Also: the loader's order and its error when nothing
  * is found.
@@ -66,7 +67,7 @@ describe.skipIf(noBuild !== undefined)("packages", () => {
     mkdirSync(app());
     writeFileSync(join(app(), "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
     writeFileSync(join(app(), "app.ts"), APP);
-    run(["npm", "install", "--offline", "--no-audit", "--no-fund", ...tarballs], app());
+    run(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", ...tarballs], app());
   }, 120_000);
 
   afterAll(() => {
