@@ -2,9 +2,10 @@
  * The sm_90a decode kernel (TMA ring, producer warp, four consumer warps) against the CPU backend
  * through BatchDecodeWithPagedKVCacheWrapper: page sizes 8..128 (TMA per page) and 256 (a tile inside
  * a page), both layouts, GQA groups 1..16, head_dim 64 and 128, empty and one-key requests, last pages
- * partly filled, long requests whose key range the planner splits, window and soft cap. Page sizes
- * below 8, fp8 caches, RoPE and ALiBi run the portable kernel: a few cases check that too. On other
- * devices the same cases check the portable kernel. Skips without a CUDA device.
+ * partly filled, long requests whose key range the planner splits, window and soft cap, fp8 (e4m3 and
+ * e5m2) caches with dequantization scales. Page sizes below 8, RoPE and ALiBi run the portable kernel:
+ * a few cases check that too. On other devices the same cases check the portable kernel. Skips without
+ * a CUDA device.
  */
 import { describe, test } from "bun:test";
 import { Device } from "../../src/index.ts";
@@ -38,7 +39,11 @@ const CASES: [string, PodConfig][] = [
   ["custom scale 0.03, d64 bf16", config({ decodeKvLens: [77, 450], headDim: 64, dtype: "bfloat16" }, { smScale: 0.03 })],
   ["page 1 (portable kernel)", config({ decodeKvLens: [5, 300], pageSize: 1 })],
   ["ALiBi (portable kernel)", config({ decodeKvLens: [5, 300] }, { posEncoding: "ALIBI" })],
-  ["e4m3 cache (portable kernel)", config({ decodeKvLens: [70, 300], kvDtype: "float8_e4m3fn" })],
+  ["e4m3 cache page 16", config({ decodeKvLens: [1, 70, 300, 2100], kvDtype: "float8_e4m3fn" })],
+  ["e5m2 cache HND bf16 with scales", config({ decodeKvLens: [17, 640], kvDtype: "float8_e5m2", layout: "HND", dtype: "bfloat16", scalesD: [0.5, 2, 0.25] })],
+  ["e4m3 cache d64 page 128 group 8 soft cap", config({ decodeKvLens: [129, 1000], kvDtype: "float8_e4m3fn", headDim: 64, pageSize: 128, group: 8 }, { logitsSoftCap: 20 })],
+  ["e5m2 cache page 8 window 64, one long request", config({ decodeKvLens: [5000], kvDtype: "float8_e5m2", pageSize: 8, numKvHeads: 1 }, { windowLeft: 64 })],
+  ["e4m3 cache page 1 (portable kernel)", config({ decodeKvLens: [70, 300], kvDtype: "float8_e4m3fn", pageSize: 1 })],
 ];
 
 describe.skipIf(reason !== undefined)("sm_90a decode vs the CPU backend", () => {

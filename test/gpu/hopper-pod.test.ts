@@ -54,7 +54,7 @@ describe.skipIf(reason !== undefined)("sm_90a POD vs the CPU backend", () => {
       test(`${name} (launch: ${launch})`, () => checkGpuAgainstCpu({ ...cfg, launch }, testGpu(), "pod"), 60_000);
     }
   }
-  test("run() reports its launch: serial where the sm_90a prefill takes the prefill side, else fused; plan() can choose", () => {
+  test("run() reports its launch: serial where the sm_90a prefill takes a small prefill side, else fused; plan() can choose", () => {
     const gpu = testGpu();
     const on = { device: gpu };
     using ws = Tensor.empty([64 << 20], "uint8", on);
@@ -76,4 +76,28 @@ describe.skipIf(reason !== undefined)("sm_90a POD vs the CPU backend", () => {
       expect(onlyDecode.launch).toBe("one-side");
     }
   });
+
+  test("run() fuses comparable sides on sm_90 where the prefill has many CTAs (C4 of bench/pod.ts), and not a long prefill beside a short decode", () => {
+    const gpu = testGpu();
+    const on = { device: gpu };
+    const [major, minor] = gpu.properties.computeCapability;
+    using ws = Tensor.empty([256 << 20], "uint8", on);
+    using w = new PODWithPagedKVCacheWrapper(ws, "NHD");
+    const H = 32, KH = 8, D = 128, page = 16;
+    const launchOf = (qo: number, batch: number, kv: number): string => {
+      const pagesPer = kv / page;
+      using qP = Tensor.random([qo, H, D], "float16", { ...on, seed: 1 });
+      using kP = Tensor.random([qo, KH, D], "float16", { ...on, seed: 2 });
+      using vP = Tensor.random([qo, KH, D], "float16", { ...on, seed: 3 });
+      using qD = Tensor.random([batch, H, D], "float16", { ...on, seed: 4 });
+      using cache = Tensor.empty([batch * pagesPer, 2, page, KH, D], "float16", on);
+      w.plan({ indptr: Array.from({ length: batch + 1 }, (_, i) => i * pagesPer), indices: Array.from({ length: batch * pagesPer }, (_, i) => i),
+        lastPageLen: new Array(batch).fill(page), numQoHeads: H, numKvHeads: KH, headDim: D, pageSize: page, qDataType: "float16" });
+      using r = w.run({ qP, kP, vP, qD, pagedKvCacheD: cache, causalP: true });
+      return r.launch;
+    };
+    const sm90 = major === 9 && minor === 0;
+    expect(launchOf(4096, 128, 4096)).toBe("fused");
+    expect(launchOf(8192, 16, 2048)).toBe(sm90 ? "serial" : "fused");
+  }, 60_000);
 });

@@ -1,10 +1,11 @@
 // The sm_90a POD kernel: prefill and decode in one launch, one CTA per SM. A starting CTA claims the
 // next task of the side that is behind (in the fraction of its tasks claimed), so both sides advance
 // at the same relative pace and finish together, each on as many SMs as its share of the work: a
-// prefill task is one sm_90a prefill CTA, a decode task two decode bodies side by side, one per
-// warpgroup, each with its own slice of shared memory and named barrier.
+// prefill task is one sm_90a prefill CTA, a decode task two bodies of the sm_90a decode kernel side
+// by side (what two CTAs of that kernel would run on the SM), each with its own slice of shared memory
+// and named barriers.
 #pragma once
-#include "kernels/sm80/attention.cuh"
+#include "kernels/sm90/decode_kernel.cuh"
 #include "kernels/sm90/pod_params.h"
 #include "kernels/sm90/prefill_kernel.cuh"
 
@@ -27,28 +28,19 @@ __device__ __noinline__ void claim_pod_task(const pod_sm90_pod_params& F, int* c
   // plan in the workspace was overwritten, or launches of one plan overlap). Reported; the CTA idles.
   const bool ok = task >= 0 && task < tasks[side];
   claim[0] = side, claim[1] = ok ? task : -1;
-  if (!ok) report_fault(F.decode.fault, POD_FAULT_BY_LAUNCH, POD_FAULT_COUNTER, blockIdx.x);
+  if (!ok) report_fault(F.decode.p.fault, POD_FAULT_BY_LAUNCH, POD_FAULT_COUNTER, blockIdx.x);
   __threadfence();
   const int done = atomicAdd(&c->done, 1), last = tasks[0] + tasks[1] - 1;
   if (done == last) {
     c->next[0] = 0, c->next[1] = 0, c->done = 0;
     __threadfence();
   } else if (done < 0 || done > last) {
-    report_fault(F.decode.fault, POD_FAULT_BY_LAUNCH, POD_FAULT_COUNTER, blockIdx.x);
+    report_fault(F.decode.p.fault, POD_FAULT_BY_LAUNCH, POD_FAULT_COUNTER, blockIdx.x);
   }
 }
 
 __device__ __forceinline__ bool skipped(const pod_attn_params& p, const int cta) {
   return p.work && reinterpret_cast<const pod_work_item*>(p.work)[cta / p.num_kv_heads].skip;
-}
-
-// Warpgroup `slot` of a decode task computes decode work item `cta` (and merges, when it finished a
-// split row tile's last part).
-template <typename T, int D>
-__device__ __forceinline__ void decode_slot(const pod_attn_params& p, const int cta, const int slot) {
-  constexpr int kStages = pod_sm90_decode_stages(D);
-  const int merge = attention_body<T, D, POD_TILE_DECODE, kStages, false, true>(p, cta, slot);
-  if (merge >= 0) merge_rows<T, D, 128>(merge_args(p, AttentionShape<T, D, POD_TILE_DECODE>::kRows), merge, threadIdx.x - 128 * slot);
 }
 
 template <typename T, int D, typename Score>
@@ -63,19 +55,15 @@ __device__ __forceinline__ void pod_cta(const pod_sm90_pod_params& F) {
     if (!skipped(F.prefill.p, task)) prefill_cta<T, D, Score>(F.prefill, task);
     return;
   }
-  static_assert(POD_SM90_IDLE_REGS * 128 * (POD_SM90_THREADS / 128 - POD_SM90_DECODE_SLOTS) +
-                    POD_SM90_DECODE_REGS * 128 * POD_SM90_DECODE_SLOTS <= POD_SM90_THREADS * 168,
-                "the registers of the launch");
-  const int slot = threadIdx.x / 128, cta = task * POD_SM90_DECODE_SLOTS + slot;
-  if constexpr (POD_SM90_DECODE_SLOTS < POD_SM90_THREADS / 128) {
-    if (slot >= POD_SM90_DECODE_SLOTS) {
-      regs_down<POD_SM90_IDLE_REGS>();
-      return;
-    }
-    regs_up<POD_SM90_DECODE_REGS>();
-  }
-  if (cta >= F.decode_ctas || skipped(F.decode, cta)) return;
-  decode_slot<T, D>(F.decode, cta, slot);
+  // A decode task: bodies of the sm_90a decode kernel side by side, each on its own 160 threads, slice
+  // of shared memory and barriers; the threads past them have nothing to do.
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  __shared__ DecodeBarriers<DecodeTraits<D, 0>::kRing> bars[POD_SM90_DECODE_SLOTS];
+  const int slot = threadIdx.x / POD_SM90_DECODE_THREADS, cta = task * POD_SM90_DECODE_SLOTS + slot;
+  if (slot >= POD_SM90_DECODE_SLOTS || cta >= F.decode_ctas || skipped(F.decode.p, cta)) return;
+  uint8_t* smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023) + slot * DecodeTraits<D, 0>::kSlotBytes;
+  if (F.decode.p.soft_cap > 0.0f) decode_body<T, D, ScoreSoftCap>(F.decode, cta, slot, smem, bars[slot]);
+  else decode_body<T, D, ScorePlain>(F.decode, cta, slot, smem, bars[slot]);
 #endif
 }
 

@@ -1,29 +1,25 @@
 /* Parameters of the sm_90a POD kernel, shared by the shim (C) and the kernel (CUDA). A CTA takes one
  * task of one kind: a prefill work item (the sm_90a prefill CTA: a producer and two consumer
- * warpgroups) or POD_SM90_DECODE_SLOTS decode work items, one per warpgroup of the first ones, each in its own slice of
- * shared memory. Each kind sets the register budget of its warpgroups itself. */
+ * warpgroups) or POD_SM90_DECODE_SLOTS decode work items, each on a body of the sm_90a decode kernel
+ * (160 threads) in its own slice of shared memory: an SM taking decode runs what two CTAs of the decode
+ * kernel would. */
 #ifndef POD_SM90_POD_PARAMS_H
 #define POD_SM90_POD_PARAMS_H
 
+#include "kernels/sm90/decode_params.h"
 #include "kernels/sm90/prefill_params.h"
 
-/* Two decode bodies per decode task, on warpgroups 0 and 1 with 232 registers each (the third
- * warpgroup hands its registers over: a decode body at the launch's 168 spills in its key loop). */
 #define POD_SM90_DECODE_SLOTS 2
-#define POD_SM90_DECODE_REGS 232
-#define POD_SM90_IDLE_REGS 24
-/* K/V tiles per decode body (all but one in flight): as many as two slices of shared memory hold. */
-POD_HD int pod_sm90_decode_stages(int head_dim) { return head_dim <= 64 ? 6 : 3; }
 
 POD_HD int pod_sm90_pod_smem(int head_dim) {
   const int prefill = pod_sm90_prefill_smem(head_dim);
-  const int decode = POD_SM90_DECODE_SLOTS * pod_decode_slot_bytes(head_dim, pod_sm90_decode_stages(head_dim), 0);
+  const int decode = POD_SM90_DECODE_SLOTS * pod_sm90_decode_body_bytes(head_dim, 0) + 1024;
   return prefill > decode ? prefill : decode;
 }
 
 typedef struct pod_sm90_pod_params {
   pod_sm90_prefill_params prefill;
-  pod_attn_params decode;
+  pod_sm90_prefill_params decode; /* the decode side and TMA descriptors of its caches */
   int32_t prefill_tasks; /* prefill work items x KV heads */
   int32_t decode_ctas;   /* decode work items x KV heads */
   int32_t decode_tasks;  /* decode_ctas / POD_SM90_DECODE_SLOTS, rounded up */

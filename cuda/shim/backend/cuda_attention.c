@@ -61,7 +61,7 @@ int32_t pod_attention_tile_rows(int32_t device, int32_t q_dtype, int32_t kv_dtyp
 
 int32_t pod_attention_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim, int32_t tile, int32_t* ctas) {
   if (tile == POD_TILE_PREFILL && pod_sm90_prefill_serves(device, q_dtype, kv_dtype, head_dim)) return pod_sm90_prefill_ctas_per_sm(device, q_dtype, head_dim, ctas);
-  if (tile == POD_TILE_DECODE && pod_sm90_decode_serves(device, q_dtype, kv_dtype, head_dim)) return pod_sm90_decode_ctas_per_sm(device, q_dtype, head_dim, ctas);
+  if (tile == POD_TILE_DECODE && pod_sm90_decode_serves(device, q_dtype, kv_dtype, head_dim)) return pod_sm90_decode_ctas_per_sm(device, q_dtype, kv_dtype, head_dim, ctas);
   char name[48];
   snprintf(name, sizeof name, "pod_attention_%s_%d_%s", kernel_dtype(q_dtype, kv_dtype), head_dim, tile == POD_TILE_PREFILL ? "prefill" : "decode");
   CUfunction fn;
@@ -162,34 +162,74 @@ int32_t pod_cuda_attention(int32_t device, const pod_side* s, const char* side_n
   return pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_CTA_THREADS, (unsigned)smem, (CUstream)stream, params, name);
 }
 
-/* Rough time of one side alone on an H100-class GPU: its tensor work at 400 TFLOP/s or its key/value
- * bytes at 3 TB/s, whichever is longer. Only the ratio of the two sides is used. */
-static double side_seconds(const pod_side* s) {
+/* A device's peak rates from its properties: dense 16-bit tensor FLOPs (SMs x clock x 4096 a cycle on
+ * sm_90, 2048 before) and DRAM bytes (memory clock x bus width, double data rate), scaled by the
+ * fractions our kernels reach (H200: prefill 0.55 of the MMA peak, decode 0.87 of the DRAM rating).
+ * Cached per device; where the driver reports no clocks, H100-like rates. */
+typedef struct device_rates {
+  double flops, bytes;
+  int32_t sm_count;
+} device_rates;
+
+static device_rates rates_of(int32_t device) {
+  static device_rates cache[64];
+  device_rates r = {400e12, 3e12, 132};
+  if (device < 0 || device >= 64) return r;
+  if (cache[device].flops > 0.0) return cache[device];
+  CUdevice dev;
+  int sms = 0, clock_khz = 0, mem_khz = 0, bus_bits = 0;
+  if (pod_cu.DeviceGet(&dev, device) == CUDA_SUCCESS) {
+    pod_cu.DeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev);
+    pod_cu.DeviceGetAttribute(&clock_khz, CU_DEVICE_ATTRIBUTE_CLOCK_RATE, dev);
+    pod_cu.DeviceGetAttribute(&mem_khz, CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE, dev);
+    pod_cu.DeviceGetAttribute(&bus_bits, CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH, dev);
+  }
+  if (sms > 0) r.sm_count = sms;
+  if (sms > 0 && clock_khz > 0 && mem_khz > 0 && bus_bits > 0) {
+    r.flops = 0.55 * sms * (clock_khz * 1e3) * (pod_cuda_cc(device) >= 90 ? 4096.0 : 2048.0);
+    r.bytes = 0.87 * (mem_khz * 1e3) * 2.0 * bus_bits / 8.0;
+  }
+  cache[device] = r;
+  return r;
+}
+
+/* Estimated time of one side alone: its tensor work or its key/value bytes, whichever takes longer
+ * (logits soft cap makes prefill about a quarter slower: tanh shares the exponent's unit). */
+static double side_seconds(const pod_side* s, const device_rates* r) {
   double pairs = 0.0, keys = 0.0;
-  for (int32_t r = 0; r < s->num_requests; r++) {
-    const double qo = s->qo_indptr[r + 1] - s->qo_indptr[r], kv = s->kv_lens[r];
+  for (int32_t q = 0; q < s->num_requests; q++) {
+    const double qo = s->qo_indptr[q + 1] - s->qo_indptr[q], kv = s->kv_lens[q];
     pairs += s->options.causal && qo <= kv ? qo * kv - qo * (qo - 1) / 2 : qo * kv;
     keys += kv;
   }
-  const double flops = 4.0 * pairs * s->num_qo_heads * s->head_dim;
-  const double bytes = 4.0 * keys * s->num_kv_heads * s->head_dim;
-  return fmax(flops / 400e12, bytes / 3e12);
+  const double flops = 4.0 * pairs * s->num_qo_heads * s->head_dim * (s->options.logits_soft_cap > 0.0f ? 1.25 : 1.0);
+  const double bytes = 2.0 * keys * s->num_kv_heads * s->head_dim * pod_dtype_size(s->k.dtype);
+  return fmax(flops / r->flops, bytes / r->bytes);
 }
 
-/* The CTA order of a POD launch. Measured on the H100 (bench/NOTES.md): where both sides are long the
- * per-SM role mix overlaps them best; where one side is short next to the other, alternating CTAs
- * lets the short side finish early and leaves the long side all the slots. */
-static int32_t fused_order(const pod_side* prefill, const pod_side* decode) {
-  const double p = side_seconds(prefill), d = side_seconds(decode);
+/* The CTA order of a portable POD launch. Measured on the H100 (bench/NOTES.md): where both sides are
+ * long the per-SM role mix overlaps them best; where one side is short next to the other, alternating
+ * CTAs lets the short side finish early and leaves the long side all the slots. */
+static int32_t fused_order(int32_t device, const pod_side* prefill, const pod_side* decode) {
+  const device_rates r = rates_of(device);
+  const double p = side_seconds(prefill, &r), d = side_seconds(decode, &r);
   return fmin(p, d) >= 0.2 * fmax(p, d) ? POD_ORDER_PER_SM : POD_ORDER_ALTERNATE;
 }
 
-/* Whether one fused launch beats the two kernels back to back (POD_CHOOSE_AUTO). Where the sm_90a
- * prefill kernel takes the prefill side, its serial launch beside the decode kernel is faster than
- * the sm_90a POD launch (whose CTAs each take one side's work) on every configuration of the suite
- * (H200, bench/results/NVIDIA-H200-pod.json); where the portable kernels run both sides, their fused
- * launch is the faster (H100, bench/results/NVIDIA-H100-80GB-HBM3-pod.json). */
-static int fused_pays(int32_t choice, int sm90) { return choice == POD_CHOOSE_FUSED || (choice == POD_CHOOSE_AUTO && !sm90); }
+/* Whether one fused launch beats the two kernels back to back (POD_CHOOSE_AUTO). Where the portable
+ * kernels run both sides, their fused launch is the faster (H100,
+ * bench/results/NVIDIA-H100-80GB-HBM3-pod.json). Where the sm_90a kernels take both sides, the fused
+ * launch overlaps them only across SMs, and it beat serial on the H200 (bench/results/
+ * NVIDIA-H200-pod-fused.json) where the sides' estimated times are within a factor of about two
+ * (0.45 to 2) and the prefill has enough CTAs (4 a SM) for the claims to keep both sides on pace:
+ * C4, 7-9% faster; elsewhere it was up to 7% slower or within 3%. */
+static int fused_pays(int32_t device, int32_t choice, int sm90, const pod_side* prefill, const pod_side* decode, int64_t prefill_ctas) {
+  if (choice != POD_CHOOSE_AUTO) return choice == POD_CHOOSE_FUSED;
+  if (!sm90) return 1;
+  const device_rates r = rates_of(device);
+  const double ratio = side_seconds(prefill, &r) / fmax(side_seconds(decode, &r), 1e-12);
+  return ratio >= 0.45 && ratio <= 2.0 && prefill_ctas >= 4 * (int64_t)r.sm_count;
+}
 
 static int32_t run_serial(int32_t device, const pod_side* prefill, const pod_side* decode, void* stream) {
   int32_t st = pod_cuda_attention(device, prefill, "p", stream);
@@ -215,13 +255,13 @@ int32_t pod_cuda_pod(int32_t device, const pod_side* prefill, const pod_side* de
     *launch = POD_LAUNCH_ONE_SIDE;
     return ctas[0] ? pod_cuda_attention(device, prefill, "p", stream) : pod_cuda_attention(device, decode, "d", stream);
   }
-  const int sm90 = pod_sm90_pod_takes(device, prefill, &f.side[0], f.tile[0], decode, f.tile[1]);
-  if (!fused_pays(choice, sm90)) return run_serial(device, prefill, decode, stream);
+  const int sm90 = pod_sm90_pod_takes(device, prefill, &f.side[0], f.tile[0], decode, &f.side[1], f.tile[1]);
+  if (!fused_pays(device, choice, sm90, prefill, decode, ctas[0])) return run_serial(device, prefill, decode, stream);
   *launch = POD_LAUNCH_FUSED;
-  if (sm90) return pod_sm90_pod_launch(device, prefill, &f.side[0], ctas[0], &f.side[1], ctas[1], counters, stream);
+  if (sm90) return pod_sm90_pod_launch(device, prefill, &f.side[0], ctas[0], decode, &f.side[1], ctas[1], counters, stream);
   if (ctas[0] + ctas[1] > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_p: the two sides need more CTAs than one launch holds");
   f.num_cta[0] = (int32_t)ctas[0], f.num_cta[1] = (int32_t)ctas[1];
-  f.order = fused_order(prefill, decode);
+  f.order = fused_order(device, prefill, decode);
   f.counters = counters;
   if (ctas[0] + ctas[1] > 0) {
     char name[48];

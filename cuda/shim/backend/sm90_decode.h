@@ -9,7 +9,7 @@
 /* Whether the device and the (q dtype, K/V dtype, head_dim) have the kernel: the planner sizes decode
  * schedules for its occupancy then. */
 int pod_sm90_decode_serves(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim);
-int32_t pod_sm90_decode_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t head_dim, int32_t* ctas);
+int32_t pod_sm90_decode_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim, int32_t* ctas);
 /* Whether it takes this side (pod_sm90_kv_fits), with the parameters run() built for it. */
 int pod_sm90_decode_takes(int32_t device, const pod_side* s, const pod_attn_params* p);
 /* Launches the side with its built parameters `p` over `ctas` CTAs. */

@@ -6,6 +6,7 @@
 #include "kernels/sm90/pod_params.h"
 #include "shim/backend/sm90_prefill.h"
 #include "shim/runtime/cuda_driver.h"
+#include "shim/runtime/dtype.h"
 #include "shim/runtime/error.h"
 #include "shim/runtime/kernel_cache.h"
 
@@ -104,9 +105,10 @@ static int heads_outer(const kv_strides* k) { return k->head > k->key; }
 
 static int layout_fits(const pod_side* s, const pod_tensor* t, const kv_strides* k) {
   if (t->strides[t->ndim - 1] != 1) return 0;
+  const int64_t size = pod_dtype_size(t->dtype);
   const int64_t inner = heads_outer(k) ? k->key : k->head, outer = heads_outer(k) ? k->head : k->key;
-  if (inner < s->head_dim || (inner * 2) % 16 != 0 || (outer * 2) % 16 != 0) return 0;
-  if (s->paged && (k->page < outer || (k->page * 2) % 16 != 0)) return 0;
+  if (inner < s->head_dim || (inner * size) % 16 != 0 || (outer * size) % 16 != 0) return 0;
+  if (s->paged && (k->page < outer || (k->page * size) % 16 != 0)) return 0;
   return 1;
 }
 
@@ -129,16 +131,22 @@ static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor*
   /* A box is one K/V tile, or one page where pages are smaller (the kernels' loads). */
   const cuuint32_t key_box = (cuuint32_t)(s->paged && s->page_size < tile_keys ? s->page_size : tile_keys);
   cuuint64_t dims[4] = {(cuuint64_t)s->head_dim, ho ? keys : heads, ho ? heads : keys, (cuuint64_t)t->shape[0]};
-  cuuint64_t strides[3] = {(cuuint64_t)(ho ? k->key : k->head) * 2, (cuuint64_t)(ho ? k->head : k->key) * 2, (cuuint64_t)k->page * 2};
-  cuuint32_t box[4] = {64, ho ? key_box : 1, ho ? 1 : key_box, 1};
+  /* 16-bit rows: 64-element boxes in the 128-byte swizzle wgmma and ldmatrix read; fp8 rows (decode):
+   * the whole row as loaded, converted by the consumers. */
+  const int fp8 = pod_dtype_is_fp8(t->dtype);
+  const cuuint64_t size = fp8 ? 1 : 2;
+  cuuint64_t strides[3] = {(cuuint64_t)(ho ? k->key : k->head) * size, (cuuint64_t)(ho ? k->head : k->key) * size, (cuuint64_t)k->page * size};
+  cuuint32_t box[4] = {fp8 ? (cuuint32_t)s->head_dim : 64, ho ? key_box : 1, ho ? 1 : key_box, 1};
   const cuuint32_t element_strides[4] = {1, 1, 1, 1};
-  const CUtensorMapDataType type = s->k.dtype == POD_BFLOAT16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  const CUtensorMapDataType type = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
+                                   : t->dtype == POD_BFLOAT16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
   /* No keys (or no pages): no tile is ever loaded, and the driver refuses empty dims. */
   if (keys == 0 || dims[3] == 0) return POD_OK;
   char label[64];
   snprintf(label, sizeof label, "%s: TMA descriptor", what);
   return pod_cuda_check(pod_cu.TensorMapEncodeTiled((CUtensorMap*)out, type, s->paged ? 4 : 3, (void*)(uintptr_t)t->data, dims, strides,
-                                                    box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                                    box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                                    fp8 ? CU_TENSOR_MAP_SWIZZLE_NONE : CU_TENSOR_MAP_SWIZZLE_128B,
                                                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
                         label);
 }

@@ -9,8 +9,8 @@
 
 /* Whether the device is sm_90 and the library has its sm_90a kernels (POD_PORTABLE_KERNELS=1: never). */
 int pod_sm90_available(int32_t device);
-/* Whether a side's K/V caches and options suit the sm_90a kernels: no custom mask, RoPE or ALiBi, 16-bit
- * K and V of one dtype, layouts TMA can describe, page sizes of 8 or more (powers of two). */
+/* Whether a side's K/V caches and options suit the sm_90a kernels: no custom mask, RoPE or ALiBi, K and
+ * V of one dtype (the kernels' own serves() say which), layouts TMA can describe, page sizes of 8 or more (powers of two). */
 int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p);
 /* Whether the device and the (q dtype, K/V dtype, head_dim) have the sm_90a kernel at all: the
  * planner sizes prefill schedules for its occupancy then. */
