@@ -54,7 +54,7 @@ int32_t pod_sm90_decode_launch(int32_t device, const pod_side* s, const pod_attn
   if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
   pod_sm90_prefill_params P;
   int32_t st;
-  if ((st = pod_sm90_prefill_prepare(s, p, side_name, POD_SM90_DECODE_KEYS, &P))) return st;
+  if ((st = pod_sm90_prefill_prepare(s, p, side_name, POD_SM90_DECODE_KEYS, POD_SM90_DECODE_L2, &P))) return st;
   const decode_variant* var = find_variant(s->q.dtype, s->k.dtype, s->head_dim, p->soft_cap > 0.0f);
   const int32_t smem = pod_sm90_decode_smem(s->head_dim, pod_dtype_is_fp8(s->k.dtype));
   CUfunction fn;

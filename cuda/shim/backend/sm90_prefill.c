@@ -123,7 +123,8 @@ int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_par
   return pod_sm90_prefill_serves(device, s->q.dtype, s->k.dtype, s->head_dim) && pod_sm90_kv_fits(s, p);
 }
 
-static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor* t, const kv_strides* k, int32_t tile_keys, const char* what) {
+static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor* t, const kv_strides* k, int32_t tile_keys,
+                          CUtensorMapL2promotion l2, const char* what) {
   const int ho = heads_outer(k);
   const int nhd = s->kv_layout == POD_NHD;
   const cuuint64_t heads = (cuuint64_t)s->num_kv_heads;
@@ -147,12 +148,12 @@ static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor*
   return pod_cuda_check(pod_cu.TensorMapEncodeTiled((CUtensorMap*)out, type, s->paged ? 4 : 3, (void*)(uintptr_t)t->data, dims, strides,
                                                     box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
                                                     fp8 ? CU_TENSOR_MAP_SWIZZLE_NONE : CU_TENSOR_MAP_SWIZZLE_128B,
-                                                    CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                                                    l2, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
                         label);
 }
 
 int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, int32_t tile_keys,
-                                 pod_sm90_prefill_params* out) {
+                                 CUtensorMapL2promotion l2, pod_sm90_prefill_params* out) {
   pod_sm90_prefill_params P;
   memset(&P, 0, sizeof P);
   P.p = *p;
@@ -161,9 +162,9 @@ int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, co
   char what[16];
   int32_t st;
   snprintf(what, sizeof what, "k_%s", side_name);
-  if ((st = encode_map(&P.k_map, s, &s->k, &k, tile_keys, what))) return st;
+  if ((st = encode_map(&P.k_map, s, &s->k, &k, tile_keys, l2, what))) return st;
   snprintf(what, sizeof what, "v_%s", side_name);
-  if ((st = encode_map(&P.v_map, s, &s->v, &v, tile_keys, what))) return st;
+  if ((st = encode_map(&P.v_map, s, &s->v, &v, tile_keys, l2, what))) return st;
   *out = P;
   return POD_OK;
 }
@@ -173,7 +174,7 @@ int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_att
   if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
   pod_sm90_prefill_params P;
   int32_t st;
-  if ((st = pod_sm90_prefill_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), &P))) return st;
+  if ((st = pod_sm90_prefill_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), CU_TENSOR_MAP_L2_PROMOTION_L2_256B, &P))) return st;
   const sm90_variant* var = find_variant(s->q.dtype, s->head_dim, p->soft_cap > 0.0f);
   const int32_t smem = pod_sm90_prefill_smem(s->head_dim);
   CUfunction fn;
