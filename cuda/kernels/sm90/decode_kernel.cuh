@@ -50,7 +50,7 @@ struct DecodeBarriers {
 // kernel (slot 0), or one of the bodies of a POD launch's decode task. Named barriers 1 + 2 slot (the
 // body) and 2 + 2 slot (its consumers).
 template <typename T, int D, typename Score, int KV8 = 0>
-__device__ __forceinline__ void decode_body(const pod_sm90_prefill_params& P, const int cta, const int slot, uint8_t* smem,
+__device__ __forceinline__ void decode_body(const pod_sm90_side_params& P, const int cta, const int slot, uint8_t* smem,
                                             DecodeBarriers<DecodeTraits<D, KV8>::kRing>& bars) {
 #if POD_HAS_WGMMA
   using Tr = DecodeTraits<D, KV8>;
@@ -313,7 +313,7 @@ __device__ __forceinline__ void decode_body(const pod_sm90_prefill_params& P, co
 }
 
 template <typename T, int D, typename Score, int KV8>
-__device__ __forceinline__ void decode_cta(const pod_sm90_prefill_params& P, const int cta) {
+__device__ __forceinline__ void decode_cta(const pod_sm90_side_params& P, const int cta) {
   extern __shared__ __align__(128) uint8_t smem_raw[];
   __shared__ DecodeBarriers<DecodeTraits<D, KV8>::kRing> bars;
   decode_body<T, D, Score, KV8>(P, cta, 0, smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023), bars);
@@ -324,7 +324,7 @@ __device__ __forceinline__ void decode_cta(const pod_sm90_prefill_params& P, con
 // pod_sm90_decode_<dtype>[_e4m3|_e5m2]_<head_dim>[_softcap]: the kernel table in the shim lists them.
 #define POD_DEFINE_SM90_DECODE_VARIANT(T, NAME, D, SUFFIX, SCORE, KV8)                                               \
   extern "C" __global__ void __launch_bounds__(POD_SM90_DECODE_THREADS, 2)                                           \
-      pod_sm90_decode_##NAME##_##D##SUFFIX(const __grid_constant__ pod_sm90_prefill_params P) {                      \
+      pod_sm90_decode_##NAME##_##D##SUFFIX(const __grid_constant__ pod_sm90_side_params P) {                      \
     pod_pdl_enter();                                                                                                 \
     if (P.p.work && reinterpret_cast<const pod_work_item*>(P.p.work)[blockIdx.x / P.p.num_kv_heads].skip) return;    \
     pod::sm90::decode_cta<T, D, SCORE, KV8>(P, blockIdx.x);                                                          \

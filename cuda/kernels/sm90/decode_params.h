@@ -1,6 +1,6 @@
 /* Geometry of the sm_90a decode kernel, shared by the shim (C) and the kernel (CUDA). Its parameters
- * are those of the prefill kernel (pod_sm90_prefill_params: the side plus TMA descriptors of its K/V
- * caches), with boxes of at most POD_SM90_DECODE_KEYS slots. */
+ * are a pod_sm90_side_params (prefill_params.h: the side plus TMA descriptors of its K/V caches), with
+ * boxes of at most POD_SM90_DECODE_KEYS slots. */
 #ifndef POD_SM90_DECODE_PARAMS_H
 #define POD_SM90_DECODE_PARAMS_H
 

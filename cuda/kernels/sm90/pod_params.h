@@ -18,8 +18,8 @@ POD_HD int pod_sm90_pod_smem(int head_dim) {
 }
 
 typedef struct pod_sm90_pod_params {
-  pod_sm90_prefill_params prefill;
-  pod_sm90_prefill_params decode; /* the decode side and TMA descriptors of its caches */
+  pod_sm90_side_params prefill;
+  pod_sm90_side_params decode; /* the decode side and TMA descriptors of its caches */
   int32_t prefill_tasks; /* prefill work items x KV heads */
   int32_t decode_ctas;   /* decode work items x KV heads */
   int32_t decode_tasks;  /* decode_ctas / POD_SM90_DECODE_SLOTS, rounded up */

@@ -10,7 +10,7 @@ namespace pod::sm90 {
 
 // The CTA computes work item `cta` (row tile x KV head) of the side.
 template <typename T, int D, typename Score>
-__device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P, const int cta) {
+__device__ __forceinline__ void prefill_cta(const pod_sm90_side_params& P, const int cta) {
 #if POD_HAS_WGMMA
   using Tr = PrefillTraits<T, D>;
   extern __shared__ __align__(128) uint8_t smem_raw[];
@@ -75,7 +75,7 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_prefill_params& P, co
 // pod_sm90_prefill_<dtype>_<head_dim>[_softcap]: the kernel table in the shim lists them.
 #define POD_DEFINE_SM90_PREFILL_VARIANT(T, NAME, D, SUFFIX, SCORE)                                                   \
   extern "C" __global__ void __launch_bounds__(POD_SM90_THREADS, 1)                                                  \
-      pod_sm90_prefill_##NAME##_##D##SUFFIX(const __grid_constant__ pod_sm90_prefill_params P) {                     \
+      pod_sm90_prefill_##NAME##_##D##SUFFIX(const __grid_constant__ pod_sm90_side_params P) {                     \
     pod_pdl_enter();                                                                                                 \
     if (P.p.work && reinterpret_cast<const pod_work_item*>(P.p.work)[blockIdx.x / P.p.num_kv_heads].skip) return;    \
     pod::sm90::prefill_cta<T, D, SCORE>(P, blockIdx.x);                                                              \

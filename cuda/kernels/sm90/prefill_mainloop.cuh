@@ -74,7 +74,7 @@ __device__ __forceinline__ void load_tile(const pod_tma_map* map, uint8_t* dst, 
 }
 
 template <typename T, int D>
-__device__ __forceinline__ void produce(const pod_sm90_prefill_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
+__device__ __forceinline__ void produce(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
                                         uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars) {
   using Tr = PrefillTraits<T, D>;
   constexpr int KK = Tr::kKeys, S = Tr::kStages;
@@ -139,7 +139,7 @@ struct ConsumerResult {
 };
 
 template <typename T, int D, typename Score>
-__device__ __forceinline__ void consume(const pod_sm90_prefill_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
+__device__ __forceinline__ void consume(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
                                         uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars,
                                         ConsumerResult<D, PrefillTraits<T, D>::kKeys>& res) {
   using Tr = PrefillTraits<T, D>;

@@ -1,6 +1,6 @@
-/* Parameters of the sm_90a prefill kernel, shared by the shim (C) and the kernel (CUDA): the side's
- * attention parameters plus TMA descriptors of its key and value caches, built by the shim for each
- * run from the caller's tensors. */
+/* Parameters of the sm_90a prefill and decode kernels, shared by the shim (C) and the kernels (CUDA):
+ * the side's attention parameters plus TMA descriptors of its key and value caches, built by the shim
+ * for each run from the caller's tensors; and the prefill's geometry. */
 #ifndef POD_SM90_PREFILL_PARAMS_H
 #define POD_SM90_PREFILL_PARAMS_H
 
@@ -32,11 +32,11 @@ POD_HD int pod_sm90_prefill_smem(int head_dim) {
   return POD_SM90_ROWS * head_dim * 2 + 2 * pod_sm90_stages(head_dim) * pod_sm90_keys(head_dim) * head_dim * 2 + 1024;
 }
 
-typedef struct pod_sm90_prefill_params {
+typedef struct pod_sm90_side_params {
   pod_attn_params p;
   pod_tma_map k_map, v_map; /* dims (head_dim, heads, keys) or, paged, (head_dim, heads, slot, page) */
   int32_t heads_outer;      /* 1: the maps' head and key (slot) dims are swapped (HND: keys inner) */
   int32_t reserved[15];
-} pod_sm90_prefill_params;
+} pod_sm90_side_params;
 
 #endif

@@ -52,9 +52,9 @@ int pod_sm90_decode_takes(int32_t device, const pod_side* s, const pod_attn_para
 
 int32_t pod_sm90_decode_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name, void* stream) {
   if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
-  pod_sm90_prefill_params P;
+  pod_sm90_side_params P;
   int32_t st;
-  if ((st = pod_sm90_prefill_prepare(s, p, side_name, POD_SM90_DECODE_KEYS, POD_SM90_DECODE_L2, &P))) return st;
+  if ((st = pod_sm90_side_prepare(s, p, side_name, POD_SM90_DECODE_KEYS, POD_SM90_DECODE_L2, &P))) return st;
   const decode_variant* var = find_variant(s->q.dtype, s->k.dtype, s->head_dim, p->soft_cap > 0.0f);
   const int32_t smem = pod_sm90_decode_smem(s->head_dim, pod_dtype_is_fp8(s->k.dtype));
   CUfunction fn;

@@ -152,9 +152,9 @@ static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor*
                         label);
 }
 
-int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, int32_t tile_keys,
-                                 CUtensorMapL2promotion l2, pod_sm90_prefill_params* out) {
-  pod_sm90_prefill_params P;
+int32_t pod_sm90_side_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, int32_t tile_keys,
+                                 CUtensorMapL2promotion l2, pod_sm90_side_params* out) {
+  pod_sm90_side_params P;
   memset(&P, 0, sizeof P);
   P.p = *p;
   const kv_strides k = strides_of(s, p, 0), v = strides_of(s, p, 1);
@@ -172,9 +172,9 @@ int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, co
 int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
                                 void* stream) {
   if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
-  pod_sm90_prefill_params P;
+  pod_sm90_side_params P;
   int32_t st;
-  if ((st = pod_sm90_prefill_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), CU_TENSOR_MAP_L2_PROMOTION_L2_256B, &P))) return st;
+  if ((st = pod_sm90_side_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), CU_TENSOR_MAP_L2_PROMOTION_L2_256B, &P))) return st;
   const sm90_variant* var = find_variant(s->q.dtype, s->head_dim, p->soft_cap > 0.0f);
   const int32_t smem = pod_sm90_prefill_smem(s->head_dim);
   CUfunction fn;

@@ -21,8 +21,8 @@ int32_t pod_sm90_prefill_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t he
 int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_params* p);
 /* The kernel parameters of a side an sm_90a kernel takes: `p` and TMA descriptors of the side's K/V
  * tensors, with boxes of `tile_keys` slots (or one page, where pages are smaller) and L2 promotion `l2`. */
-int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, int32_t tile_keys,
-                                 CUtensorMapL2promotion l2, pod_sm90_prefill_params* out);
+int32_t pod_sm90_side_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, int32_t tile_keys,
+                                 CUtensorMapL2promotion l2, pod_sm90_side_params* out);
 /* Whether a POD kernel is built for (dtype, head_dim): head_dim 64 and 128. */
 int pod_sm90_pod_built(int32_t dtype, int32_t head_dim);
 /* The POD kernel (kernels/sm90/pod_kernel.cuh) whose prefill side matches (dtype, head_dim, soft cap). */
