@@ -91,49 +91,45 @@ export function buildScenes(device: Device) {
   };
   const graph = keep(new BatchDecodeWithPagedKVCacheWrapper(ws(), "NHD", { useCudaGraph: true, ...graphBuffers }));
   const workspaceOf = (w: object) => (w as { workspace?: Tensor; pod?: { workspace: Tensor } }).workspace ?? (w as { pod: { workspace: Tensor } }).pod.workspace;
+  // A wrapper's calls and workspace, as a scene holds them.
+  type Wrapper = { plan(a: never): unknown; run(a: never): unknown; check(): unknown };
+  const callsOf = (w: Wrapper) => ({
+    plan: (a: Args) => void w.plan(a as never),
+    run: (a: Args) => w.run(a as never) as ReturnType<Scene["run"]>,
+    check: () => void w.check(),
+    workspace: workspaceOf(w),
+  });
 
   const scenes: Scene[] = [
     {
       name: "PODWithPagedKVCacheWrapper",
-      plan: (a) => single.plan(a as never),
-      run: (a) => single.run(a as never),
-      check: () => single.check(),
+      ...callsOf(single),
       planArgs: { ...decodeTable, ...HEADS },
       runArgs: { qP, kP, vP, qD, pagedKvCacheD: cacheD, causalP: true },
-      workspace: workspaceOf(single),
       names: namesOf(SIGNATURES.podPlan, SIGNATURES.podRun, SIGNATURES.podCreate),
     },
     {
       name: "BatchPODWithPagedKVCacheWrapper",
-      plan: (a) => batch.plan(a as never),
-      run: (a) => batch.run(a as never),
-      check: () => batch.check(),
+      ...callsOf(batch),
       planArgs: {
         qoIndptrP: [0, 2, 3], kvIndptrP: [0, 1, 2], kvIndicesP: [0, 1], lastPageLenP: [3, 4],
         kvIndptrD: decodeTable.indptr, kvIndicesD: decodeTable.indices, lastPageLenD: decodeTable.lastPageLen, ...HEADS,
       },
       runArgs: { qP: qPB, pagedKvCacheP: cacheP, qD, pagedKvCacheD: cacheD },
-      workspace: workspaceOf(batch),
       names: namesOf(SIGNATURES.batchPodPlan, SIGNATURES.batchPodRun, SIGNATURES.batchPodCreate),
     },
     {
       name: "BatchDecodeWithPagedKVCacheWrapper",
-      plan: (a) => decode.plan(a as never),
-      run: (a) => decode.run(a as never),
-      check: () => decode.check(),
+      ...callsOf(decode),
       planArgs: { ...decodeTable, ...HEADS },
       runArgs: { q: qD, pagedKvCache: cacheD },
-      workspace: workspaceOf(decode),
       names: namesOf(SIGNATURES.decodePlan, SIGNATURES.decodeRun, SIGNATURES.decodeCreate),
     },
     {
       name: "BatchPrefillWithPagedKVCacheWrapper",
-      plan: (a) => prefill.plan(a as never),
-      run: (a) => prefill.run(a as never),
-      check: () => prefill.check(),
+      ...callsOf(prefill),
       planArgs: { qoIndptr: [0, 2, 3], pagedKvIndptr: [0, 1, 2], pagedKvIndices: [0, 1], pagedKvLastPageLen: [3, 4], causal: true, ...HEADS },
       runArgs: { q: qPB, pagedKvCache: cacheP },
-      workspace: workspaceOf(prefill),
       names: namesOf(SIGNATURES.prefillPlan, SIGNATURES.prefillRun, SIGNATURES.prefillCreate),
     },
     {
@@ -147,12 +143,9 @@ export function buildScenes(device: Device) {
     },
     {
       name: "BatchDecodeWithPagedKVCacheWrapper (CUDA graph mode)",
-      plan: (a) => graph.plan(a as never),
-      run: (a) => graph.run(a as never),
-      check: () => graph.check(),
+      ...callsOf(graph),
       planArgs: { ...decodeTable, ...HEADS },
       runArgs: { q: qD, pagedKvCache: cacheD },
-      workspace: workspaceOf(graph),
       buffers: graphBuffers,
       names: namesOf(SIGNATURES.decodePlan, SIGNATURES.decodeRun, SIGNATURES.decodeCreate),
     },
