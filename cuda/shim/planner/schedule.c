@@ -71,7 +71,7 @@ int32_t pod_schedule_build(const pod_schedule_input* in, pod_schedule* out) {
     if (rows > max_rows) max_rows = rows;
   }
   out->tile = in->fixed_tile == POD_SCHEDULE_ANY_TILE ? pod_schedule_tile(max_rows) : in->fixed_tile;
-  const int32_t R = in->tile_rows[out->tile] > 0 ? in->tile_rows[out->tile] : pod_tile_rows(out->tile, in->head_dim);
+  const int32_t R = in->tile_rows[out->tile];
   const int64_t heads = in->num_kv_heads;
 
   /* One base item per (request, row tile) with its visible key range. */
