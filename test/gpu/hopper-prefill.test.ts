@@ -29,6 +29,8 @@ const CASES: [string, PodConfig][] = [
   ["single causal window 37 200/700", config({ prefill: [[200, 700]] }, { causal: true, windowLeft: 37 })],
   ["single soft cap 20 causal 150/600 bf16", config({ prefill: [[150, 600]], dtype: "bfloat16" }, { causal: true, logitsSoftCap: 20 })],
   ["single sm_scale 0.05 group 1", config({ prefill: [[257, 513]], group: 1 }, { smScale: 0.05 })],
+  ["single negative sm_scale (portable kernel)", config({ prefill: [[130, 400]] }, { causal: true, smScale: -0.05 })],
+  ["single negative sm_scale with soft cap 30", config({ prefill: [[130, 400]] }, { causal: true, smScale: -0.05, logitsSoftCap: 30 })],
   ["single group 8 d64 causal", config({ prefill: [[90, 400]], group: 8, headDim: 64 }, { causal: true })],
   ["single group 20 d64 (non power of two)", config({ prefill: [[40, 300]], group: 20, headDim: 64 }, { causal: true })],
   ["single fused qkv 256/256", config({ prefill: [[256, 256]], fusedQkv: true }, { causal: true })],

@@ -12,6 +12,7 @@
 #include "kernels/common/fp8.cuh"
 #include "kernels/common/mma.cuh"
 #include "kernels/common/pdl.cuh"
+#include "kernels/common/position.cuh"
 #include "kernels/common/wgmma_shapes.cuh"
 
 #include <type_traits>
@@ -41,11 +42,6 @@ __device__ __forceinline__ uint32_t lane_offset(int lr, int lc) {
   return static_cast<uint32_t>(lr * (D * (int)sizeof(T)) + ((lc ^ (lr & 7)) << 4));
 }
 
-__device__ __forceinline__ float alibi_slope(int head, int heads) {
-  int m = 1 << (31 - __clz(heads));
-  return head < m ? exp2f(-8.0f * (head + 1) / m) : exp2f(-4.0f * (2 * (head - m) + 1) / m);
-}
-
 // Byte offset of 16-byte chunk `chunk` of row `row` in a shared-memory tile of `rows` rows: the
 // wgmma kernels' 128-byte swizzled layout, or the row-contiguous layout the ldmatrix kernels use.
 template <typename T, int D, bool W>
@@ -61,7 +57,7 @@ __device__ __forceinline__ void rope_rows(uint8_t* tile, int rows, const int* po
     int row = idx / (D / 2), d = idx % (D / 2);
     int pos = positions[row];
     if (pos == kNoPosition) continue;
-    float freq = p.rope_rcp_scale * powf(p.rope_theta, -2.0f * d / D);
+    float freq = rope_frequency(d, D, p.rope_rcp_scale, p.rope_theta);
     float sn, cs;
     sincosf((float)pos * freq, &sn, &cs);
     T* a = reinterpret_cast<T*>(tile + smem_offset<T, D, W>(rows, row, d / 8)) + d % 8;

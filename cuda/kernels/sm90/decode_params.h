@@ -12,14 +12,12 @@
 #define POD_SM90_DECODE_KEYS 64
 #define POD_SM90_DECODE_ROWS 16
 /* K/V tile pairs in the ring: as many as leave room for two CTAs per SM (16-bit caches at head_dim
- * 128: three pairs of 16 KiB tiles; 64: six of 8 KiB). fp8 caches land as loaded (8 KiB tiles at 128)
- * and each consumer warp converts its 16 keys into a 16-bit staging buffer of its own: four pairs at
- * 128, eight at 64. */
-POD_HD int pod_sm90_decode_ring(int head_dim, int kv_fp8) { return kv_fp8 ? (head_dim <= 64 ? 8 : 4) : (head_dim <= 64 ? 6 : 3); }
-/* One body's shared memory: the K and V ring, the consumer warps' staging (fp8), the query rows. */
+ * 128: three pairs of 16 KiB tiles; 64: six of 8 KiB). fp8 caches land as stored and the consumer
+ * warps convert in registers: six pairs of 8 KiB tiles at 128, twelve at 64. */
+POD_HD int pod_sm90_decode_ring(int head_dim, int kv_fp8) { return (kv_fp8 ? 2 : 1) * (head_dim <= 64 ? 6 : 3); }
+/* One body's shared memory: the K and V ring and the query rows. */
 POD_HD int pod_sm90_decode_body_bytes(int head_dim, int kv_fp8) {
-  return 2 * pod_sm90_decode_ring(head_dim, kv_fp8) * POD_SM90_DECODE_KEYS * head_dim * (kv_fp8 ? 1 : 2) +
-         (kv_fp8 ? 4 * 2 * (POD_SM90_DECODE_KEYS / 4) * head_dim * 2 : 0) + POD_SM90_DECODE_ROWS * head_dim * 2;
+  return 2 * pod_sm90_decode_ring(head_dim, kv_fp8) * POD_SM90_DECODE_KEYS * head_dim * (kv_fp8 ? 1 : 2) + POD_SM90_DECODE_ROWS * head_dim * 2;
 }
 /* Dynamic shared memory of the decode kernel: a body and the slack that puts TMA's swizzle patterns
  * on 1024-byte boundaries. */

@@ -6,14 +6,22 @@
 
 #include "kernels/attention_params.h"
 #include "kernels/common/math.cuh"
+#include "kernels/common/position.cuh"
 
 namespace pod::sm90 {
 
-// Plain scores stay raw; sm_scale * log2(e) folds into the exponent's FFMA (and the running maximum).
+// A score variant maps the raw Q K^T score s of key j in the thread's row x (0: row g, 1: row g + 8)
+// to the log2-domain logit, or leaves it raw and names the factor the exponent applies
+// (exponent_scale). rows() tells it the query head and position of the thread's two rows (kernels
+// that serve position-dependent variants call it).
+
+// Plain scores stay raw; sm_scale * log2(e) folds into the exponent's FFMA (and the running maximum,
+// so the shim takes these kernels for sm_scale >= 0 only).
 struct ScorePlain {
   float scale_log2;
   __device__ __forceinline__ explicit ScorePlain(const pod_attn_params& p) : scale_log2(p.sm_scale_log2) {}
-  __device__ __forceinline__ float operator()(float s) const { return s; }
+  __device__ __forceinline__ void rows(const pod_attn_params&, const int (&)[2], const int (&)[2]) {}
+  __device__ __forceinline__ float operator()(float s, int, int) const { return s; }
   __device__ __forceinline__ float exponent_scale() const { return scale_log2; }
 };
 
@@ -23,7 +31,28 @@ struct ScoreSoftCap {
   float in_scale, out_scale;
   __device__ __forceinline__ explicit ScoreSoftCap(const pod_attn_params& p)
       : in_scale(p.sm_scale / p.soft_cap), out_scale(p.soft_cap * kLog2e) {}
-  __device__ __forceinline__ float operator()(float s) const { return out_scale * tanh_approx(s * in_scale); }
+  __device__ __forceinline__ void rows(const pod_attn_params&, const int (&)[2], const int (&)[2]) {}
+  __device__ __forceinline__ float operator()(float s, int, int) const { return out_scale * tanh_approx(s * in_scale); }
+  __device__ __forceinline__ float exponent_scale() const { return 1.0f; }
+};
+
+// ALiBi: s * sm_scale + slope(head) * (j - pos), in the log2 domain: one FFMA and one FMUL per score
+// with the row's slope and position in registers.
+struct ScoreAlibi {
+  float scale_log2, slope_log2[2];
+  int pos[2];
+  __device__ __forceinline__ explicit ScoreAlibi(const pod_attn_params& p) : scale_log2(p.sm_scale_log2) {}
+  // head[x] < 0: a padding row (never written).
+  __device__ __forceinline__ void rows(const pod_attn_params& p, const int (&head)[2], const int (&position)[2]) {
+#pragma unroll
+    for (int x = 0; x < 2; x++) {
+      slope_log2[x] = head[x] >= 0 ? alibi_slope(head[x], p.num_qo_heads) * kLog2e : 0.0f;
+      pos[x] = head[x] >= 0 ? position[x] : 0;
+    }
+  }
+  __device__ __forceinline__ float operator()(float s, int x, int j) const {
+    return fmaf(s, scale_log2, slope_log2[x] * (float)(j - pos[x]));
+  }
   __device__ __forceinline__ float exponent_scale() const { return 1.0f; }
 };
 
@@ -51,7 +80,7 @@ struct RowSoftmax {
 #pragma unroll
     for (int b = 0; b < NK / 8; b++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) s[b][e] = score(s[b][e]);
+      for (int e = 0; e < 4; e++) s[b][e] = score(s[b][e], e >> 1, col0 + 8 * b + (e & 1));
     if (masked) {
 #pragma unroll
       for (int b = 0; b < NK / 8; b++)

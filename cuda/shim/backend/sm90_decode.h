@@ -11,7 +11,8 @@
  * schedules for its occupancy then. */
 int pod_sm90_decode_serves(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim);
 int32_t pod_sm90_decode_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_dtype, int32_t head_dim, int32_t* ctas);
-/* Whether it takes this side (pod_sm90_kv_fits), with the parameters run() built for it. */
+/* Whether it takes this side, with the parameters run() built for it: every layout the TMA maps
+ * describe (pod_sm90_kv_layout_fits), pages of 8 slots or more, plain scores, soft cap, ALiBi or RoPE. */
 int pod_sm90_decode_takes(int32_t device, const pod_side* s, const pod_attn_params* p);
 /* Launches the side with its built parameters `p` over `ctas` CTAs. */
 /* L2 promotion of the decode's K/V boxes: 128 bytes, a box row (H200, 128@8192 fp16: 1.002 ms with

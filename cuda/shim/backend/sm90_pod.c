@@ -13,6 +13,8 @@ int pod_sm90_pod_takes(int32_t device, const pod_side* prefill, const pod_attn_p
   if (tile_p != POD_TILE_PREFILL || tile_d != POD_TILE_DECODE) return 0;
   if (decode->q.dtype != prefill->q.dtype || decode->k.dtype != decode->q.dtype || decode->v.dtype != decode->q.dtype) return 0;
   if (decode->head_dim != prefill->head_dim || !pod_sm90_pod_built(prefill->q.dtype, prefill->head_dim)) return 0;
+  /* The launch's decode bodies score plainly or with a soft cap. */
+  if (decode->options.pos_encoding != POD_POS_NONE) return 0;
   return pod_sm90_prefill_takes(device, prefill, pp) && pod_sm90_decode_takes(device, decode, pd);
 }
 

@@ -112,11 +112,18 @@ static int layout_fits(const pod_side* s, const pod_tensor* t, const kv_strides*
   return 1;
 }
 
-int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p) {
-  if (s->v.dtype != s->k.dtype || s->mask_mode != 0 || s->options.pos_encoding != 0) return 0;
-  if (s->paged && (s->page_size < 8 || (s->page_size & (s->page_size - 1)) != 0)) return 0;
+int pod_sm90_kv_layout_fits(const pod_side* s, const pod_attn_params* p, int32_t min_page) {
+  if (s->v.dtype != s->k.dtype || s->mask_mode != 0) return 0;
+  if (s->paged && (s->page_size < min_page || (s->page_size & (s->page_size - 1)) != 0)) return 0;
   const kv_strides k = strides_of(s, p, 0), v = strides_of(s, p, 1);
   return layout_fits(s, &s->k, &k) && layout_fits(s, &s->v, &v) && heads_outer(&k) == heads_outer(&v);
+}
+
+int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p) {
+  /* Plain scores fold sm_scale into the exponent and its running maximum: a scale below zero
+   * would flip which score is the maximum. */
+  if (s->options.pos_encoding != 0 || (p->sm_scale < 0.0f && p->soft_cap <= 0.0f)) return 0;
+  return pod_sm90_kv_layout_fits(s, p, 8);
 }
 
 int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_params* p) {
@@ -133,7 +140,7 @@ static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor*
   const cuuint32_t key_box = (cuuint32_t)(s->paged && s->page_size < tile_keys ? s->page_size : tile_keys);
   cuuint64_t dims[4] = {(cuuint64_t)s->head_dim, ho ? keys : heads, ho ? heads : keys, (cuuint64_t)t->shape[0]};
   /* 16-bit rows: 64-element boxes in the 128-byte swizzle wgmma and ldmatrix read; fp8 rows (decode):
-   * the whole row as loaded, converted by the consumers. */
+   * the whole row in the swizzle of its width (128 or 64 bytes), converted by the consumers. */
   const int fp8 = pod_dtype_is_fp8(t->dtype);
   const cuuint64_t size = fp8 ? 1 : 2;
   cuuint64_t strides[3] = {(cuuint64_t)(ho ? k->key : k->head) * size, (cuuint64_t)(ho ? k->head : k->key) * size, (cuuint64_t)k->page * size};
@@ -147,7 +154,7 @@ static int32_t encode_map(pod_tma_map* out, const pod_side* s, const pod_tensor*
   snprintf(label, sizeof label, "%s: TMA descriptor", what);
   return pod_cuda_check(pod_cu.TensorMapEncodeTiled((CUtensorMap*)out, type, s->paged ? 4 : 3, (void*)(uintptr_t)t->data, dims, strides,
                                                     box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                                                    fp8 ? CU_TENSOR_MAP_SWIZZLE_NONE : CU_TENSOR_MAP_SWIZZLE_128B,
+                                                    fp8 && s->head_dim == 64 ? CU_TENSOR_MAP_SWIZZLE_64B : CU_TENSOR_MAP_SWIZZLE_128B,
                                                     l2, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
                         label);
 }

@@ -9,8 +9,12 @@
 
 /* Whether the device is sm_90 and the library has its sm_90a kernels (POD_PORTABLE_KERNELS=1: never). */
 int pod_sm90_available(int32_t device);
-/* Whether a side's K/V caches and options suit the sm_90a kernels: no custom mask, RoPE or ALiBi, K and
- * V of one dtype (the kernels' own serves() say which), layouts TMA can describe, page sizes of 8 or more (powers of two). */
+/* Whether a side's K/V caches suit the sm_90a kernels' TMA maps: no custom mask, K and V of one dtype
+ * (the kernels' own serves() say which), layouts TMA can describe, page sizes (powers of two) of
+ * min_page or more. */
+int pod_sm90_kv_layout_fits(const pod_side* s, const pod_attn_params* p, int32_t min_page);
+/* ... and its options suit the sm_90a prefill: no RoPE or ALiBi, sm_scale >= 0 unless soft-capped,
+ * pages of 8 or more. */
 int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p);
 /* Whether the device and the (q dtype, K/V dtype, head_dim) have the sm_90a kernel at all: the
  * planner sizes prefill schedules for its occupancy then. */
