@@ -2,9 +2,10 @@
  * The sm_90a prefill kernel (warp-specialized, TMA + wgmma) against the CPU backend on shapes that
  * reach its paths: several 128-key tiles, causal and window boundary tiles, split key ranges, GQA
  * packing with padding rows, both layouts, page sizes 8..256 (TMA per page, or per tile where a page
- * holds more than a tile), head_dim 64, 128 and 256 (64-key tiles) and soft cap. On other
- * devices (and for options it does not take) the same cases check the portable kernel. Skips without
- * a CUDA device.
+ * holds more than a tile), head_dim 64, 128 and 256 (64-key tiles) and soft cap. Pages below 8 slots
+ * or of other sizes than powers of two reach it with POD_SM90_PAGED_LOADS=gather (rows gathered by
+ * cp.async; run the file once more with it set), the portable kernel otherwise. On other devices (and
+ * for options it does not take) the same cases check the portable kernel. Skips without a CUDA device.
  */
 import { describe, test } from "bun:test";
 import { Device } from "../../src/index.ts";
@@ -48,6 +49,10 @@ const CASES: [string, PodConfig][] = [
   ["batch page 16 ragged d256 group 1", config({ wrapper: "batch", prefill: [[100, 700], [3, 129]], headDim: 256, group: 1 }, { causal: true })],
   ["batch page 128 d256 HND (tile inside a page)", config({ wrapper: "batch", prefill: [[160, 1000], [40, 70]], headDim: 256, pageSize: 128, layout: "HND" }, { causal: true })],
   ["batch page 256 d128 (tile inside a page)", config({ wrapper: "batch", prefill: [[120, 1300], [9, 300]], pageSize: 256 }, { causal: true })],
+  ["batch page 1 ragged causal", config({ wrapper: "batch", prefill: [[100, 300], [40, 129]], pageSize: 1 }, { causal: true })],
+  ["batch page 4 HND bf16 d64", config({ wrapper: "batch", prefill: [[64, 300], [7, 7]], pageSize: 4, layout: "HND", dtype: "bfloat16", headDim: 64 })],
+  ["batch page 24 (not a power of two) window 60", config({ wrapper: "batch", prefill: [[150, 700]], pageSize: 24 }, { causal: true, windowLeft: 60 })],
+  ["batch page 2 d256 group 1", config({ wrapper: "batch", prefill: [[70, 400]], pageSize: 2, headDim: 256, group: 1 }, { causal: true })],
   ["batch one long request d256 (split key range)", config({ wrapper: "batch", prefill: [[16, 2000]], numKvHeads: 1, group: 8, headDim: 256 }, { causal: true })],
   ["batch decode side beside prefill", config({ wrapper: "batch", prefill: [[128, 512]], decodeKvLens: [300, 17] }, { causal: true })],
   ["batch decode side beside prefill d256", config({ wrapper: "batch", prefill: [[128, 512]], decodeKvLens: [300, 17], headDim: 256 }, { causal: true })],

@@ -25,11 +25,13 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_side_params& P, const
   if (threadIdx.x == 0) {
     bars.tile_ok = load_work_tile(P.p, cta, Tr::kRows, &bars.tile);
     bars.bad = 0;
-    bar_init(&bars.q_full, 96);
+    // Arrivals: the query loaders; per tile, the TMA thread of the operand or its 64 gatherers.
+    const bool gather = P.p.page_size && P.paged_loads == POD_SM90_LOADS_GATHER;
+    bar_init(&bars.q_full, gather ? 128 : 96);
 #pragma unroll
     for (int s = 0; s < Tr::kStages; s++) {
-      bar_init(&bars.k_full[s], 1);
-      bar_init(&bars.v_full[s], 1);
+      bar_init(&bars.k_full[s], gather ? 64 : 1);
+      bar_init(&bars.v_full[s], gather ? 64 : 1);
       bar_init(&bars.k_empty[s], Tr::kConsumerThreads / 32);  // one arrival per consumer warp
       bar_init(&bars.v_empty[s], Tr::kConsumerThreads / 32);
     }

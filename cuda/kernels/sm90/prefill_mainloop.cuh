@@ -3,7 +3,8 @@
 // Producer warpgroup: two threads stream key and value tiles with TMA into rings of kStages slots
 // (full and empty barriers per slot and operand; the consumers free a key slot as soon as Q K^T has
 // read it, a value slot after P V); warps 1-3 load the CTA's query rows once (GQA packing and
-// padding rows need per-row addressing).
+// padding rows need per-row addressing). Paged sides may instead take a warp per operand issuing
+// one box per lane, or be gathered row by row with cp.async by the whole warpgroup (P.paged_loads).
 //
 // Consumer warpgroups (64 query rows each): S = Q K^T and O += P V on wgmma, with the softmax of tile
 // t overlapping the P V of tile t - 1 on the tensor cores: each iteration issues Q K_t^T and
@@ -73,6 +74,147 @@ __device__ __forceinline__ void load_tile(const pod_tma_map* map, uint8_t* dst, 
   }
 }
 
+// The CTA's query rows, zero past the request's end, into the 128-byte swizzled layout wgmma reads:
+// thread `index` of `count` issues its share of the copies and commits them as one group.
+template <typename T, int D>
+__device__ __forceinline__ void load_q(const pod_attn_params& p, const WorkTile& w, uint8_t* sQ, const int index, const int count) {
+  using Tr = PrefillTraits<T, D>;
+  constexpr int kChunks = D / 8;
+  for (int c = index; c < Tr::kRows * kChunks; c += count) {
+    const int row = c / kChunks, ch = c % kChunks;
+    const int pr = w.row_start + row, token = pr / p.group, head = w.kv_head * p.group + pr % p.group;
+    const bool ok = token < w.qo_len;
+    const T* src = reinterpret_cast<const T*>(p.q) +
+                   (ok ? (int64_t)(w.q_start + token) * p.q_stride_t + (int64_t)head * p.q_stride_h + ch * 8 : 0);
+    cp_async16(smem_addr(sQ + swizzle128_offset(Tr::kRows, row, ch)), src, ok ? 16 : 0);
+  }
+  cp_async_commit();
+}
+
+// Gathered paged K/V (POD_SM90_LOADS_GATHER): 64 producer threads per operand copy a tile row by row with
+// cp.async. Eight threads take the eight 16-byte chunks of a row's 128-byte column block (one line of
+// the cache), so thread g copies rows (g / 8) * kRowsPer .. + kRowsPer - 1 of the tile: with pages of
+// kRowsPer slots or more, one page lookup a tile. Any page size works (one box per page is not needed).
+template <typename T, int D>
+struct PagedRows {
+  static constexpr int kRowsPer = PrefillTraits<T, D>::kKeys / 8;
+  const uint8_t* base;
+  int64_t page_bytes, slot_bytes, head_bytes;
+  const int* page_ids;
+  int num_pages, kv_len;
+  int g;  // thread of the operand's 64
+
+  // The page of entry `idx` of the request's page list; an id past the cache loads page 0 and sets *bad.
+  __device__ __forceinline__ int lookup(const pod_attn_params& p, const int idx, volatile int* bad) const {
+    int page = page_ids[min(idx, num_pages - 1)];
+    if ((unsigned)page >= (unsigned)p.num_pages) *bad = 1, page = 0;
+    return page;
+  }
+  __device__ __forceinline__ int page_index(const pod_attn_params& p, const int key) const {
+    return p.page_shift >= 0 ? key >> p.page_shift : key / p.page_size;
+  }
+  __device__ __forceinline__ int first_key(const int key0) const { return key0 + (g / 8) * kRowsPer; }
+
+  // This thread's rows of the tile at key0 into `dst` (a ring slot); `page` is the page of its first
+  // row (looked up ahead). Rows past kv_len are zero-filled, so no stale slot reaches P V.
+  __device__ __forceinline__ void copy(const pod_attn_params& p, uint8_t* dst, const int key0, int page, volatile int* bad) const {
+    using Tr = PrefillTraits<T, D>;
+    const int ch = g % 8, row0 = (g / 8) * kRowsPer, key_first = key0 + row0;
+    const uint8_t* head_base = base + head_bytes + ch * 16;
+    const uint32_t dst0 = smem_addr(dst) + row0 * 128;
+    int idx = page_index(p, key_first);
+#pragma unroll 2
+    for (int r = 0; r < kRowsPer; r++) {
+      const int key = key_first + r, i = page_index(p, key);
+      if (i != idx) idx = i, page = lookup(p, i, bad);
+      const bool ok = key < kv_len;
+      const uint8_t* src = ok ? head_base + (int64_t)page * page_bytes + (int64_t)(key - i * p.page_size) * slot_bytes : base;
+      const uint32_t d = dst0 + r * 128 + ((ch ^ ((row0 + r) & 7)) << 4);  // swizzle128_offset of (row, cb * 8 + ch)
+#pragma unroll
+      for (int cb = 0; cb < Tr::kBlocks; cb++) cp_async16(d + cb * Tr::kKeys * 128, src + cb * 128, ok ? 16 : 0);
+    }
+  }
+};
+
+// The producer warpgroup of a gathered paged side: all 128 threads load the query rows, then threads
+// 0-63 stream keys and 64-127 values. A thread signals a slot once its own copies into it have landed
+// (cp.async groups complete in order: waiting for all but the newest covers the previous tile, or the
+// query rows), after the proxy fence that makes them visible to wgmma; so a tile's arrival waits for
+// the next tile's free slot, which the consumers release two (one at head_dim 256) tiles before
+// they need the arriving one.
+template <typename T, int D>
+__device__ __forceinline__ void produce_gathered(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
+                                                 uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars) {
+  using Tr = PrefillTraits<T, D>;
+  constexpr int KK = Tr::kKeys, S = Tr::kStages;
+  const pod_attn_params& p = P.p;
+  const int tid = threadIdx.x;
+  load_q<T, D>(p, w, sQ, tid, 128);
+  const bool keys = tid < 64;
+  PagedRows<T, D> rows;
+  rows.base = reinterpret_cast<const uint8_t*>(keys ? p.k : p.v);
+  rows.page_bytes = (keys ? p.k_s0 : p.v_s0) * (int64_t)sizeof(T);
+  rows.slot_bytes = (keys ? p.k_s1 : p.v_s1) * (int64_t)sizeof(T);
+  rows.head_bytes = (keys ? p.k_s2 : p.v_s2) * (int64_t)sizeof(T) * w.kv_head;
+  rows.page_ids = reinterpret_cast<const int*>(p.kv_indices) + w.page0;
+  rows.num_pages = w.pages, rows.kv_len = w.kv_len, rows.g = tid % 64;
+  uint8_t* ring = keys ? sK : sV;
+  uint64_t* full = keys ? bars.k_full : bars.v_full;
+  uint64_t* empty = keys ? bars.k_empty : bars.v_empty;
+  for (int t = 0; t < tr.num_tiles; t++) {
+    const int s = t % S, key0 = tr.tile0 + t * KK;
+    const int page = rows.lookup(p, rows.page_index(p, rows.first_key(key0)), &bars.bad);  // in flight during the wait
+    bar_wait(&empty[s], ((t / S) & 1) ^ 1);
+    rows.copy(p, ring + s * Tr::kTileBytes, key0, page, &bars.bad);
+    cp_async_commit();
+    cp_async_wait<1>();
+    fence_async_shared();
+    bar_arrive(t == 0 ? &bars.q_full : &full[(t - 1) % S]);
+  }
+  cp_async_wait<0>();
+  fence_async_shared();
+  bar_arrive(&full[(tr.num_tiles - 1) % S]);
+}
+
+// Paged boxes issued by a warp (POD_SM90_LOADS_WARP_BOXES): lane b issues box b of each tile (at most
+// 16: pages of 8 or more), and reads the page of its box in the next tile right after issuing this
+// one, so the page-id latency passes while the warp waits for the next free slot.
+template <typename T, int D>
+__device__ __forceinline__ void stream_boxes_by_warp(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, const pod_tma_map* map,
+                                                     uint8_t* ring, uint64_t* full, uint64_t* empty, volatile int* bad) {
+  using Tr = PrefillTraits<T, D>;
+  constexpr int KK = Tr::kKeys, S = Tr::kStages;
+  const pod_attn_params& p = P.p;
+  const int lane = threadIdx.x % 32, ps = p.page_size, box = min(ps, KK);
+  const bool issuer = lane < KK / box, ho = P.heads_outer != 0;
+  const int* page_ids = reinterpret_cast<const int*>(p.kv_indices) + w.page0;
+  auto page_of = [&](const int t) {
+    int page = 0;
+    if (issuer) {
+      // Boxes past the request's last page (keys past kv_len, masked) repeat it.
+      page = page_ids[min((tr.tile0 + t * KK + lane * box) >> p.page_shift, w.pages - 1)];
+      if ((unsigned)page >= (unsigned)p.num_pages) *bad = 1, page = 0;  // before the tile's arrival
+    }
+    return page;
+  };
+  int next = page_of(0);
+  for (int t = 0; t < tr.num_tiles; t++) {
+    const int s = t % S, key = tr.tile0 + t * KK + lane * box, page = next;
+    if (lane == 0) bar_wait(&empty[s], ((t / S) & 1) ^ 1);
+    __syncwarp();
+    if (lane == 0) bar_expect(&full[s], Tr::kTileBytes);
+    __syncwarp();
+    if (issuer) {
+      uint8_t* dst = ring + s * Tr::kTileBytes + lane * box * 128;
+      const int slot = key & (ps - 1);
+      const int c1 = ho ? slot : w.kv_head, c2 = ho ? w.kv_head : slot;
+#pragma unroll
+      for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128, map, cb * 64, c1, c2, page, &full[s]);
+    }
+    if (t + 1 < tr.num_tiles) next = page_of(t + 1);
+  }
+}
+
 template <typename T, int D>
 __device__ __forceinline__ void produce(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
                                         uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars) {
@@ -81,38 +223,34 @@ __device__ __forceinline__ void produce(const pod_sm90_side_params& P, const Wor
   const pod_attn_params& p = P.p;
   const int tid = threadIdx.x;
   if (tr.num_tiles == 0) return;  // the consumers write zeros and wait for nothing
+  const int loads = p.page_size ? P.paged_loads : POD_SM90_LOADS_BOXES;
+  if (loads == POD_SM90_LOADS_GATHER) return produce_gathered<T, D>(P, w, tr, sQ, sK, sV, bars);
+  // Boxes: warp 0 streams keys, warp 1 values (one thread of each, or every lane), after warp 1 has
+  // helped warps 2-3 load the query rows.
+  const bool by_warp = loads == POD_SM90_LOADS_WARP_BOXES;
   if (tid >= 32) {
-    // Query rows, zero past the request's end, into the 128-byte swizzled layout wgmma reads.
-    constexpr int kChunks = D / 8;
-    for (int c = tid - 32; c < Tr::kRows * kChunks; c += 96) {
-      const int row = c / kChunks, ch = c % kChunks;
-      const int pr = w.row_start + row, token = pr / p.group, head = w.kv_head * p.group + pr % p.group;
-      const bool ok = token < w.qo_len;
-      const T* src = reinterpret_cast<const T*>(p.q) +
-                     (ok ? (int64_t)(w.q_start + token) * p.q_stride_t + (int64_t)head * p.q_stride_h + ch * 8 : 0);
-      cp_async16(smem_addr(sQ + swizzle128_offset(Tr::kRows, row, ch)), src, ok ? 16 : 0);
-    }
-    cp_async_commit();
+    load_q<T, D>(p, w, sQ, tid - 32, 96);
     cp_async_wait<0>();
     fence_async_shared();  // generic-proxy writes, read by wgmma
     bar_arrive(&bars.q_full);
-    if (tid != 32) return;
-  } else if (tid != 0) {
+    if (tid >= 64 || (tid != 32 && !by_warp)) return;
+  } else if (tid != 0 && !by_warp) {
     return;
   }
-  // Thread 0 streams keys, thread 32 values: each waits only for its own operand's free slot, so the
-  // keys of the next tiles arrive while the values of earlier ones are still in use.
-  const bool keys = tid == 0;
+  // Each operand's streamer waits only for its own free slot, so the keys of the next tiles arrive
+  // while the values of earlier ones are still in use.
+  const bool keys = tid < 32;
+  const pod_tma_map* map = keys ? &P.k_map : &P.v_map;
+  uint8_t* ring = keys ? sK : sV;
+  uint64_t* full = keys ? bars.k_full : bars.v_full;
+  uint64_t* empty = keys ? bars.k_empty : bars.v_empty;
+  if (by_warp) return stream_boxes_by_warp<T, D>(P, w, tr, map, ring, full, empty, &bars.bad);
   const int* page_ids = nullptr;
   int num_pages = 0;
   if (p.page_size) {  // the checked tile's pages (work_tile.cuh)
     page_ids = reinterpret_cast<const int*>(p.kv_indices) + w.page0;
     num_pages = w.pages;
   }
-  const pod_tma_map* map = keys ? &P.k_map : &P.v_map;
-  uint8_t* ring = keys ? sK : sV;
-  uint64_t* full = keys ? bars.k_full : bars.v_full;
-  uint64_t* empty = keys ? bars.k_empty : bars.v_empty;
   for (int t = 0; t < tr.num_tiles; t++) {
     const int s = t % S;
     bar_wait(&empty[s], ((t / S) & 1) ^ 1);
@@ -261,9 +399,10 @@ __device__ __forceinline__ void consume(const pod_sm90_side_params& P, const Wor
   const int last = tr.num_tiles - 1, sl = last % S;
   bar_wait(&bars.v_full[sl], (last / S) & 1);
   const int key0 = tr.tile0 + last * KK;
-  if (p.page_size && key0 + KK > w.kv_len) {
+  if (p.page_size && P.paged_loads != POD_SM90_LOADS_GATHER && key0 + KK > w.kv_len) {
     // Slots past the request's end in its last page (or repeated pages) may hold anything, NaN
-    // included, and 0 * NaN is NaN: zero those value rows before P V reads them.
+    // included, and 0 * NaN is NaN: zero those value rows before P V reads them (gathered tiles
+    // arrive with them zeroed).
     const int first = max(0, w.kv_len - key0);
     uint8_t* v = sV + sl * Tr::kTileBytes;
     for (int c = ctid; c < (KK - first) * Tr::kBlocks * 8; c += Tr::kConsumerThreads) {

@@ -32,11 +32,18 @@ POD_HD int pod_sm90_prefill_smem(int head_dim) {
   return POD_SM90_ROWS * head_dim * 2 + 2 * pod_sm90_stages(head_dim) * pod_sm90_keys(head_dim) * head_dim * 2 + 1024;
 }
 
+/* How the prefill producers load a paged side's K/V: one TMA box per page, issued by one thread per
+ * operand (pages read as it goes) or by a warp per operand (lane b issues box b; a tile's page ids
+ * read while the previous tile is issued); or rows gathered by cp.async by the whole producer
+ * warpgroup (any page size, no maps). */
+enum { POD_SM90_LOADS_BOXES = 0, POD_SM90_LOADS_WARP_BOXES = 1, POD_SM90_LOADS_GATHER = 2 };
+
 typedef struct pod_sm90_side_params {
   pod_attn_params p;
   pod_tma_map k_map, v_map; /* dims (head_dim, heads, keys) or, paged, (head_dim, heads, slot, page) */
   int32_t heads_outer;      /* 1: the maps' head and key (slot) dims are swapped (HND: keys inner) */
-  int32_t reserved[15];
+  int32_t paged_loads;      /* prefill, paged: POD_SM90_LOADS_* */
+  int32_t reserved[14];
 } pod_sm90_side_params;
 
 #endif

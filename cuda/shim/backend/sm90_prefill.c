@@ -119,10 +119,36 @@ int pod_sm90_kv_layout_fits(const pod_side* s, const pod_attn_params* p, int32_t
   return layout_fits(s, &s->k, &k) && layout_fits(s, &s->v, &v) && heads_outer(&k) == heads_outer(&v);
 }
 
+/* POD_SM90_PAGED_LOADS picks how the sm_90a prefill's producers load paged K/V (POD_SM90_LOADS_*):
+ * unset or `boxes`, one TMA box per page from one thread per operand; `warp`, the boxes of a tile
+ * issued by a warp per operand; `gather`, rows gathered with cp.async by the whole producer warpgroup
+ * (any page size). A switch for measuring the three on the device; the default stays until then. */
+static int paged_loads(void) {
+  static int cached = -1;
+  if (cached < 0) {
+    const char* e = getenv("POD_SM90_PAGED_LOADS");
+    cached = e && strcmp(e, "gather") == 0 ? POD_SM90_LOADS_GATHER : e && strcmp(e, "warp") == 0 ? POD_SM90_LOADS_WARP_BOXES : POD_SM90_LOADS_BOXES;
+  }
+  return cached;
+}
+
+int pod_sm90_prefill_gathers(const pod_side* s) { return s->paged && paged_loads() == POD_SM90_LOADS_GATHER; }
+
+/* Gathered rows are 16-byte copies: every row of K and V starts on a 16-byte boundary. */
+static int gather_fits(const pod_side* s, const pod_attn_params* p) {
+  if (s->v.dtype != s->k.dtype || s->mask_mode != 0) return 0;
+  const int64_t size = pod_dtype_size(s->k.dtype);
+  const int64_t strides[6] = {p->k_s0, p->k_s1, p->k_s2, p->v_s0, p->v_s1, p->v_s2};
+  for (int i = 0; i < 6; i++)
+    if ((strides[i] * size) % 16 != 0) return 0;
+  return s->k.strides[s->k.ndim - 1] == 1 && s->v.strides[s->v.ndim - 1] == 1 && s->k.data % 16 == 0 && s->v.data % 16 == 0;
+}
+
 int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p) {
   /* Plain scores fold sm_scale into the exponent and its running maximum: a scale below zero
    * would flip which score is the maximum. */
   if (s->options.pos_encoding != 0 || (p->sm_scale < 0.0f && p->soft_cap <= 0.0f)) return 0;
+  if (pod_sm90_prefill_gathers(s)) return gather_fits(s, p);
   return pod_sm90_kv_layout_fits(s, p, 8);
 }
 
@@ -176,12 +202,24 @@ int32_t pod_sm90_side_prepare(const pod_side* s, const pod_attn_params* p, const
   return POD_OK;
 }
 
+int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, pod_sm90_side_params* out) {
+  if (pod_sm90_prefill_gathers(s)) { /* no maps: the producers address the pages themselves */
+    memset(out, 0, sizeof *out);
+    out->p = *p;
+    out->paged_loads = POD_SM90_LOADS_GATHER;
+    return POD_OK;
+  }
+  const int32_t st = pod_sm90_side_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), CU_TENSOR_MAP_L2_PROMOTION_L2_256B, out);
+  out->paged_loads = s->paged ? paged_loads() : POD_SM90_LOADS_BOXES;
+  return st;
+}
+
 int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
                                 void* stream) {
   if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
   pod_sm90_side_params P;
   int32_t st;
-  if ((st = pod_sm90_side_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), CU_TENSOR_MAP_L2_PROMOTION_L2_256B, &P))) return st;
+  if ((st = pod_sm90_prefill_prepare(s, p, side_name, &P))) return st;
   const sm90_variant* var = find_variant(s->q.dtype, s->head_dim, p->soft_cap > 0.0f);
   const int32_t smem = pod_sm90_prefill_smem(s->head_dim);
   CUfunction fn;

@@ -14,7 +14,7 @@ int pod_sm90_available(int32_t device);
  * min_page or more. */
 int pod_sm90_kv_layout_fits(const pod_side* s, const pod_attn_params* p, int32_t min_page);
 /* ... and its options suit the sm_90a prefill: no RoPE or ALiBi, sm_scale >= 0 unless soft-capped,
- * pages of 8 or more. */
+ * pages of 8 or more (any, where pages are gathered). */
 int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p);
 /* Whether the device and the (q dtype, K/V dtype, head_dim) have the sm_90a kernel at all: the
  * planner sizes prefill schedules for its occupancy then. */
@@ -27,6 +27,11 @@ int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_par
  * tensors, with boxes of `tile_keys` slots (or one page, where pages are smaller) and L2 promotion `l2`. */
 int32_t pod_sm90_side_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, int32_t tile_keys,
                                  CUtensorMapL2promotion l2, pod_sm90_side_params* out);
+/* Whether a paged side's K/V rows are gathered with cp.async (POD_SM90_PAGED_LOADS=gather) rather
+ * than loaded in TMA boxes: then any page size and any 16-byte aligned layout fits. */
+int pod_sm90_prefill_gathers(const pod_side* s);
+/* The prefill kernel's parameters of a side it takes: pod_sm90_side_prepare's, or gathered pages. */
+int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, pod_sm90_side_params* out);
 /* Whether a POD kernel is built for (dtype, head_dim): head_dim 64 and 128. */
 int pod_sm90_pod_built(int32_t dtype, int32_t head_dim);
 /* The POD kernel (kernels/sm90/pod_kernel.cuh) whose prefill side matches (dtype, head_dim, soft cap). */
