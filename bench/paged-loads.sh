@@ -1,26 +1,37 @@
 #!/usr/bin/env bash
-# The sm_90a prefill's three ways of loading paged K/V (POD_SM90_PAGED_LOADS: `boxes`, the default;
-# `warp`; `gather`) side by side on the first CUDA device: for each, the prefill and POD GPU tests
-# against the CPU backend and bench/paged-prefill.ts; for the two new ones, compute-sanitizer's
-# memcheck, racecheck and synccheck over the paged prefill tests. Logs and results JSON go to
-# $1 (default: bench/results). Run from the project root with libpod.so and Bun on the PATH (or
-# through the GPU machine's entry script).
+# The sm_90a kernels' ways of loading paged K/V side by side on the first CUDA device.
+# Prefill (POD_SM90_PAGED_LOADS: `boxes`, the default; `warp`; `gather`): for each, the prefill and
+# POD GPU tests against the CPU backend and bench/paged-prefill.ts. Decode (POD_SM90_DECODE_LOADS:
+# unset; `gather`): the decode and POD GPU tests and bench/kernels.ts with gather. The new ways also
+# run under compute-sanitizer's memcheck, racecheck and synccheck (the paged cases of their tests).
+# Logs and results JSON go to $1 (default: bench/results; kernels.ts writes its own file there, so
+# keep the default run's copy first). Run from the project root with libpod.so and Bun on the PATH
+# (or through the GPU machine's entry script).
 set -uo pipefail
 out="${1:-bench/results}"
 mkdir -p "$out"
 status=0
+
+sanitize() { # env, test file, name pattern, log prefix
+  for tool in memcheck racecheck synccheck; do
+    env "$1" compute-sanitizer --tool "$tool" --error-exitcode 9 bun test "$2" -t "$3" > "$out/$4-$tool.log" 2>&1 ||
+      { status=1; echo "$tool reported errors (log: $out/$4-$tool.log)"; }
+    echo "== $4 $tool: $(grep -E '^ *[0-9]+ (pass|fail)$' "$out/$4-$tool.log" | tr '\n' ' ') $(grep -m1 'ERROR SUMMARY' "$out/$4-$tool.log")"
+  done
+}
+
 for mode in boxes warp gather; do
-  echo "== $mode: GPU tests"
+  echo "== prefill $mode: GPU tests"
   POD_SM90_PAGED_LOADS=$mode bun test test/gpu/hopper-prefill.test.ts test/gpu/hopper-pod.test.ts 2>&1 | tail -25 || status=1
-  if [ "$mode" != boxes ]; then
-    for tool in memcheck racecheck synccheck; do
-      echo "== $mode: compute-sanitizer $tool"
-      POD_SM90_PAGED_LOADS=$mode compute-sanitizer --tool "$tool" --error-exitcode 9 bun test test/gpu/hopper-prefill.test.ts -t "batch page" \
-        > "$out/paged-loads-$mode-$tool.log" 2>&1 || { status=1; echo "$tool reported errors (log: $out/paged-loads-$mode-$tool.log)"; }
-      tail -4 "$out/paged-loads-$mode-$tool.log"
-    done
-  fi
-  echo "== $mode: bench/paged-prefill.ts"
+  [ "$mode" != boxes ] && sanitize "POD_SM90_PAGED_LOADS=$mode" test/gpu/hopper-prefill.test.ts "batch page" "prefill-$mode"
+  echo "== prefill $mode: bench/paged-prefill.ts"
   POD_SM90_PAGED_LOADS=$mode POD_BENCH_OUT="$out" bun bench/paged-prefill.ts || status=1
 done
+
+echo "== decode gather: GPU tests"
+POD_SM90_DECODE_LOADS=gather bun test test/gpu/hopper-decode.test.ts test/gpu/hopper-pod.test.ts 2>&1 | tail -25 || status=1
+sanitize POD_SM90_DECODE_LOADS=gather test/gpu/hopper-decode.test.ts "page" decode-gather
+echo "== decode gather: bench/kernels.ts"
+mkdir -p "$out/decode-gather"
+POD_SM90_DECODE_LOADS=gather POD_BENCH_OUT="$out/decode-gather" bun bench/kernels.ts || status=1
 exit "$status"

@@ -5,7 +5,9 @@
  * partly filled, long requests whose key range the planner splits, window, soft cap, ALiBi and RoPE,
  * fp8 (e4m3 and e5m2) caches with dequantization scales. Page sizes below 8, soft cap beside a
  * position encoding, and plain scores with a negative scale run the portable kernel: a few cases
- * check that too. On other devices the same cases check the portable kernel.
+ * check that too (with POD_SM90_DECODE_LOADS=gather, the small and odd page sizes run the sm_90a
+ * kernel's cp.async gather: run the file once more with it set). On other devices the same cases
+ * check the portable kernel.
  * Skips without a CUDA device.
  */
 import { describe, test } from "bun:test";
@@ -42,6 +44,8 @@ const CASES: [string, PodConfig][] = [
   ["page 1 HND bf16 group 8 (portable kernel)", config({ decodeKvLens: [1, 64, 65, 1000], pageSize: 1, layout: "HND", dtype: "bfloat16", group: 8 })],
   ["page 2 d64 (portable kernel)", config({ decodeKvLens: [3, 129, 400], pageSize: 2, headDim: 64 })],
   ["page 4 one long request (portable kernel)", config({ decodeKvLens: [4100], pageSize: 4, numKvHeads: 1 })],
+  ["page 24, not a power of two (portable kernel)", config({ decodeKvLens: [23, 24, 25, 700], pageSize: 24 })],
+  ["e5m2 cache page 4 d64 group 16 (portable kernel)", config({ decodeKvLens: [1, 255, 999], kvDtype: "float8_e5m2", pageSize: 4, headDim: 64, group: 16, numKvHeads: 1 })],
   ["ALiBi", config({ decodeKvLens: [5, 300] }, { posEncoding: "ALIBI" })],
   ["ALiBi bf16 group 8 window 200", config({ decodeKvLens: [70, 1300], dtype: "bfloat16", group: 8 }, { posEncoding: "ALIBI", windowLeft: 200 })],
   ["ALiBi one long request d64", config({ decodeKvLens: [5000], headDim: 64, numKvHeads: 1, group: 8 }, { posEncoding: "ALIBI" })],

@@ -119,23 +119,28 @@ int pod_sm90_kv_layout_fits(const pod_side* s, const pod_attn_params* p, int32_t
   return layout_fits(s, &s->k, &k) && layout_fits(s, &s->v, &v) && heads_outer(&k) == heads_outer(&v);
 }
 
-/* POD_SM90_PAGED_LOADS picks how the sm_90a prefill's producers load paged K/V (POD_SM90_LOADS_*):
- * unset or `boxes`, one TMA box per page from one thread per operand; `warp`, the boxes of a tile
- * issued by a warp per operand; `gather`, rows gathered with cp.async by the whole producer warpgroup
- * (any page size). A switch for measuring the three on the device; the default stays until then. */
-static int paged_loads(void) {
-  static int cached = -1;
-  if (cached < 0) {
-    const char* e = getenv("POD_SM90_PAGED_LOADS");
-    cached = e && strcmp(e, "gather") == 0 ? POD_SM90_LOADS_GATHER : e && strcmp(e, "warp") == 0 ? POD_SM90_LOADS_WARP_BOXES : POD_SM90_LOADS_BOXES;
+/* How the sm_90a kernels load a paged side's K/V (POD_SM90_LOADS_*): switches for measuring the ways on
+ * the device, read once per process; the defaults stay until then. POD_SM90_PAGED_LOADS (prefill):
+ * unset or `boxes`, one TMA box per page from one thread per operand; `warp`, a tile's boxes issued by
+ * a warp per operand; `gather`, rows gathered with cp.async by the whole producer warpgroup (any page
+ * size). POD_SM90_DECODE_LOADS (decode): unset, the producer warp's boxes; `gather`, its lanes gather
+ * rows with cp.async (any page size). */
+int pod_sm90_paged_loads(int32_t decode) {
+  static int cached[2] = {-1, -1};
+  if (cached[decode != 0] < 0) {
+    const char* e = getenv(decode ? "POD_SM90_DECODE_LOADS" : "POD_SM90_PAGED_LOADS");
+    int loads = POD_SM90_LOADS_BOXES;
+    if (e && strcmp(e, "gather") == 0) loads = POD_SM90_LOADS_GATHER;
+    if (e && strcmp(e, "warp") == 0 && !decode) loads = POD_SM90_LOADS_WARP_BOXES;
+    cached[decode != 0] = loads;
   }
-  return cached;
+  return cached[decode != 0];
 }
 
-int pod_sm90_prefill_gathers(const pod_side* s) { return s->paged && paged_loads() == POD_SM90_LOADS_GATHER; }
+int pod_sm90_prefill_gathers(const pod_side* s) { return s->paged && pod_sm90_paged_loads(0) == POD_SM90_LOADS_GATHER; }
 
 /* Gathered rows are 16-byte copies: every row of K and V starts on a 16-byte boundary. */
-static int gather_fits(const pod_side* s, const pod_attn_params* p) {
+int pod_sm90_gather_fits(const pod_side* s, const pod_attn_params* p) {
   if (s->v.dtype != s->k.dtype || s->mask_mode != 0) return 0;
   const int64_t size = pod_dtype_size(s->k.dtype);
   const int64_t strides[6] = {p->k_s0, p->k_s1, p->k_s2, p->v_s0, p->v_s1, p->v_s2};
@@ -148,7 +153,7 @@ int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p) {
   /* Plain scores fold sm_scale into the exponent and its running maximum: a scale below zero
    * would flip which score is the maximum. */
   if (s->options.pos_encoding != 0 || (p->sm_scale < 0.0f && p->soft_cap <= 0.0f)) return 0;
-  if (pod_sm90_prefill_gathers(s)) return gather_fits(s, p);
+  if (pod_sm90_prefill_gathers(s)) return pod_sm90_gather_fits(s, p);
   return pod_sm90_kv_layout_fits(s, p, 8);
 }
 
@@ -210,7 +215,7 @@ int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, co
     return POD_OK;
   }
   const int32_t st = pod_sm90_side_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), CU_TENSOR_MAP_L2_PROMOTION_L2_256B, out);
-  out->paged_loads = s->paged ? paged_loads() : POD_SM90_LOADS_BOXES;
+  out->paged_loads = s->paged ? pod_sm90_paged_loads(0) : POD_SM90_LOADS_BOXES;
   return st;
 }
 

@@ -27,9 +27,13 @@ int pod_sm90_prefill_takes(int32_t device, const pod_side* s, const pod_attn_par
  * tensors, with boxes of `tile_keys` slots (or one page, where pages are smaller) and L2 promotion `l2`. */
 int32_t pod_sm90_side_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, int32_t tile_keys,
                                  CUtensorMapL2promotion l2, pod_sm90_side_params* out);
-/* Whether a paged side's K/V rows are gathered with cp.async (POD_SM90_PAGED_LOADS=gather) rather
- * than loaded in TMA boxes: then any page size and any 16-byte aligned layout fits. */
+/* How the prefill (decode = 0) or decode (1) kernels load paged K/V: POD_SM90_LOADS_*, from the
+ * environment (POD_SM90_PAGED_LOADS, POD_SM90_DECODE_LOADS). */
+int pod_sm90_paged_loads(int32_t decode);
+/* Whether a paged prefill side's K/V rows are gathered with cp.async rather than loaded in TMA boxes:
+ * then any page size fits, and any layout pod_sm90_gather_fits takes (16-byte aligned rows). */
 int pod_sm90_prefill_gathers(const pod_side* s);
+int pod_sm90_gather_fits(const pod_side* s, const pod_attn_params* p);
 /* The prefill kernel's parameters of a side it takes: pod_sm90_side_prepare's, or gathered pages. */
 int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, pod_sm90_side_params* out);
 /* Whether a POD kernel is built for (dtype, head_dim): head_dim 64 and 128. */
