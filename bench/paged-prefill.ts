@@ -10,7 +10,7 @@
  * page issued by one thread per operand (pages of 8 or more; smaller ones run the portable kernel);
  * `warp`, the same boxes issued by a warp per operand; `gather`, rows gathered by cp.async (any page
  * size). Writes bench/results/<gpu>-paged-prefill-<loads>.json: {device, date, loads, rows: [{scene,
- * page, layout, pagedMs, contiguousMs, ratio}]}. bench/paged-loads.sh runs all three with the tests.
+ * page, layout, pagedMs, contiguousMs, ratio}]}. bench/switches.sh runs all three with the tests.
  */
 import { BatchPrefillWithPagedKVCacheWrapper, singlePrefillWithKVCache, Tensor, version, type KvLayout } from "../src/index.ts";
 import { benchDevice, counter, progress, shuffledPages, writeResults } from "./common.ts";

@@ -38,6 +38,16 @@ struct TileRange {
   int tile0, num_tiles;
 };
 
+// Where a work item's tiles sit in the K/V rings: tile t of the item is the CTA's tile g0 + t, in slot
+// (g0 + t) % S, on that slot's use (g0 + t) / S (a persistent CTA keeps the rings turning across its
+// items; a CTA of one item has g0 = 0).
+template <int S>
+struct RingPos {
+  int g0;
+  __device__ __forceinline__ int slot(const int t) const { return (g0 + t) % S; }
+  __device__ __forceinline__ uint32_t parity(const int t) const { return ((g0 + t) / S) & 1; }
+};
+
 template <int KK>
 __device__ __forceinline__ TileRange tile_range(const pod_attn_params& p, const WorkTile& w) {
   const int tile0 = p.page_size ? (w.kv_begin & ~(KK - 1)) : w.kv_begin;
@@ -74,14 +84,16 @@ __device__ __forceinline__ void load_tile(const pod_tma_map* map, uint8_t* dst, 
   }
 }
 
-// The CTA's query rows, zero past the request's end, into the 128-byte swizzled layout wgmma reads:
-// thread `index` of `count` issues its share of the copies and commits them as one group.
+// The CTA's query rows (rows first_row .. first_row + rows - 1 of the tile), zero past the request's
+// end, into the 128-byte swizzled layout wgmma reads: thread `index` of `count` issues its share of
+// the copies and commits them as one group.
 template <typename T, int D>
-__device__ __forceinline__ void load_q(const pod_attn_params& p, const WorkTile& w, uint8_t* sQ, const int index, const int count) {
+__device__ __forceinline__ void load_q(const pod_attn_params& p, const WorkTile& w, uint8_t* sQ, const int index, const int count,
+                                       const int first_row = 0, const int rows = PrefillTraits<T, D>::kRows) {
   using Tr = PrefillTraits<T, D>;
   constexpr int kChunks = D / 8;
-  for (int c = index; c < Tr::kRows * kChunks; c += count) {
-    const int row = c / kChunks, ch = c % kChunks;
+  for (int c = index; c < rows * kChunks; c += count) {
+    const int row = first_row + c / kChunks, ch = c % kChunks;
     const int pr = w.row_start + row, token = pr / p.group, head = w.kv_head * p.group + pr % p.group;
     const bool ok = token < w.qo_len;
     const T* src = reinterpret_cast<const T*>(p.q) +
@@ -181,9 +193,10 @@ __device__ __forceinline__ void produce_gathered(const pod_sm90_side_params& P, 
 // one, so the page-id latency passes while the warp waits for the next free slot.
 template <typename T, int D>
 __device__ __forceinline__ void stream_boxes_by_warp(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, const pod_tma_map* map,
-                                                     uint8_t* ring, uint64_t* full, uint64_t* empty, volatile int* bad) {
+                                                     uint8_t* ring, uint64_t* full, uint64_t* empty, volatile int* bad,
+                                                     const RingPos<PrefillTraits<T, D>::kStages> rp = {0}) {
   using Tr = PrefillTraits<T, D>;
-  constexpr int KK = Tr::kKeys, S = Tr::kStages;
+  constexpr int KK = Tr::kKeys;
   const pod_attn_params& p = P.p;
   const int lane = threadIdx.x % 32, ps = p.page_size, box = min(ps, KK);
   const bool issuer = lane < KK / box, ho = P.heads_outer != 0;
@@ -199,8 +212,8 @@ __device__ __forceinline__ void stream_boxes_by_warp(const pod_sm90_side_params&
   };
   int next = page_of(0);
   for (int t = 0; t < tr.num_tiles; t++) {
-    const int s = t % S, key = tr.tile0 + t * KK + lane * box, page = next;
-    if (lane == 0) bar_wait(&empty[s], ((t / S) & 1) ^ 1);
+    const int s = rp.slot(t), key = tr.tile0 + t * KK + lane * box, page = next;
+    if (lane == 0) bar_wait(&empty[s], rp.parity(t) ^ 1);
     __syncwarp();
     if (lane == 0) bar_expect(&full[s], Tr::kTileBytes);
     __syncwarp();
@@ -215,11 +228,31 @@ __device__ __forceinline__ void stream_boxes_by_warp(const pod_sm90_side_params&
   }
 }
 
+// One thread streams an operand's tiles: it waits for each free slot, then issues the tile's boxes.
+template <typename T, int D>
+__device__ __forceinline__ void stream_boxes(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, const pod_tma_map* map,
+                                             uint8_t* ring, uint64_t* full, uint64_t* empty, volatile int* bad,
+                                             const RingPos<PrefillTraits<T, D>::kStages> rp = {0}) {
+  using Tr = PrefillTraits<T, D>;
+  constexpr int KK = Tr::kKeys;
+  const pod_attn_params& p = P.p;
+  const int* page_ids = nullptr;
+  int num_pages = 0;
+  if (p.page_size) {  // the checked tile's pages (work_tile.cuh)
+    page_ids = reinterpret_cast<const int*>(p.kv_indices) + w.page0;
+    num_pages = w.pages;
+  }
+  for (int t = 0; t < tr.num_tiles; t++) {
+    const int s = rp.slot(t);
+    bar_wait(&empty[s], rp.parity(t) ^ 1);
+    load_tile<T, D>(map, ring + s * Tr::kTileBytes, tr.tile0 + t * KK, w.kv_head, P.heads_outer != 0, page_ids, num_pages, p, &full[s], bad);
+  }
+}
+
 template <typename T, int D>
 __device__ __forceinline__ void produce(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
                                         uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars) {
   using Tr = PrefillTraits<T, D>;
-  constexpr int KK = Tr::kKeys, S = Tr::kStages;
   const pod_attn_params& p = P.p;
   const int tid = threadIdx.x;
   if (tr.num_tiles == 0) return;  // the consumers write zeros and wait for nothing
@@ -245,17 +278,7 @@ __device__ __forceinline__ void produce(const pod_sm90_side_params& P, const Wor
   uint64_t* full = keys ? bars.k_full : bars.v_full;
   uint64_t* empty = keys ? bars.k_empty : bars.v_empty;
   if (by_warp) return stream_boxes_by_warp<T, D>(P, w, tr, map, ring, full, empty, &bars.bad);
-  const int* page_ids = nullptr;
-  int num_pages = 0;
-  if (p.page_size) {  // the checked tile's pages (work_tile.cuh)
-    page_ids = reinterpret_cast<const int*>(p.kv_indices) + w.page0;
-    num_pages = w.pages;
-  }
-  for (int t = 0; t < tr.num_tiles; t++) {
-    const int s = t % S;
-    bar_wait(&empty[s], ((t / S) & 1) ^ 1);
-    load_tile<T, D>(map, ring + s * Tr::kTileBytes, tr.tile0 + t * KK, w.kv_head, P.heads_outer != 0, page_ids, num_pages, p, &full[s], &bars.bad);
-  }
+  stream_boxes<T, D>(P, w, tr, map, ring, full, empty, &bars.bad);
 }
 
 template <int N>
@@ -276,12 +299,14 @@ struct ConsumerResult {
   RowSoftmax<KK> sm;
 };
 
-template <typename T, int D, typename Score>
+// `bars` holds the K/V rings' barriers (k_full, v_full, k_empty, v_empty); the consumer's query rows
+// are complete on `q_full`'s phase of parity q_parity.
+template <typename T, int D, typename Score, typename Bars>
 __device__ __forceinline__ void consume(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
-                                        uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars,
-                                        ConsumerResult<D, PrefillTraits<T, D>::kKeys>& res) {
+                                        uint8_t* sK, uint8_t* sV, Bars& bars, ConsumerResult<D, PrefillTraits<T, D>::kKeys>& res,
+                                        uint64_t* q_full, const uint32_t q_parity, const RingPos<PrefillTraits<T, D>::kStages> rp = {0}) {
   using Tr = PrefillTraits<T, D>;
-  constexpr int KK = Tr::kKeys, S = Tr::kStages;
+  constexpr int KK = Tr::kKeys;
   const pod_attn_params& p = P.p;
   const int ctid = threadIdx.x - 128, cw = ctid / 128;
   const int warp = (ctid / 32) % 4, lane = ctid % 32, g = lane / 4, t4 = lane % 4;
@@ -356,24 +381,24 @@ __device__ __forceinline__ void consume(const pod_sm90_side_params& P, const Wor
   uint32_t pa[KK / 16][4];
   float rescale[2];
   if (cw == 1) your_turn();
-  bar_wait(&bars.q_full, 0);
-  bar_wait(&bars.k_full[0], 0);
+  bar_wait(q_full, q_parity);
+  bar_wait(&bars.k_full[rp.slot(0)], rp.parity(0));
   my_turn();
   wgmma_fence();
-  issue_qk(s, 0);
+  issue_qk(s, rp.slot(0));
   wgmma_commit();
   your_turn();
   wgmma_wait<0>();
   hold_all(s);
-  release_k(0);
+  release_k(rp.slot(0));
   softmax(s, 0, rescale);
   pack_p(pa, s);
 
 #pragma unroll 1
   for (int t = 1; t < tr.num_tiles; t++) {
-    const int st = t % S, sp = (t - 1) % S;
-    bar_wait(&bars.k_full[st], (t / S) & 1);
-    bar_wait(&bars.v_full[sp], ((t - 1) / S) & 1);
+    const int st = rp.slot(t), sp = rp.slot(t - 1);
+    bar_wait(&bars.k_full[st], rp.parity(t));
+    bar_wait(&bars.v_full[sp], rp.parity(t - 1));
     my_turn();
     wgmma_fence();
     issue_qk(s, st);
@@ -396,8 +421,8 @@ __device__ __forceinline__ void consume(const pod_sm90_side_params& P, const Wor
     pack_p(pa, s);
   }
 
-  const int last = tr.num_tiles - 1, sl = last % S;
-  bar_wait(&bars.v_full[sl], (last / S) & 1);
+  const int last = tr.num_tiles - 1, sl = rp.slot(last);
+  bar_wait(&bars.v_full[sl], rp.parity(last));
   const int key0 = tr.tile0 + last * KK;
   if (p.page_size && P.paged_loads != POD_SM90_LOADS_GATHER && key0 + KK > w.kv_len) {
     // Slots past the request's end in its last page (or repeated pages) may hold anything, NaN

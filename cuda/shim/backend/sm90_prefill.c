@@ -12,31 +12,43 @@
 
 _Static_assert(sizeof(pod_tma_map) == sizeof(CUtensorMap), "pod_tma_map mirrors CUtensorMap");
 
-/* The kernels, one per (dtype, head_dim, prefill score variant): the prefill alone, and the POD
- * launch that runs it beside decode bodies. */
+/* The kernels, one per (dtype, head_dim, prefill score variant): the prefill alone, its persistent
+ * form, and the POD launch that runs it beside decode bodies. */
 typedef struct sm90_variant {
   int32_t dtype, head_dim, soft_cap;
   const char* module;
   const char* name;
   const char* pod_module;
   const char* pod_name;
+  const char* persistent_module;
+  const char* persistent_name;
 } sm90_variant;
 
+#define PF16 "prefill_persistent_f16"
+#define PBF16 "prefill_persistent_bf16"
 static const sm90_variant variants[] = {
-    {POD_FLOAT16, 64, 0, "prefill_f16", "pod_sm90_prefill_f16_64", "pod_f16", "pod_sm90_pod_f16_64"},
-    {POD_FLOAT16, 64, 1, "prefill_f16", "pod_sm90_prefill_f16_64_softcap", "pod_f16", "pod_sm90_pod_f16_64_softcap"},
-    {POD_FLOAT16, 128, 0, "prefill_f16", "pod_sm90_prefill_f16_128", "pod_f16", "pod_sm90_pod_f16_128"},
-    {POD_FLOAT16, 128, 1, "prefill_f16", "pod_sm90_prefill_f16_128_softcap", "pod_f16", "pod_sm90_pod_f16_128_softcap"},
-    {POD_BFLOAT16, 64, 0, "prefill_bf16", "pod_sm90_prefill_bf16_64", "pod_bf16", "pod_sm90_pod_bf16_64"},
-    {POD_BFLOAT16, 64, 1, "prefill_bf16", "pod_sm90_prefill_bf16_64_softcap", "pod_bf16", "pod_sm90_pod_bf16_64_softcap"},
-    {POD_BFLOAT16, 128, 0, "prefill_bf16", "pod_sm90_prefill_bf16_128", "pod_bf16", "pod_sm90_pod_bf16_128"},
-    {POD_BFLOAT16, 128, 1, "prefill_bf16", "pod_sm90_prefill_bf16_128_softcap", "pod_bf16", "pod_sm90_pod_bf16_128_softcap"},
-    /* head_dim 256: the prefill only (a POD launch of it is not built: its decode runs beside it serially). */
-    {POD_FLOAT16, 256, 0, "prefill_f16", "pod_sm90_prefill_f16_256", NULL, NULL},
-    {POD_FLOAT16, 256, 1, "prefill_f16", "pod_sm90_prefill_f16_256_softcap", NULL, NULL},
-    {POD_BFLOAT16, 256, 0, "prefill_bf16", "pod_sm90_prefill_bf16_256", NULL, NULL},
-    {POD_BFLOAT16, 256, 1, "prefill_bf16", "pod_sm90_prefill_bf16_256_softcap", NULL, NULL},
+    {POD_FLOAT16, 64, 0, "prefill_f16", "pod_sm90_prefill_f16_64", "pod_f16", "pod_sm90_pod_f16_64", PF16, "pod_sm90_prefill_f16_64_persistent"},
+    {POD_FLOAT16, 64, 1, "prefill_f16", "pod_sm90_prefill_f16_64_softcap", "pod_f16", "pod_sm90_pod_f16_64_softcap", PF16,
+     "pod_sm90_prefill_f16_64_softcap_persistent"},
+    {POD_FLOAT16, 128, 0, "prefill_f16", "pod_sm90_prefill_f16_128", "pod_f16", "pod_sm90_pod_f16_128", PF16, "pod_sm90_prefill_f16_128_persistent"},
+    {POD_FLOAT16, 128, 1, "prefill_f16", "pod_sm90_prefill_f16_128_softcap", "pod_f16", "pod_sm90_pod_f16_128_softcap", PF16,
+     "pod_sm90_prefill_f16_128_softcap_persistent"},
+    {POD_BFLOAT16, 64, 0, "prefill_bf16", "pod_sm90_prefill_bf16_64", "pod_bf16", "pod_sm90_pod_bf16_64", PBF16, "pod_sm90_prefill_bf16_64_persistent"},
+    {POD_BFLOAT16, 64, 1, "prefill_bf16", "pod_sm90_prefill_bf16_64_softcap", "pod_bf16", "pod_sm90_pod_bf16_64_softcap", PBF16,
+     "pod_sm90_prefill_bf16_64_softcap_persistent"},
+    {POD_BFLOAT16, 128, 0, "prefill_bf16", "pod_sm90_prefill_bf16_128", "pod_bf16", "pod_sm90_pod_bf16_128", PBF16,
+     "pod_sm90_prefill_bf16_128_persistent"},
+    {POD_BFLOAT16, 128, 1, "prefill_bf16", "pod_sm90_prefill_bf16_128_softcap", "pod_bf16", "pod_sm90_pod_bf16_128_softcap", PBF16,
+     "pod_sm90_prefill_bf16_128_softcap_persistent"},
+    /* head_dim 256: the prefill only (a POD launch of it is not built: its decode runs beside it serially;
+     * nor a persistent form: its output staging spans both consumers' query rows). */
+    {POD_FLOAT16, 256, 0, "prefill_f16", "pod_sm90_prefill_f16_256", NULL, NULL, NULL, NULL},
+    {POD_FLOAT16, 256, 1, "prefill_f16", "pod_sm90_prefill_f16_256_softcap", NULL, NULL, NULL, NULL},
+    {POD_BFLOAT16, 256, 0, "prefill_bf16", "pod_sm90_prefill_bf16_256", NULL, NULL, NULL, NULL},
+    {POD_BFLOAT16, 256, 1, "prefill_bf16", "pod_sm90_prefill_bf16_256_softcap", NULL, NULL, NULL, NULL},
 };
+#undef PF16
+#undef PBF16
 
 static const sm90_variant* find_variant(int32_t dtype, int32_t head_dim, int32_t soft_cap) {
   for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
@@ -219,6 +231,26 @@ int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, co
   return st;
 }
 
+/* POD_SM90_PREFILL_PERSISTENT=1: launches take the persistent form of the kernel (one CTA per SM, items
+ * in turn; kernels/sm90/prefill_persistent.cuh) where it is built and the side has more items than SMs.
+ * A switch for measuring it against the one-item form on the device, read once per process. */
+static int persistent_prefill(void) {
+  static int cached = -1;
+  if (cached < 0) {
+    const char* e = getenv("POD_SM90_PREFILL_PERSISTENT");
+    cached = e && strcmp(e, "1") == 0;
+  }
+  return cached;
+}
+
+static int32_t sm_count_of(int32_t device) {
+  CUdevice dev;
+  int sms = 0;
+  if (pod_cu.DeviceGet(&dev, device) != CUDA_SUCCESS || pod_cu.DeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev) != CUDA_SUCCESS)
+    return 0;
+  return sms;
+}
+
 int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
                                 void* stream) {
   if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
@@ -228,6 +260,15 @@ int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_att
   const sm90_variant* var = find_variant(s->q.dtype, s->head_dim, p->soft_cap > 0.0f);
   const int32_t smem = pod_sm90_prefill_smem(s->head_dim);
   CUfunction fn;
+  if (persistent_prefill() && var->persistent_name && P.paged_loads != POD_SM90_LOADS_GATHER) {
+    const int32_t sms = sm_count_of(device);
+    if (sms > 0 && ctas > sms) {
+      if ((st = pod_kernel_get(device, var->persistent_module, var->persistent_name, smem, POD_SM90_THREADS, &fn, NULL))) return st;
+      int32_t items = (int32_t)ctas;
+      void* params[] = {&P, &items};
+      return pod_cuda_launch(fn, (unsigned)sms, 1, 1, POD_SM90_THREADS, (unsigned)smem, (CUstream)stream, params, var->persistent_name);
+    }
+  }
   if ((st = pod_kernel_get(device, var->module, var->name, smem, POD_SM90_THREADS, &fn, NULL))) return st;
   void* params[] = {&P};
   return pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_SM90_THREADS, (unsigned)smem, (CUstream)stream, params, var->name);
