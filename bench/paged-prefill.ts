@@ -6,11 +6,9 @@
  * (chunk i sees the keys up to its last query, the chunks share the prompt's pages) against the
  * 8192² single prefill. GPU time (a busy GPU ahead of each call), medians of 30.
  *
- * How the sm_90a prefill loads paged K/V is POD_SM90_PAGED_LOADS: unset or `boxes`, one TMA box per
- * page issued by one thread per operand (pages of 8 or more; smaller ones run the portable kernel);
- * `warp`, the same boxes issued by a warp per operand; `gather`, rows gathered by cp.async (any page
- * size). Writes bench/results/<gpu>-paged-prefill-<loads>.json: {device, date, loads, rows: [{scene,
- * page, layout, pagedMs, contiguousMs, ratio}]}. bench/switches.sh runs all three with the tests.
+ * (The sm_90a prefill takes TMA boxes for pages of 8 or more that are powers of two and gathers rows
+ * with cp.async for other page sizes.) Writes bench/results/<gpu>-paged-prefill.json: {device, date,
+ * rows: [{scene, page, layout, pagedMs, contiguousMs, ratio}]}.
  */
 import { BatchPrefillWithPagedKVCacheWrapper, singlePrefillWithKVCache, Tensor, version, type KvLayout } from "../src/index.ts";
 import { benchDevice, counter, progress, shuffledPages, writeResults } from "./common.ts";
@@ -19,7 +17,6 @@ import { GpuTimer } from "./gpu-time.ts";
 const H = 32, KH = 8, D = 128, DTYPE = "float16" as const;
 const PAGES = [1, 4, 8, 16, 32, 64, 128];
 const LAYOUTS: KvLayout[] = ["NHD", "HND"];
-const loads = process.env.POD_SM90_PAGED_LOADS === "gather" || process.env.POD_SM90_PAGED_LOADS === "warp" ? process.env.POD_SM90_PAGED_LOADS : "boxes";
 const { device } = benchDevice();
 const timer = new GpuTimer(device);
 const workspace = Tensor.empty([256 << 20], "uint8", { device });
@@ -96,10 +93,10 @@ for (const scene of SCENES) {
 }
 
 const f = (x: number, d = 3) => x.toFixed(d);
-const lines = [`### Paged prefill on ${device.properties.name} (pod-attention ${version()}, paged loads: ${loads})`, "",
+const lines = [`### Paged prefill on ${device.properties.name} (pod-attention ${version()})`, "",
   "GPU time (busy GPU ahead of each call), ms; contiguous: the same tokens on contiguous K/V.", "",
   "| scene | page | layout | paged ms | contiguous ms | paged / contiguous |", "|---|---|---|---|---|---|"];
 for (const r of rows) lines.push(`| ${r.scene} | ${r.page} | ${r.layout} | ${f(r.pagedMs)} | ${f(r.contiguousMs)} | ${f(r.ratio, 2)} |`);
 console.log(lines.join("\n"));
-const file = writeResults(device, `paged-prefill-${loads}`, { device: device.properties.name, date: new Date().toISOString().slice(0, 10), loads, rows });
+const file = writeResults(device, "paged-prefill", { device: device.properties.name, date: new Date().toISOString().slice(0, 10), rows });
 progress(`wrote ${file}`);

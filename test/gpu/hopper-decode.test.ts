@@ -5,9 +5,7 @@
  * partly filled, long requests whose key range the planner splits, window, soft cap, ALiBi and RoPE,
  * fp8 (e4m3 and e5m2) caches with dequantization scales. Page sizes below 8, soft cap beside a
  * position encoding, and plain scores with a negative scale run the portable kernel: a few cases
- * check that too (with POD_SM90_DECODE_LOADS=gather, the small and odd page sizes run the sm_90a
- * kernel's cp.async gather: run the file once more with it set). On other devices the same cases
- * check the portable kernel.
+ * check that too. On other devices the same cases check the portable kernel.
  * Skips without a CUDA device.
  */
 import { describe, test } from "bun:test";

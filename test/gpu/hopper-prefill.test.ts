@@ -1,12 +1,11 @@
 /**
  * The sm_90a prefill kernel (warp-specialized, TMA + wgmma) against the CPU backend on shapes that
  * reach its paths: several 128-key tiles, causal and window boundary tiles, split key ranges, GQA
- * packing with padding rows, both layouts, page sizes 8..256 (TMA per page, or per tile where a page
- * holds more than a tile), head_dim 64, 128 and 256 (64-key tiles) and soft cap. Pages below 8 slots
- * or of other sizes than powers of two reach it with POD_SM90_PAGED_LOADS=gather (rows gathered by
- * cp.async; run the file once more with it set), the portable kernel otherwise. On other devices (and
- * for options it does not take) the same cases check the portable kernel. The cases with more work items
- * than SMs reach the persistent form with POD_SM90_PREFILL_PERSISTENT=1. Skips without a CUDA device.
+ * packing with padding rows, both layouts, page sizes 8..256 (TMA boxes per page, or per tile where a
+ * page holds more than a tile), pages of 1, 2, 4 and 24 slots (rows gathered by cp.async), head_dim
+ * 64, 128 and 256 (64-key tiles) and soft cap. On other devices (and for options it does not take)
+ * the same cases check the portable kernel, and batches of many requests fill more than one wave.
+ * Skips without a CUDA device.
  */
 import { describe, test } from "bun:test";
 import { Device } from "../../src/index.ts";
@@ -55,7 +54,7 @@ const CASES: [string, PodConfig][] = [
   ["batch page 24 (not a power of two) window 60", config({ wrapper: "batch", prefill: [[150, 700]], pageSize: 24 }, { causal: true, windowLeft: 60 })],
   ["batch page 2 d256 group 1", config({ wrapper: "batch", prefill: [[70, 400]], pageSize: 2, headDim: 256, group: 1 }, { causal: true })],
   ["batch one long request d256 (split key range)", config({ wrapper: "batch", prefill: [[16, 2000]], numKvHeads: 1, group: 8, headDim: 256 }, { causal: true })],
-  // More work items than an H200 has SMs: the persistent form runs them (POD_SM90_PREFILL_PERSISTENT=1).
+  // More work items than an H200 has SMs.
   ["single causal 600/700, 32 KV heads (160 items)", config({ prefill: [[600, 700]], numKvHeads: 32, group: 1 }, { causal: true })],
   ["batch of 48 ragged requests, page 16 (many items, some empty)",
     config({ wrapper: "batch", prefill: Array.from({ length: 48 }, (_, i): [number, number] => [(i * 37) % 90, (i * 37) % 90 + (i * 53) % 300]), numKvHeads: 4 }, { causal: true })],

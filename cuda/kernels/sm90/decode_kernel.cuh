@@ -45,73 +45,6 @@ __device__ __forceinline__ uint32_t fp8_row_offset(int r, int c) {
   return static_cast<uint32_t>(r * D + ((c ^ (D == 128 ? r & 7 : (r >> 1) & 3)) << 4));
 }
 
-// Gathered paged K/V (P.paged_loads == POD_SM90_LOADS_GATHER, any page size): the producer warp copies
-// each tile's key and value rows with cp.async in the layout TMA would give (16-bit rows: 128-byte
-// blocks KK rows apart, 128-byte swizzle; fp8 rows: fp8_row_offset). Up to 8 lanes share a row's
-// 128-byte line, and each lane takes consecutive rows, so pages of 16 slots or more take one lookup
-// a tile. Rows past kv_len are zero-filled. A lane's arrival on the tile's full barrier (32 a phase)
-// fires once its copies have landed; the consumers read the ring with ldmatrix, in the same (generic)
-// proxy as the copies, so no proxy fence is needed.
-template <typename T, int D, int KV8>
-struct DecodeGather {
-  static constexpr int kKeys = POD_SM90_DECODE_KEYS;
-  static constexpr int kRowBytes = KV8 ? D : 2 * D;
-  static constexpr int kChunks = kRowBytes / 16;                 // 16-byte chunks of a row
-  static constexpr int kLanesPerRow = kChunks < 8 ? kChunks : 8;  // lanes on one 128-byte line
-  static constexpr int kRowsPer = kKeys / (32 / kLanesPerRow);   // consecutive rows per lane
-  static constexpr int kSegs = kChunks / kLanesPerRow;           // 128-byte lines of a row
-
-  __device__ __forceinline__ static uint32_t offset(const int r, const int c) {
-    if constexpr (KV8 != 0) return fp8_row_offset<D>(r, c);
-    return static_cast<uint32_t>((c >> 3) * kKeys * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4));
-  }
-  __device__ __forceinline__ static int page_index(const pod_attn_params& p, const int key) {
-    return p.page_shift >= 0 ? key >> p.page_shift : key / p.page_size;
-  }
-  // The page of entry `idx` of the request's list; an id past the cache loads page 0 and sets *bad.
-  __device__ __forceinline__ static int lookup(const pod_attn_params& p, const WorkTile& w, const int idx, volatile int* bad) {
-    int page = reinterpret_cast<const int*>(p.kv_indices)[w.page0 + min(idx, w.pages - 1)];
-    if ((unsigned)page >= (unsigned)p.num_pages) *bad = 1, page = 0;
-    return page;
-  }
-
-  template <int S>
-  __device__ __forceinline__ static void stream(const pod_attn_params& p, const WorkTile& w, const int tile0, const int num_tiles, uint8_t* sK,
-                                                uint8_t* sV, uint64_t (&full)[S], uint64_t (&empty)[S], volatile int* bad, const int lane) {
-    constexpr int kTileBytes = kKeys * kRowBytes;
-    const int ch = lane % kLanesPerRow, row0 = (lane / kLanesPerRow) * kRowsPer;
-    const int64_t esz = KV8 ? 1 : (int64_t)sizeof(T);
-    const uint8_t* k_head = reinterpret_cast<const uint8_t*>(p.k) + p.k_s2 * esz * w.kv_head + ch * 16;
-    const uint8_t* v_head = reinterpret_cast<const uint8_t*>(p.v) + p.v_s2 * esz * w.kv_head + ch * 16;
-    const int64_t k_page = p.k_s0 * esz, k_slot = p.k_s1 * esz, v_page = p.v_s0 * esz, v_slot = p.v_s1 * esz;
-    for (int t = 0; t < num_tiles; t++) {
-      const int st = t % S, key_first = tile0 + t * kKeys + row0;
-      int idx = page_index(p, key_first), page = lookup(p, w, idx, bad);  // in flight during the wait
-      if (lane == 0) bar_wait(&empty[st], ((t / S) & 1) ^ 1);
-      __syncwarp();
-      const uint32_t kt = smem_addr(sK + st * kTileBytes), vt = smem_addr(sV + st * kTileBytes);
-#pragma unroll 2
-      for (int r = 0; r < kRowsPer; r++) {
-        const int key = key_first + r, i = page_index(p, key);
-        if (i != idx) idx = i, page = lookup(p, w, i, bad);
-        const bool ok = key < w.kv_len;
-        const int64_t slot = key - i * p.page_size;
-        const uint8_t* ks = ok ? k_head + page * k_page + slot * k_slot : reinterpret_cast<const uint8_t*>(p.k);
-        const uint8_t* vs = ok ? v_head + page * v_page + slot * v_slot : reinterpret_cast<const uint8_t*>(p.v);
-#pragma unroll
-        for (int seg = 0; seg < kSegs; seg++) {
-          const int c = seg * kLanesPerRow + ch;
-          const uint32_t off = offset(row0 + r, c);
-          cp_async16(kt + off, ks + seg * 128, ok ? 16 : 0);
-          cp_async16(vt + off, vs + seg * 128, ok ? 16 : 0);
-        }
-      }
-      if (*bad) __threadfence_block();  // the mark before the arrival the consumers wait for
-      bar_arrive_after_copies(&full[st]);
-    }
-  }
-};
-
 template <int S>
 struct DecodeBarriers {
   uint64_t full[S], empty[S];  // a slot's K and V tiles landed / all consumer warps are done with them
@@ -144,10 +77,8 @@ __device__ __forceinline__ void decode_body(const pod_sm90_side_params& P, const
   if (tid == 0) {
     bars.tile_ok = load_work_tile(p, cta, ROWS, &bars.tile);
     bars.bad = 0;
-    // A full slot: the producer's expect-tx arrival, or one arrival per gathering lane.
-    const uint32_t arrivals = p.page_size && P.paged_loads == POD_SM90_LOADS_GATHER ? 32 : 1;
 #pragma unroll
-    for (int s = 0; s < S; s++) bar_init(&bars.full[s], arrivals), bar_init(&bars.empty[s], 4);
+    for (int s = 0; s < S; s++) bar_init(&bars.full[s], 1), bar_init(&bars.empty[s], 4);
     bar_init_fence();
   }
   named_sync(body_bar, POD_SM90_DECODE_THREADS);
@@ -164,8 +95,6 @@ __device__ __forceinline__ void decode_body(const pod_sm90_side_params& P, const
     // The page ids of tile t + 1 are loaded as soon as tile t is issued, so their latency passes
     // while the producer waits for the next free slot.
     if (num_tiles == 0) return;
-    if (p.page_size && P.paged_loads == POD_SM90_LOADS_GATHER)
-      return DecodeGather<T, D, KV8>::stream(p, w, tile0, num_tiles, sK, sV, bars.full, bars.empty, &bars.bad, lane);
     const bool ho = P.heads_outer != 0;
     const int* page_ids = p.page_size ? reinterpret_cast<const int*>(p.kv_indices) + w.page0 : nullptr;
     const int ps = p.page_size, box = page_ids ? min(ps, KK) : KK;

@@ -25,9 +25,6 @@ __device__ __forceinline__ void bar_arrive(uint64_t* bar) { (void)ptx::mbarrier_
 __device__ __forceinline__ void bar_expect(uint64_t* bar, uint32_t bytes) {
   (void)ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, bar, bytes);
 }
-// Arrives on `bar` once every cp.async the calling thread has issued so far has landed (the barrier's
-// count includes these arrivals).
-__device__ __forceinline__ void bar_arrive_after_copies(uint64_t* bar) { ptx::cp_async_mbarrier_arrive_noinc(bar); }
 // One TMA box of a rank-3 or rank-4 map into shared memory, counted on `bar`.
 __device__ __forceinline__ void tma_load(void* dst, const void* map, int c0, int c1, int c2, uint64_t* bar) {
   const int32_t c[3] = {c0, c1, c2};

@@ -59,26 +59,4 @@ __device__ __forceinline__ void store_output(const pod_attn_params& p, const Wor
   }
 }
 
-// The output of a consumer whose item had no key tiles (zeros, LSE -inf, or such partials), written
-// from registers: a persistent CTA loaded no query rows for the item, so it has no staging rows.
-template <typename T, int D, int KK>
-__device__ __forceinline__ void store_output_unstaged(const pod_attn_params& p, const WorkTile& w, ConsumerResult<D, KK>& res) {
-  if (w.partial >= 0) return store_output<T, D>(p, w, res, nullptr);  // partials never stage
-  const int ctid = threadIdx.x - 128, cw = ctid / 128, wtid = ctid % 128;
-  const int warp = wtid / 32, lane = wtid % 32, g = lane / 4, t4 = lane % 4;
-#pragma unroll
-  for (int x = 0; x < 2; x++) {
-    float l = res.sm.l[x];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const float inv = l > 0.0f ? p.v_scale / l : 0.0f, lse2 = l > 0.0f ? res.sm.m[x] + log2f(l) : -INFINITY;
-    const int pr = w.row_start + 64 * cw + 16 * warp + g + 8 * x, token = pr / p.group, head = w.kv_head * p.group + pr % p.group;
-    if (token >= w.qo_len) continue;
-    T* row = reinterpret_cast<T*>(p.o) + (int64_t)(w.q_start + token) * p.o_stride_t + (int64_t)head * p.o_stride_h + 2 * t4;
-#pragma unroll
-    for (int b = 0; b < D / 8; b++) *reinterpret_cast<uint32_t*>(row + 8 * b) = pack2<T>(res.o[b][2 * x] * inv, res.o[b][2 * x + 1] * inv);
-    if (p.lse && t4 == 0) reinterpret_cast<float*>(p.lse)[(int64_t)(w.q_start + token) * p.lse_stride_t + (int64_t)head * p.lse_stride_h] = lse2 * kLn2;
-  }
-}
-
 }  // namespace pod::sm90

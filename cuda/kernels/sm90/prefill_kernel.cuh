@@ -48,7 +48,7 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_side_params& P, const
   }
   regs_up<Tr::kConsumerRegs>();
   ConsumerResult<D, Tr::kKeys> res;
-  consume<T, D, Score>(P, w, tr, sQ, sK, sV, bars, res, &bars.q_full, 0);
+  consume<T, D, Score>(P, w, tr, sQ, sK, sV, bars, res);
   // The producers set `bad` before the arrivals the consumers' last waits saw: every consumer reads
   // the same value here.
   if (*reinterpret_cast<volatile int*>(&bars.bad)) {

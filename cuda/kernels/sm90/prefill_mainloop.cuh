@@ -1,10 +1,11 @@
 // The two roles of an sm_90a prefill CTA.
 //
-// Producer warpgroup: two threads stream key and value tiles with TMA into rings of kStages slots
+// Producer warpgroup: warps 0 and 1 stream key and value tiles with TMA into rings of kStages slots
 // (full and empty barriers per slot and operand; the consumers free a key slot as soon as Q K^T has
-// read it, a value slot after P V); warps 1-3 load the CTA's query rows once (GQA packing and
-// padding rows need per-row addressing). Paged sides may instead take a warp per operand issuing
-// one box per lane, or be gathered row by row with cp.async by the whole warpgroup (P.paged_loads).
+// read it, a value slot after P V): one thread each for contiguous tiles, the whole warp (a box per
+// lane) for paged ones; warps 1-3 load the CTA's query rows once (GQA packing and padding rows need
+// per-row addressing). Paged sides whose pages TMA boxes do not suit (below 8 slots, or not a power
+// of two) are gathered row by row with cp.async by the whole warpgroup instead.
 //
 // Consumer warpgroups (64 query rows each): S = Q K^T and O += P V on wgmma, with the softmax of tile
 // t overlapping the P V of tile t - 1 on the tensor cores: each iteration issues Q K_t^T and
@@ -38,50 +39,21 @@ struct TileRange {
   int tile0, num_tiles;
 };
 
-// Where a work item's tiles sit in the K/V rings: tile t of the item is the CTA's tile g0 + t, in slot
-// (g0 + t) % S, on that slot's use (g0 + t) / S (a persistent CTA keeps the rings turning across its
-// items; a CTA of one item has g0 = 0).
-template <int S>
-struct RingPos {
-  int g0;
-  __device__ __forceinline__ int slot(const int t) const { return (g0 + t) % S; }
-  __device__ __forceinline__ uint32_t parity(const int t) const { return ((g0 + t) / S) & 1; }
-};
-
 template <int KK>
 __device__ __forceinline__ TileRange tile_range(const pod_attn_params& p, const WorkTile& w) {
   const int tile0 = p.page_size ? (w.kv_begin & ~(KK - 1)) : w.kv_begin;
   return TileRange{tile0, w.kv_end > w.kv_begin ? (w.kv_end - tile0 + KK - 1) / KK : 0};
 }
 
-// Issues the TMA boxes of one K or V tile (keys key0 .. key0 + kKeys - 1) into `dst`, counted on `bar`.
-// A page index past the cache (the plan was overwritten) loads page 0 instead and sets *bad.
+// Issues the TMA boxes of one contiguous K or V tile (keys key0 .. key0 + kKeys - 1) into `dst`,
+// counted on `bar`: one box per 64-column block.
 template <typename T, int D>
-__device__ __forceinline__ void load_tile(const pod_tma_map* map, uint8_t* dst, const int key0, const int head, const bool ho,
-                                          const int* page_ids, const int num_pages, const pod_attn_params& p, uint64_t* bar, volatile int* bad) {
+__device__ __forceinline__ void load_tile(const pod_tma_map* map, uint8_t* dst, const int key0, const int head, const bool ho, uint64_t* bar) {
   using Tr = PrefillTraits<T, D>;
   constexpr int KK = Tr::kKeys;
-  if (!page_ids) {
-    bar_expect(bar, Tr::kTileBytes);
-#pragma unroll
-    for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128, map, cb * 64, ho ? key0 : head, ho ? head : key0, bar);
-    return;
-  }
-  // One box per page, or per tile where a page holds more than a tile (box = min(page, tile) slots);
-  // boxes past the request's last page (keys past kv_len, masked) repeat it. The page indices are
-  // checked before the arrival, which orders the mark before the consumers' waits.
-  const int ps = p.page_size, box = min(ps, KK);
-  for (int b = 0; b < KK / box; b++)
-    if ((unsigned)page_ids[min((key0 + b * box) >> p.page_shift, num_pages - 1)] >= (unsigned)p.num_pages) *bad = 1;
   bar_expect(bar, Tr::kTileBytes);
-  for (int b = 0; b < KK / box; b++) {
-    const int key = key0 + b * box, slot = key & (ps - 1);
-    int page = page_ids[min(key >> p.page_shift, num_pages - 1)];
-    if ((unsigned)page >= (unsigned)p.num_pages) page = 0;
 #pragma unroll
-    for (int cb = 0; cb < Tr::kBlocks; cb++)
-      tma_load(dst + cb * KK * 128 + b * box * 128, map, cb * 64, ho ? slot : head, ho ? head : slot, page, bar);
-  }
+  for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128, map, cb * 64, ho ? key0 : head, ho ? head : key0, bar);
 }
 
 // The CTA's query rows (rows first_row .. first_row + rows - 1 of the tile), zero past the request's
@@ -188,15 +160,16 @@ __device__ __forceinline__ void produce_gathered(const pod_sm90_side_params& P, 
   bar_arrive(&full[(tr.num_tiles - 1) % S]);
 }
 
-// Paged boxes issued by a warp (POD_SM90_LOADS_WARP_BOXES): lane b issues box b of each tile (at most
-// 16: pages of 8 or more), and reads the page of its box in the next tile right after issuing this
-// one, so the page-id latency passes while the warp waits for the next free slot.
+// Paged boxes issued by a warp: lane b issues box b of each tile (a page, or a tile of a page that
+// holds more; at most 16 boxes: pages of 8 or more), and reads the page of its box in the next tile
+// right after issuing this one, so the page-id latency passes while the warp waits for the next
+// free slot (one thread issuing the boxes and reading the pages as it went made paged prefill 1.24x
+// the contiguous time at page 16 on the H200, where the warp takes 1.03x).
 template <typename T, int D>
 __device__ __forceinline__ void stream_boxes_by_warp(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, const pod_tma_map* map,
-                                                     uint8_t* ring, uint64_t* full, uint64_t* empty, volatile int* bad,
-                                                     const RingPos<PrefillTraits<T, D>::kStages> rp = {0}) {
+                                                     uint8_t* ring, uint64_t* full, uint64_t* empty, volatile int* bad) {
   using Tr = PrefillTraits<T, D>;
-  constexpr int KK = Tr::kKeys;
+  constexpr int KK = Tr::kKeys, S = Tr::kStages;
   const pod_attn_params& p = P.p;
   const int lane = threadIdx.x % 32, ps = p.page_size, box = min(ps, KK);
   const bool issuer = lane < KK / box, ho = P.heads_outer != 0;
@@ -212,8 +185,8 @@ __device__ __forceinline__ void stream_boxes_by_warp(const pod_sm90_side_params&
   };
   int next = page_of(0);
   for (int t = 0; t < tr.num_tiles; t++) {
-    const int s = rp.slot(t), key = tr.tile0 + t * KK + lane * box, page = next;
-    if (lane == 0) bar_wait(&empty[s], rp.parity(t) ^ 1);
+    const int s = t % S, key = tr.tile0 + t * KK + lane * box, page = next;
+    if (lane == 0) bar_wait(&empty[s], ((t / S) & 1) ^ 1);
     __syncwarp();
     if (lane == 0) bar_expect(&full[s], Tr::kTileBytes);
     __syncwarp();
@@ -228,24 +201,17 @@ __device__ __forceinline__ void stream_boxes_by_warp(const pod_sm90_side_params&
   }
 }
 
-// One thread streams an operand's tiles: it waits for each free slot, then issues the tile's boxes.
+// One thread streams an operand's contiguous tiles: it waits for each free slot, then issues the
+// tile's boxes.
 template <typename T, int D>
 __device__ __forceinline__ void stream_boxes(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, const pod_tma_map* map,
-                                             uint8_t* ring, uint64_t* full, uint64_t* empty, volatile int* bad,
-                                             const RingPos<PrefillTraits<T, D>::kStages> rp = {0}) {
+                                             uint8_t* ring, uint64_t* full, uint64_t* empty) {
   using Tr = PrefillTraits<T, D>;
-  constexpr int KK = Tr::kKeys;
-  const pod_attn_params& p = P.p;
-  const int* page_ids = nullptr;
-  int num_pages = 0;
-  if (p.page_size) {  // the checked tile's pages (work_tile.cuh)
-    page_ids = reinterpret_cast<const int*>(p.kv_indices) + w.page0;
-    num_pages = w.pages;
-  }
+  constexpr int KK = Tr::kKeys, S = Tr::kStages;
   for (int t = 0; t < tr.num_tiles; t++) {
-    const int s = rp.slot(t);
-    bar_wait(&empty[s], rp.parity(t) ^ 1);
-    load_tile<T, D>(map, ring + s * Tr::kTileBytes, tr.tile0 + t * KK, w.kv_head, P.heads_outer != 0, page_ids, num_pages, p, &full[s], bad);
+    const int s = t % S;
+    bar_wait(&empty[s], ((t / S) & 1) ^ 1);
+    load_tile<T, D>(map, ring + s * Tr::kTileBytes, tr.tile0 + t * KK, w.kv_head, P.heads_outer != 0, &full[s]);
   }
 }
 
@@ -256,11 +222,10 @@ __device__ __forceinline__ void produce(const pod_sm90_side_params& P, const Wor
   const pod_attn_params& p = P.p;
   const int tid = threadIdx.x;
   if (tr.num_tiles == 0) return;  // the consumers write zeros and wait for nothing
-  const int loads = p.page_size ? P.paged_loads : POD_SM90_LOADS_BOXES;
-  if (loads == POD_SM90_LOADS_GATHER) return produce_gathered<T, D>(P, w, tr, sQ, sK, sV, bars);
-  // Boxes: warp 0 streams keys, warp 1 values (one thread of each, or every lane), after warp 1 has
-  // helped warps 2-3 load the query rows.
-  const bool by_warp = loads == POD_SM90_LOADS_WARP_BOXES;
+  if (p.page_size && P.paged_loads == POD_SM90_LOADS_GATHER) return produce_gathered<T, D>(P, w, tr, sQ, sK, sV, bars);
+  // Boxes: warp 0 streams keys, warp 1 values (one thread of each for contiguous tiles, every lane
+  // for paged ones), after warp 1 has helped warps 2-3 load the query rows.
+  const bool by_warp = p.page_size != 0;
   if (tid >= 32) {
     load_q<T, D>(p, w, sQ, tid - 32, 96);
     cp_async_wait<0>();
@@ -278,7 +243,7 @@ __device__ __forceinline__ void produce(const pod_sm90_side_params& P, const Wor
   uint64_t* full = keys ? bars.k_full : bars.v_full;
   uint64_t* empty = keys ? bars.k_empty : bars.v_empty;
   if (by_warp) return stream_boxes_by_warp<T, D>(P, w, tr, map, ring, full, empty, &bars.bad);
-  stream_boxes<T, D>(P, w, tr, map, ring, full, empty, &bars.bad);
+  stream_boxes<T, D>(P, w, tr, map, ring, full, empty);
 }
 
 template <int N>
@@ -299,14 +264,12 @@ struct ConsumerResult {
   RowSoftmax<KK> sm;
 };
 
-// `bars` holds the K/V rings' barriers (k_full, v_full, k_empty, v_empty); the consumer's query rows
-// are complete on `q_full`'s phase of parity q_parity.
-template <typename T, int D, typename Score, typename Bars>
+template <typename T, int D, typename Score>
 __device__ __forceinline__ void consume(const pod_sm90_side_params& P, const WorkTile& w, const TileRange tr, uint8_t* sQ,
-                                        uint8_t* sK, uint8_t* sV, Bars& bars, ConsumerResult<D, PrefillTraits<T, D>::kKeys>& res,
-                                        uint64_t* q_full, const uint32_t q_parity, const RingPos<PrefillTraits<T, D>::kStages> rp = {0}) {
+                                        uint8_t* sK, uint8_t* sV, PrefillBarriers<PrefillTraits<T, D>::kStages>& bars,
+                                        ConsumerResult<D, PrefillTraits<T, D>::kKeys>& res) {
   using Tr = PrefillTraits<T, D>;
-  constexpr int KK = Tr::kKeys;
+  constexpr int KK = Tr::kKeys, S = Tr::kStages;
   const pod_attn_params& p = P.p;
   const int ctid = threadIdx.x - 128, cw = ctid / 128;
   const int warp = (ctid / 32) % 4, lane = ctid % 32, g = lane / 4, t4 = lane % 4;
@@ -381,24 +344,24 @@ __device__ __forceinline__ void consume(const pod_sm90_side_params& P, const Wor
   uint32_t pa[KK / 16][4];
   float rescale[2];
   if (cw == 1) your_turn();
-  bar_wait(q_full, q_parity);
-  bar_wait(&bars.k_full[rp.slot(0)], rp.parity(0));
+  bar_wait(&bars.q_full, 0);
+  bar_wait(&bars.k_full[0], 0);
   my_turn();
   wgmma_fence();
-  issue_qk(s, rp.slot(0));
+  issue_qk(s, 0);
   wgmma_commit();
   your_turn();
   wgmma_wait<0>();
   hold_all(s);
-  release_k(rp.slot(0));
+  release_k(0);
   softmax(s, 0, rescale);
   pack_p(pa, s);
 
 #pragma unroll 1
   for (int t = 1; t < tr.num_tiles; t++) {
-    const int st = rp.slot(t), sp = rp.slot(t - 1);
-    bar_wait(&bars.k_full[st], rp.parity(t));
-    bar_wait(&bars.v_full[sp], rp.parity(t - 1));
+    const int st = t % S, sp = (t - 1) % S;
+    bar_wait(&bars.k_full[st], (t / S) & 1);
+    bar_wait(&bars.v_full[sp], ((t - 1) / S) & 1);
     my_turn();
     wgmma_fence();
     issue_qk(s, st);
@@ -421,8 +384,8 @@ __device__ __forceinline__ void consume(const pod_sm90_side_params& P, const Wor
     pack_p(pa, s);
   }
 
-  const int last = tr.num_tiles - 1, sl = rp.slot(last);
-  bar_wait(&bars.v_full[sl], rp.parity(last));
+  const int last = tr.num_tiles - 1, sl = last % S;
+  bar_wait(&bars.v_full[sl], (last / S) & 1);
   const int key0 = tr.tile0 + last * KK;
   if (p.page_size && P.paged_loads != POD_SM90_LOADS_GATHER && key0 + KK > w.kv_len) {
     // Slots past the request's end in its last page (or repeated pages) may hold anything, NaN

@@ -32,11 +32,11 @@ POD_HD int pod_sm90_prefill_smem(int head_dim) {
   return POD_SM90_ROWS * head_dim * 2 + 2 * pod_sm90_stages(head_dim) * pod_sm90_keys(head_dim) * head_dim * 2 + 1024;
 }
 
-/* How the prefill producers load a paged side's K/V: one TMA box per page, issued by one thread per
- * operand (pages read as it goes) or by a warp per operand (lane b issues box b; a tile's page ids
- * read while the previous tile is issued); or rows gathered by cp.async by the whole producer
- * warpgroup (any page size, no maps). */
-enum { POD_SM90_LOADS_BOXES = 0, POD_SM90_LOADS_WARP_BOXES = 1, POD_SM90_LOADS_GATHER = 2 };
+/* How the prefill producers load a paged side's K/V: one TMA box per page (or per tile of a larger
+ * page), a tile's boxes issued by a warp per operand (lane b, box b) with the next tile's page ids
+ * read while it waits for a free slot, for pages of 8 slots or more that are powers of two; or rows
+ * gathered by cp.async by the whole producer warpgroup (any other page size; no maps). */
+enum { POD_SM90_LOADS_BOXES = 0, POD_SM90_LOADS_GATHER = 1 };
 
 typedef struct pod_sm90_side_params {
   pod_attn_params p;

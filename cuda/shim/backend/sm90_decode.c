@@ -1,7 +1,6 @@
 /* The sm_90a decode kernel: eligibility, launch (TMA descriptors as for the sm_90a prefill). */
 #include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "shim/backend/sm90_decode.h"
 #include "shim/backend/sm90_prefill.h"
@@ -69,30 +68,16 @@ int32_t pod_sm90_decode_ctas_per_sm(int32_t device, int32_t q_dtype, int32_t kv_
 
 /* Pages of 8 slots or more: a TMA box per page. Smaller pages run the portable kernel: a box per key
  * or two is correct but slow (H200, 128@4096 fp16 page 1: 2.53 ms, against 0.83 portable and 0.49 at
- * page 16), and fp8 rows of 64 bytes would miss TMA's 128-byte destination alignment. Gathered rows
- * (POD_SM90_DECODE_LOADS=gather) take any page size. */
-static int gathers(const pod_side* s) { return s->paged && pod_sm90_paged_loads(1) == POD_SM90_LOADS_GATHER; }
-
+ * page 16), and fp8 rows of 64 bytes would miss TMA's 128-byte destination alignment. */
 int pod_sm90_decode_takes(int32_t device, const pod_side* s, const pod_attn_params* p) {
-  if (!pod_sm90_decode_serves(device, s->q.dtype, s->k.dtype, s->head_dim) || score_of(s, p) < 0) return 0;
-  return gathers(s) ? pod_sm90_gather_fits(s, p) : pod_sm90_kv_layout_fits(s, p, 8);
-}
-
-int32_t pod_sm90_decode_prepare(const pod_side* s, const pod_attn_params* p, const char* side_name, pod_sm90_side_params* out) {
-  if (gathers(s)) { /* no maps: the producer warp addresses the pages itself */
-    memset(out, 0, sizeof *out);
-    out->p = *p;
-    out->paged_loads = POD_SM90_LOADS_GATHER;
-    return POD_OK;
-  }
-  return pod_sm90_side_prepare(s, p, side_name, POD_SM90_DECODE_KEYS, POD_SM90_DECODE_L2, out);
+  return pod_sm90_decode_serves(device, s->q.dtype, s->k.dtype, s->head_dim) && score_of(s, p) >= 0 && pod_sm90_kv_layout_fits(s, p, 8);
 }
 
 int32_t pod_sm90_decode_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name, void* stream) {
   if (ctas > INT32_MAX) return pod_fail(POD_ERR_INVALID_ARGUMENT, "q_%s: more row tiles than one launch covers", side_name);
   pod_sm90_side_params P;
   int32_t st;
-  if ((st = pod_sm90_decode_prepare(s, p, side_name, &P))) return st;
+  if ((st = pod_sm90_side_prepare(s, p, side_name, POD_SM90_DECODE_KEYS, POD_SM90_DECODE_L2, &P))) return st;
   const decode_variant* var = find_variant(s->q.dtype, s->k.dtype, s->head_dim);
   char name[64];
   kernel_name(var, score_of(s, p), name, sizeof name);

@@ -26,7 +26,7 @@ int32_t pod_sm90_pod_launch(int32_t device, const pod_side* prefill, const pod_a
   memset(&F, 0, sizeof F);
   int32_t st;
   if ((st = pod_sm90_prefill_prepare(prefill, pp, "p", &F.prefill))) return st;
-  if ((st = pod_sm90_decode_prepare(decode, pd, "d", &F.decode))) return st;
+  if ((st = pod_sm90_side_prepare(decode, pd, "d", POD_SM90_DECODE_KEYS, POD_SM90_DECODE_L2, &F.decode))) return st;
   F.prefill_tasks = (int32_t)ctas_p;
   F.decode_ctas = (int32_t)ctas_d;
   F.decode_tasks = (int32_t)decode_tasks;

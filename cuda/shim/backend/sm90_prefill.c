@@ -12,43 +12,31 @@
 
 _Static_assert(sizeof(pod_tma_map) == sizeof(CUtensorMap), "pod_tma_map mirrors CUtensorMap");
 
-/* The kernels, one per (dtype, head_dim, prefill score variant): the prefill alone, its persistent
- * form, and the POD launch that runs it beside decode bodies. */
+/* The kernels, one per (dtype, head_dim, prefill score variant): the prefill alone, and the POD
+ * launch that runs it beside decode bodies. */
 typedef struct sm90_variant {
   int32_t dtype, head_dim, soft_cap;
   const char* module;
   const char* name;
   const char* pod_module;
   const char* pod_name;
-  const char* persistent_module;
-  const char* persistent_name;
 } sm90_variant;
 
-#define PF16 "prefill_persistent_f16"
-#define PBF16 "prefill_persistent_bf16"
 static const sm90_variant variants[] = {
-    {POD_FLOAT16, 64, 0, "prefill_f16", "pod_sm90_prefill_f16_64", "pod_f16", "pod_sm90_pod_f16_64", PF16, "pod_sm90_prefill_f16_64_persistent"},
-    {POD_FLOAT16, 64, 1, "prefill_f16", "pod_sm90_prefill_f16_64_softcap", "pod_f16", "pod_sm90_pod_f16_64_softcap", PF16,
-     "pod_sm90_prefill_f16_64_softcap_persistent"},
-    {POD_FLOAT16, 128, 0, "prefill_f16", "pod_sm90_prefill_f16_128", "pod_f16", "pod_sm90_pod_f16_128", PF16, "pod_sm90_prefill_f16_128_persistent"},
-    {POD_FLOAT16, 128, 1, "prefill_f16", "pod_sm90_prefill_f16_128_softcap", "pod_f16", "pod_sm90_pod_f16_128_softcap", PF16,
-     "pod_sm90_prefill_f16_128_softcap_persistent"},
-    {POD_BFLOAT16, 64, 0, "prefill_bf16", "pod_sm90_prefill_bf16_64", "pod_bf16", "pod_sm90_pod_bf16_64", PBF16, "pod_sm90_prefill_bf16_64_persistent"},
-    {POD_BFLOAT16, 64, 1, "prefill_bf16", "pod_sm90_prefill_bf16_64_softcap", "pod_bf16", "pod_sm90_pod_bf16_64_softcap", PBF16,
-     "pod_sm90_prefill_bf16_64_softcap_persistent"},
-    {POD_BFLOAT16, 128, 0, "prefill_bf16", "pod_sm90_prefill_bf16_128", "pod_bf16", "pod_sm90_pod_bf16_128", PBF16,
-     "pod_sm90_prefill_bf16_128_persistent"},
-    {POD_BFLOAT16, 128, 1, "prefill_bf16", "pod_sm90_prefill_bf16_128_softcap", "pod_bf16", "pod_sm90_pod_bf16_128_softcap", PBF16,
-     "pod_sm90_prefill_bf16_128_softcap_persistent"},
-    /* head_dim 256: the prefill only (a POD launch of it is not built: its decode runs beside it serially;
-     * nor a persistent form: its output staging spans both consumers' query rows). */
-    {POD_FLOAT16, 256, 0, "prefill_f16", "pod_sm90_prefill_f16_256", NULL, NULL, NULL, NULL},
-    {POD_FLOAT16, 256, 1, "prefill_f16", "pod_sm90_prefill_f16_256_softcap", NULL, NULL, NULL, NULL},
-    {POD_BFLOAT16, 256, 0, "prefill_bf16", "pod_sm90_prefill_bf16_256", NULL, NULL, NULL, NULL},
-    {POD_BFLOAT16, 256, 1, "prefill_bf16", "pod_sm90_prefill_bf16_256_softcap", NULL, NULL, NULL, NULL},
+    {POD_FLOAT16, 64, 0, "prefill_f16", "pod_sm90_prefill_f16_64", "pod_f16", "pod_sm90_pod_f16_64"},
+    {POD_FLOAT16, 64, 1, "prefill_f16", "pod_sm90_prefill_f16_64_softcap", "pod_f16", "pod_sm90_pod_f16_64_softcap"},
+    {POD_FLOAT16, 128, 0, "prefill_f16", "pod_sm90_prefill_f16_128", "pod_f16", "pod_sm90_pod_f16_128"},
+    {POD_FLOAT16, 128, 1, "prefill_f16", "pod_sm90_prefill_f16_128_softcap", "pod_f16", "pod_sm90_pod_f16_128_softcap"},
+    {POD_BFLOAT16, 64, 0, "prefill_bf16", "pod_sm90_prefill_bf16_64", "pod_bf16", "pod_sm90_pod_bf16_64"},
+    {POD_BFLOAT16, 64, 1, "prefill_bf16", "pod_sm90_prefill_bf16_64_softcap", "pod_bf16", "pod_sm90_pod_bf16_64_softcap"},
+    {POD_BFLOAT16, 128, 0, "prefill_bf16", "pod_sm90_prefill_bf16_128", "pod_bf16", "pod_sm90_pod_bf16_128"},
+    {POD_BFLOAT16, 128, 1, "prefill_bf16", "pod_sm90_prefill_bf16_128_softcap", "pod_bf16", "pod_sm90_pod_bf16_128_softcap"},
+    /* head_dim 256: the prefill only (a POD launch of it is not built: its decode runs beside it serially). */
+    {POD_FLOAT16, 256, 0, "prefill_f16", "pod_sm90_prefill_f16_256", NULL, NULL},
+    {POD_FLOAT16, 256, 1, "prefill_f16", "pod_sm90_prefill_f16_256_softcap", NULL, NULL},
+    {POD_BFLOAT16, 256, 0, "prefill_bf16", "pod_sm90_prefill_bf16_256", NULL, NULL},
+    {POD_BFLOAT16, 256, 1, "prefill_bf16", "pod_sm90_prefill_bf16_256_softcap", NULL, NULL},
 };
-#undef PF16
-#undef PBF16
 
 static const sm90_variant* find_variant(int32_t dtype, int32_t head_dim, int32_t soft_cap) {
   for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
@@ -131,28 +119,15 @@ int pod_sm90_kv_layout_fits(const pod_side* s, const pod_attn_params* p, int32_t
   return layout_fits(s, &s->k, &k) && layout_fits(s, &s->v, &v) && heads_outer(&k) == heads_outer(&v);
 }
 
-/* How the sm_90a kernels load a paged side's K/V (POD_SM90_LOADS_*): switches for measuring the ways on
- * the device, read once per process; the defaults stay until then. POD_SM90_PAGED_LOADS (prefill):
- * unset or `boxes`, one TMA box per page from one thread per operand; `warp`, a tile's boxes issued by
- * a warp per operand; `gather`, rows gathered with cp.async by the whole producer warpgroup (any page
- * size). POD_SM90_DECODE_LOADS (decode): unset, the producer warp's boxes; `gather`, its lanes gather
- * rows with cp.async (any page size). */
-int pod_sm90_paged_loads(int32_t decode) {
-  static int cached[2] = {-1, -1};
-  if (cached[decode != 0] < 0) {
-    const char* e = getenv(decode ? "POD_SM90_DECODE_LOADS" : "POD_SM90_PAGED_LOADS");
-    int loads = POD_SM90_LOADS_BOXES;
-    if (e && strcmp(e, "gather") == 0) loads = POD_SM90_LOADS_GATHER;
-    if (e && strcmp(e, "warp") == 0 && !decode) loads = POD_SM90_LOADS_WARP_BOXES;
-    cached[decode != 0] = loads;
-  }
-  return cached[decode != 0];
-}
-
-int pod_sm90_prefill_gathers(const pod_side* s) { return s->paged && pod_sm90_paged_loads(0) == POD_SM90_LOADS_GATHER; }
+/* Pages of 8 slots or more that are powers of two take TMA boxes (a warp's lanes issue a tile's); other
+ * page sizes are gathered row by row with cp.async. H200, 4 causal requests of 1024-3072 tokens
+ * against the same requests contiguous (bench/paged-prefill.ts): boxes 1.01-1.03x at pages 16-128,
+ * 1.13x at 8; gathered rows 1.47-1.5x at 8-128 but 1.93x at page 1 and 1.56x at 4, where the portable
+ * kernel took 2.13x and 1.80x. */
+int pod_sm90_prefill_gathers(const pod_side* s) { return s->paged && (s->page_size < 8 || (s->page_size & (s->page_size - 1)) != 0); }
 
 /* Gathered rows are 16-byte copies: every row of K and V starts on a 16-byte boundary. */
-int pod_sm90_gather_fits(const pod_side* s, const pod_attn_params* p) {
+static int gather_fits(const pod_side* s, const pod_attn_params* p) {
   if (s->v.dtype != s->k.dtype || s->mask_mode != 0) return 0;
   const int64_t size = pod_dtype_size(s->k.dtype);
   const int64_t strides[6] = {p->k_s0, p->k_s1, p->k_s2, p->v_s0, p->v_s1, p->v_s2};
@@ -165,7 +140,7 @@ int pod_sm90_kv_fits(const pod_side* s, const pod_attn_params* p) {
   /* Plain scores fold sm_scale into the exponent and its running maximum: a scale below zero
    * would flip which score is the maximum. */
   if (s->options.pos_encoding != 0 || (p->sm_scale < 0.0f && p->soft_cap <= 0.0f)) return 0;
-  if (pod_sm90_prefill_gathers(s)) return pod_sm90_gather_fits(s, p);
+  if (pod_sm90_prefill_gathers(s)) return gather_fits(s, p);
   return pod_sm90_kv_layout_fits(s, p, 8);
 }
 
@@ -226,29 +201,7 @@ int32_t pod_sm90_prefill_prepare(const pod_side* s, const pod_attn_params* p, co
     out->paged_loads = POD_SM90_LOADS_GATHER;
     return POD_OK;
   }
-  const int32_t st = pod_sm90_side_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), CU_TENSOR_MAP_L2_PROMOTION_L2_256B, out);
-  out->paged_loads = s->paged ? pod_sm90_paged_loads(0) : POD_SM90_LOADS_BOXES;
-  return st;
-}
-
-/* POD_SM90_PREFILL_PERSISTENT=1: launches take the persistent form of the kernel (one CTA per SM, items
- * in turn; kernels/sm90/prefill_persistent.cuh) where it is built and the side has more items than SMs.
- * A switch for measuring it against the one-item form on the device, read once per process. */
-static int persistent_prefill(void) {
-  static int cached = -1;
-  if (cached < 0) {
-    const char* e = getenv("POD_SM90_PREFILL_PERSISTENT");
-    cached = e && strcmp(e, "1") == 0;
-  }
-  return cached;
-}
-
-static int32_t sm_count_of(int32_t device) {
-  CUdevice dev;
-  int sms = 0;
-  if (pod_cu.DeviceGet(&dev, device) != CUDA_SUCCESS || pod_cu.DeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev) != CUDA_SUCCESS)
-    return 0;
-  return sms;
+  return pod_sm90_side_prepare(s, p, side_name, pod_sm90_keys(s->head_dim), CU_TENSOR_MAP_L2_PROMOTION_L2_256B, out);
 }
 
 int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_attn_params* p, int64_t ctas, const char* side_name,
@@ -260,15 +213,6 @@ int32_t pod_sm90_prefill_launch(int32_t device, const pod_side* s, const pod_att
   const sm90_variant* var = find_variant(s->q.dtype, s->head_dim, p->soft_cap > 0.0f);
   const int32_t smem = pod_sm90_prefill_smem(s->head_dim);
   CUfunction fn;
-  if (persistent_prefill() && var->persistent_name && P.paged_loads != POD_SM90_LOADS_GATHER) {
-    const int32_t sms = sm_count_of(device);
-    if (sms > 0 && ctas > sms) {
-      if ((st = pod_kernel_get(device, var->persistent_module, var->persistent_name, smem, POD_SM90_THREADS, &fn, NULL))) return st;
-      int32_t items = (int32_t)ctas;
-      void* params[] = {&P, &items};
-      return pod_cuda_launch(fn, (unsigned)sms, 1, 1, POD_SM90_THREADS, (unsigned)smem, (CUstream)stream, params, var->persistent_name);
-    }
-  }
   if ((st = pod_kernel_get(device, var->module, var->name, smem, POD_SM90_THREADS, &fn, NULL))) return st;
   void* params[] = {&P};
   return pod_cuda_launch(fn, (unsigned)ctas, 1, 1, POD_SM90_THREADS, (unsigned)smem, (CUstream)stream, params, var->name);

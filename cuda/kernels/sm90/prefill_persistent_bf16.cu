@@ -1,5 +1,0 @@
-// Persistent sm_90a prefill kernels for __nv_bfloat16 (head_dim 64 and 128, plain scores and logits soft cap).
-#include "kernels/sm90/prefill_persistent.cuh"
-
-POD_DEFINE_SM90_PREFILL_PERSISTENT(__nv_bfloat16, bf16, 64)
-POD_DEFINE_SM90_PREFILL_PERSISTENT(__nv_bfloat16, bf16, 128)
