@@ -77,40 +77,48 @@ __device__ __forceinline__ void load_q(const pod_attn_params& p, const WorkTile&
 
 // Gathered paged K/V (POD_SM90_LOADS_GATHER): 64 producer threads per operand copy a tile row by row with
 // cp.async. Eight threads take the eight 16-byte chunks of a row's 128-byte column block (one line of
-// the cache), so thread g copies rows (g / 8) * kRowsPer .. + kRowsPer - 1 of the tile: with pages of
-// kRowsPer slots or more, one page lookup a tile. Any page size works (one box per page is not needed).
+// the cache), so thread g copies rows (g / 8) * kRowsPer .. + kRowsPer - 1 of the tile. The page ids
+// of a warp's rows are read before it waits for the slot, kIds a lane, and passed to the copying
+// lanes by shuffles: a lookup on each row's path (a page a row at page size 1) starved the consumers.
 template <typename T, int D>
 struct PagedRows {
   static constexpr int kRowsPer = PrefillTraits<T, D>::kKeys / 8;
+  static constexpr int kIds = kRowsPer / 8;  // page ids a lane holds: a warp's 4 kRowsPer rows over 32 lanes
   const uint8_t* base;
   int64_t page_bytes, slot_bytes, head_bytes;
   const int* page_ids;
   int num_pages, kv_len;
   int g;  // thread of the operand's 64
 
-  // The page of entry `idx` of the request's page list; an id past the cache loads page 0 and sets *bad.
-  __device__ __forceinline__ int lookup(const pod_attn_params& p, const int idx, volatile int* bad) const {
-    int page = page_ids[min(idx, num_pages - 1)];
-    if ((unsigned)page >= (unsigned)p.num_pages) *bad = 1, page = 0;
-    return page;
-  }
   __device__ __forceinline__ int page_index(const pod_attn_params& p, const int key) const {
     return p.page_shift >= 0 ? key >> p.page_shift : key / p.page_size;
   }
-  __device__ __forceinline__ int first_key(const int key0) const { return key0 + (g / 8) * kRowsPer; }
+  // The pages of rows w + kIds lane .. + kIds - 1 of the tile at key0 (w: the warp's first row); past
+  // the request's pages, its last (keys past kv_len are not copied). An id past the cache loads page 0
+  // and sets *bad.
+  __device__ __forceinline__ void lookup(const pod_attn_params& p, const int key0, int (&ids)[kIds], volatile int* bad) const {
+    const int first = key0 + (g / 32) * 4 * kRowsPer + kIds * (g % 32);
+#pragma unroll
+    for (int i = 0; i < kIds; i++) {
+      int page = page_ids[min(page_index(p, first + i), num_pages - 1)];
+      if ((unsigned)page >= (unsigned)p.num_pages) *bad = 1, page = 0;
+      ids[i] = page;
+    }
+  }
 
-  // This thread's rows of the tile at key0 into `dst` (a ring slot); `page` is the page of its first
-  // row (looked up ahead). Rows past kv_len are zero-filled, so no stale slot reaches P V.
-  __device__ __forceinline__ void copy(const pod_attn_params& p, uint8_t* dst, const int key0, int page, volatile int* bad) const {
+  // This thread's rows of the tile at key0 into `dst` (a ring slot), with the warp's page ids. Rows
+  // past kv_len are zero-filled, so no stale slot reaches P V.
+  __device__ __forceinline__ void copy(const pod_attn_params& p, uint8_t* dst, const int key0, const int (&ids)[kIds]) const {
     using Tr = PrefillTraits<T, D>;
-    const int ch = g % 8, row0 = (g / 8) * kRowsPer, key_first = key0 + row0;
+    const int ch = g % 8, row0 = (g / 8) * kRowsPer, key_first = key0 + row0, warp_row = ((g / 8) % 4) * kRowsPer;
     const uint8_t* head_base = base + head_bytes + ch * 16;
     const uint32_t dst0 = smem_addr(dst) + row0 * 128;
-    int idx = page_index(p, key_first);
 #pragma unroll 2
     for (int r = 0; r < kRowsPer; r++) {
       const int key = key_first + r, i = page_index(p, key);
-      if (i != idx) idx = i, page = lookup(p, i, bad);
+      // Row warp_row + r of the warp's rows: lane (warp_row + r) / kIds holds it, as element r % kIds
+      // (the same element on every lane: warp_row is a multiple of kIds).
+      const int page = __shfl_sync(0xffffffffu, ids[r % kIds], (warp_row + r) / kIds);
       const bool ok = key < kv_len;
       const uint8_t* src = ok ? head_base + (int64_t)page * page_bytes + (int64_t)(key - i * p.page_size) * slot_bytes : base;
       const uint32_t d = dst0 + r * 128 + ((ch ^ ((row0 + r) & 7)) << 4);  // swizzle128_offset of (row, cb * 8 + ch)
@@ -147,9 +155,10 @@ __device__ __forceinline__ void produce_gathered(const pod_sm90_side_params& P, 
   uint64_t* empty = keys ? bars.k_empty : bars.v_empty;
   for (int t = 0; t < tr.num_tiles; t++) {
     const int s = t % S, key0 = tr.tile0 + t * KK;
-    const int page = rows.lookup(p, rows.page_index(p, rows.first_key(key0)), &bars.bad);  // in flight during the wait
+    int ids[PagedRows<T, D>::kIds];
+    rows.lookup(p, key0, ids, &bars.bad);  // in flight during the wait
     bar_wait(&empty[s], ((t / S) & 1) ^ 1);
-    rows.copy(p, ring + s * Tr::kTileBytes, key0, page, &bars.bad);
+    rows.copy(p, ring + s * Tr::kTileBytes, key0, ids);
     cp_async_commit();
     cp_async_wait<1>();
     fence_async_shared();
