@@ -106,4 +106,9 @@ __device__ __forceinline__ bool load_work_tile(const pod_attn_params& p, const i
   return true;
 }
 
+// Entry of a request's page list that holds key `key` (paged caches; any page size).
+__device__ __forceinline__ int page_index(const pod_attn_params& p, const int key) {
+  return p.page_shift >= 0 ? key >> p.page_shift : key / p.page_size;
+}
+
 }  // namespace pod

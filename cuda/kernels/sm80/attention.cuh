@@ -203,7 +203,7 @@ __device__ __forceinline__ int attention_body(const pod_attn_params& p, const in
       const int jj = ok ? j : kv_begin;  // rows past the end read a valid row and zero-fill
       const KV *ks, *vs;
       if (page_ids) {
-        const int pi = p.page_shift >= 0 ? jj >> p.page_shift : jj / p.page_size;
+        const int pi = page_index(p, jj);
         int page = page_ids[pi];
         const int slot = jj - pi * p.page_size;
         if ((unsigned)page >= (unsigned)p.num_pages) {  // the plan was overwritten: read page 0, write nothing

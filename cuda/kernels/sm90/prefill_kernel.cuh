@@ -25,8 +25,8 @@ __device__ __forceinline__ void prefill_cta(const pod_sm90_side_params& P, const
   if (threadIdx.x == 0) {
     bars.tile_ok = load_work_tile(P.p, cta, Tr::kRows, &bars.tile);
     bars.bad = 0;
-    // Arrivals: the query loaders; per tile, the TMA thread of the operand or its 64 gatherers.
-    const bool gather = P.p.page_size && P.paged_loads == POD_SM90_LOADS_GATHER;
+    // Arrivals: the query loaders; per tile, the operand's expect-tx arrival or its 64 gatherers.
+    const bool gather = gathers_pages(P);
     bar_init(&bars.q_full, gather ? 128 : 96);
 #pragma unroll
     for (int s = 0; s < Tr::kStages; s++) {

@@ -39,6 +39,9 @@ struct TileRange {
   int tile0, num_tiles;
 };
 
+// Whether the side's paged K/V are gathered with cp.async (the shim's choice) rather than TMA boxes.
+__device__ __forceinline__ bool gathers_pages(const pod_sm90_side_params& P) { return P.paged_loads == POD_SM90_LOADS_GATHER; }
+
 template <int KK>
 __device__ __forceinline__ TileRange tile_range(const pod_attn_params& p, const WorkTile& w) {
   const int tile0 = p.page_size ? (w.kv_begin & ~(KK - 1)) : w.kv_begin;
@@ -56,16 +59,14 @@ __device__ __forceinline__ void load_tile(const pod_tma_map* map, uint8_t* dst, 
   for (int cb = 0; cb < Tr::kBlocks; cb++) tma_load(dst + cb * KK * 128, map, cb * 64, ho ? key0 : head, ho ? head : key0, bar);
 }
 
-// The CTA's query rows (rows first_row .. first_row + rows - 1 of the tile), zero past the request's
-// end, into the 128-byte swizzled layout wgmma reads: thread `index` of `count` issues its share of
-// the copies and commits them as one group.
+// The CTA's query rows, zero past the request's end, into the 128-byte swizzled layout wgmma reads:
+// thread `index` of `count` issues its share of the copies and commits them as one group.
 template <typename T, int D>
-__device__ __forceinline__ void load_q(const pod_attn_params& p, const WorkTile& w, uint8_t* sQ, const int index, const int count,
-                                       const int first_row = 0, const int rows = PrefillTraits<T, D>::kRows) {
+__device__ __forceinline__ void load_q(const pod_attn_params& p, const WorkTile& w, uint8_t* sQ, const int index, const int count) {
   using Tr = PrefillTraits<T, D>;
   constexpr int kChunks = D / 8;
-  for (int c = index; c < rows * kChunks; c += count) {
-    const int row = first_row + c / kChunks, ch = c % kChunks;
+  for (int c = index; c < Tr::kRows * kChunks; c += count) {
+    const int row = c / kChunks, ch = c % kChunks;
     const int pr = w.row_start + row, token = pr / p.group, head = w.kv_head * p.group + pr % p.group;
     const bool ok = token < w.qo_len;
     const T* src = reinterpret_cast<const T*>(p.q) +
@@ -90,9 +91,6 @@ struct PagedRows {
   int num_pages, kv_len;
   int g;  // thread of the operand's 64
 
-  __device__ __forceinline__ int page_index(const pod_attn_params& p, const int key) const {
-    return p.page_shift >= 0 ? key >> p.page_shift : key / p.page_size;
-  }
   // The pages of rows w + kIds lane .. + kIds - 1 of the tile at key0 (w: the warp's first row); past
   // the request's pages, its last (keys past kv_len are not copied). An id past the cache loads page 0
   // and sets *bad.
@@ -231,7 +229,7 @@ __device__ __forceinline__ void produce(const pod_sm90_side_params& P, const Wor
   const pod_attn_params& p = P.p;
   const int tid = threadIdx.x;
   if (tr.num_tiles == 0) return;  // the consumers write zeros and wait for nothing
-  if (p.page_size && P.paged_loads == POD_SM90_LOADS_GATHER) return produce_gathered<T, D>(P, w, tr, sQ, sK, sV, bars);
+  if (gathers_pages(P)) return produce_gathered<T, D>(P, w, tr, sQ, sK, sV, bars);
   // Boxes: warp 0 streams keys, warp 1 values (one thread of each for contiguous tiles, every lane
   // for paged ones), after warp 1 has helped warps 2-3 load the query rows.
   const bool by_warp = p.page_size != 0;
@@ -396,7 +394,7 @@ __device__ __forceinline__ void consume(const pod_sm90_side_params& P, const Wor
   const int last = tr.num_tiles - 1, sl = last % S;
   bar_wait(&bars.v_full[sl], (last / S) & 1);
   const int key0 = tr.tile0 + last * KK;
-  if (p.page_size && P.paged_loads != POD_SM90_LOADS_GATHER && key0 + KK > w.kv_len) {
+  if (p.page_size && !gathers_pages(P) && key0 + KK > w.kv_len) {
     // Slots past the request's end in its last page (or repeated pages) may hold anything, NaN
     // included, and 0 * NaN is NaN: zero those value rows before P V reads them (gathered tiles
     // arrive with them zeroed).

@@ -42,7 +42,7 @@ typedef struct pod_sm90_side_params {
   pod_attn_params p;
   pod_tma_map k_map, v_map; /* dims (head_dim, heads, keys) or, paged, (head_dim, heads, slot, page) */
   int32_t heads_outer;      /* 1: the maps' head and key (slot) dims are swapped (HND: keys inner) */
-  int32_t paged_loads;      /* prefill, paged: POD_SM90_LOADS_* */
+  int32_t paged_loads;      /* prefill: POD_SM90_LOADS_GATHER for gathered pages, else 0 */
   int32_t reserved[14];
 } pod_sm90_side_params;
 
